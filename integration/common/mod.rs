@@ -1,0 +1,664 @@
+//! Shared harness for hutch's integration tests.
+//!
+//! The tests run the real runtime binary as root against real containers.
+//! `HUTCH_TEST_RUNTIME` overrides the binary under test (e.g. `/usr/sbin/runc`
+//! to check the tests themselves), `HUTCH_TEST_ROOTFS` the busybox rootfs the
+//! containers run from (default `target/test-rootfs`, built by `hack/mkrootfs`
+//! when missing).
+
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How long one runtime invocation may take before the test gives up on it.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long to wait for something a container is expected to do.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+fn unique(prefix: &str) -> String {
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    format!("{prefix}-{}-{n}", std::process::id())
+}
+
+// ---------------------------------------------------------------------------
+// Global state of the host: tests that compare snapshots of host-wide state
+// (mountinfo, the process table) take the exclusive lock so that the other
+// tests of this binary cannot change that state under them.
+
+static HOST: RwLock<()> = RwLock::new(());
+
+pub enum HostLock {
+    Shared(#[allow(dead_code)] RwLockReadGuard<'static, ()>),
+    Exclusive(#[allow(dead_code)] RwLockWriteGuard<'static, ()>),
+}
+
+/// For tests that only touch their own containers.
+pub fn shared() -> HostLock {
+    HostLock::Shared(HOST.read().unwrap_or_else(|e| e.into_inner()))
+}
+
+/// For tests that snapshot host-wide state.
+pub fn exclusive() -> HostLock {
+    HostLock::Exclusive(HOST.write().unwrap_or_else(|e| e.into_inner()))
+}
+
+// ---------------------------------------------------------------------------
+// Paths
+
+/// The runtime binary under test.
+pub fn runtime() -> PathBuf {
+    match std::env::var_os("HUTCH_TEST_RUNTIME") {
+        Some(p) => PathBuf::from(p),
+        None => PathBuf::from(env!("CARGO_BIN_EXE_hutch")),
+    }
+}
+
+/// The shared busybox rootfs, built once if missing.
+pub fn rootfs() -> &'static Path {
+    static ROOTFS: OnceLock<PathBuf> = OnceLock::new();
+    ROOTFS.get_or_init(|| {
+        let dir = match std::env::var_os("HUTCH_TEST_ROOTFS") {
+            Some(p) => PathBuf::from(p),
+            None => Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-rootfs"),
+        };
+        assert!(
+            dir.is_absolute(),
+            "HUTCH_TEST_ROOTFS must be absolute: {dir:?}"
+        );
+        if !dir.join("bin/sh").exists() {
+            build_rootfs(&dir);
+        }
+        assert!(dir.join("bin/sh").exists(), "no bin/sh in rootfs {dir:?}");
+        dir
+    })
+}
+
+/// Runs `hack/mkrootfs` into a scratch dir and renames it into place, under a
+/// file lock so that concurrent test binaries build it only once.
+fn build_rootfs(dir: &Path) {
+    let parent = dir.parent().expect("rootfs has a parent");
+    fs::create_dir_all(parent).unwrap();
+    let lock = File::create(dir.with_extension("lock")).unwrap();
+    lock.lock().unwrap();
+    if dir.join("bin/sh").exists() {
+        return;
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("hack/mkrootfs");
+    assert!(
+        script.exists(),
+        "{dir:?} is missing and there is no {script:?} to build it; set HUTCH_TEST_ROOTFS"
+    );
+    let scratch = dir.with_extension(format!("tmp-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&scratch);
+    let status = Command::new(&script).arg(&scratch).status().unwrap();
+    assert!(status.success(), "{script:?} {scratch:?} failed: {status}");
+    let _ = fs::remove_dir_all(dir);
+    fs::rename(&scratch, dir).unwrap();
+}
+
+// ---------------------------------------------------------------------------
+// Temporary directories
+
+/// A directory removed (recursively) on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(prefix: &str) -> TempDir {
+        let path = std::env::temp_dir().join(unique(&format!("hutch-it-{prefix}")));
+        fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Bundles
+
+/// A runc-default-like spec running `args`, without capabilities, rlimits,
+/// seccomp or cgroups.
+pub fn spec(args: &[&str]) -> Value {
+    json!({
+        "ociVersion": "1.0.2",
+        "process": {
+            "terminal": false,
+            "user": { "uid": 0, "gid": 0 },
+            "args": args,
+            "env": [
+                "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                "TERM=xterm"
+            ],
+            "cwd": "/"
+        },
+        "root": { "path": rootfs(), "readonly": false },
+        "hostname": "hutch-test",
+        "mounts": [
+            { "destination": "/proc", "type": "proc", "source": "proc" },
+            {
+                "destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+                "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]
+            },
+            {
+                "destination": "/dev/pts", "type": "devpts", "source": "devpts",
+                "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]
+            },
+            {
+                "destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+                "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]
+            },
+            {
+                "destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
+                "options": ["nosuid", "noexec", "nodev"]
+            },
+            {
+                "destination": "/sys", "type": "sysfs", "source": "sysfs",
+                "options": ["nosuid", "noexec", "nodev", "ro"]
+            }
+        ],
+        "linux": {
+            "namespaces": [
+                { "type": "pid" },
+                { "type": "network" },
+                { "type": "ipc" },
+                { "type": "uts" },
+                { "type": "mount" }
+            ]
+        }
+    })
+}
+
+/// `spec(["sh", "-c", script])`.
+pub fn sh(script: &str) -> Value {
+    spec(&["sh", "-c", script])
+}
+
+/// A bundle directory holding a config.json.
+pub struct Bundle {
+    dir: TempDir,
+}
+
+impl Bundle {
+    pub fn new(config: &Value) -> Bundle {
+        Bundle::raw(&serde_json::to_string_pretty(config).unwrap())
+    }
+
+    /// A bundle whose config.json is exactly `text`.
+    pub fn raw(text: &str) -> Bundle {
+        let dir = TempDir::new("bundle");
+        fs::write(dir.path().join("config.json"), text).unwrap();
+        Bundle { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn arg(&self) -> &str {
+        self.path().to_str().unwrap()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Running the runtime
+
+/// The result of one runtime invocation.
+#[derive(Debug)]
+pub struct Output {
+    #[allow(dead_code)] // shown through Debug in failure messages
+    pub what: String,
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Output {
+    #[track_caller]
+    pub fn ok(self) -> Output {
+        assert!(self.status.success(), "expected success: {self:#?}");
+        self
+    }
+
+    /// Asserts a failure with exactly one line on stderr that contains every
+    /// token, case-insensitively; a token "a|b" is satisfied by either.
+    #[track_caller]
+    pub fn fails_with(self, tokens: &[&str]) -> Output {
+        assert!(!self.status.success(), "expected failure: {self:#?}");
+        let lines: Vec<&str> = self
+            .stderr
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect();
+        assert_eq!(
+            lines.len(),
+            1,
+            "expected one error line on stderr: {self:#?}"
+        );
+        let line = lines[0].to_lowercase();
+        for token in tokens {
+            assert!(
+                token.split('|').any(|t| line.contains(&t.to_lowercase())),
+                "error line lacks {token:?}: {self:#?}"
+            );
+        }
+        self
+    }
+}
+
+/// Where a runtime invocation's stdout goes.
+pub enum Out<'a> {
+    /// Captured into `Output::stdout`.
+    Capture,
+    /// Appended to this file (a container's stdout and stderr).
+    File(&'a Path),
+}
+
+/// Runs the runtime with `args` (after `--root ROOT` if a root is given),
+/// stdout and stderr in files rather than pipes so a container that inherits
+/// them cannot make us wait, bounded by `COMMAND_TIMEOUT`.
+pub fn run_runtime(root: Option<&Path>, args: &[&str], cwd: Option<&Path>, out: Out) -> Output {
+    let scratch = TempDir::new("io");
+    let out_path = match out {
+        Out::Capture => scratch.path().join("stdout"),
+        Out::File(p) => p.to_path_buf(),
+    };
+    let err_path = scratch.path().join("stderr");
+    let append = |p: &Path| {
+        fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .unwrap()
+    };
+    let mut cmd = Command::new(runtime());
+    if let Some(root) = root {
+        cmd.arg("--root").arg(root);
+    }
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(append(&out_path))
+        .stderr(append(&err_path));
+    if let Some(cwd) = cwd {
+        cmd.current_dir(cwd);
+    }
+    let what = format!("{cmd:?}");
+    let status = run_bounded(&mut cmd, COMMAND_TIMEOUT);
+    let stdout = match out {
+        Out::Capture => fs::read_to_string(&out_path).unwrap_or_default(),
+        Out::File(_) => String::new(),
+    };
+    Output {
+        what,
+        status,
+        stdout,
+        stderr: fs::read_to_string(&err_path).unwrap_or_default(),
+    }
+}
+
+/// Runs `cmd` to completion; kills it and panics after `timeout`.
+pub fn run_bounded(cmd: &mut Command, timeout: Duration) -> ExitStatus {
+    let what = format!("{cmd:?}");
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {what}: {e}"));
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not exit within {timeout:?}");
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// One test's runtime state: its own `--root`, its own container IDs, all of
+/// which are force-deleted on drop.
+pub struct Env {
+    root: TempDir,
+    name: String,
+    ids: std::cell::RefCell<Vec<String>>,
+    _lock: HostLock,
+}
+
+impl Env {
+    /// An environment sharing the host with other tests.
+    pub fn new(name: &str) -> Env {
+        Env::with_lock(name, shared())
+    }
+
+    /// An environment that has the host to itself (for host-wide snapshots).
+    pub fn exclusive(name: &str) -> Env {
+        Env::with_lock(name, exclusive())
+    }
+
+    fn with_lock(name: &str, lock: HostLock) -> Env {
+        rootfs();
+        Env {
+            root: TempDir::new("root"),
+            name: name.to_string(),
+            ids: Default::default(),
+            _lock: lock,
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        self.root.path()
+    }
+
+    /// A fresh container ID, force-deleted when the Env drops.
+    pub fn id(&self) -> String {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let id = format!("{}-{}-{n}", self.name, std::process::id());
+        self.ids.borrow_mut().push(id.clone());
+        id
+    }
+
+    /// The runtime's state directory for `id`.
+    pub fn state_dir(&self, id: &str) -> PathBuf {
+        self.root().join(id)
+    }
+
+    /// `hutch --root ROOT ARGS...`, output captured.
+    pub fn run(&self, args: &[&str]) -> Output {
+        run_runtime(Some(self.root()), args, None, Out::Capture)
+    }
+
+    /// `hutch --root ROOT create ARGS...` with the container's stdout and
+    /// stderr going to `out`.
+    pub fn create_args(&self, args: &[&str], cwd: Option<&Path>, out: &Path) -> Output {
+        let mut full = vec!["create"];
+        full.extend_from_slice(args);
+        run_runtime(Some(self.root()), &full, cwd, Out::File(out))
+    }
+
+    /// Creates `id` from `bundle`; the container writes to a file in a fresh
+    /// scratch dir.
+    #[track_caller]
+    pub fn create(&self, id: &str, bundle: &Bundle) -> Container {
+        let c = Container::new(id);
+        self.create_args(&["--bundle", bundle.arg(), id], None, &c.out)
+            .ok();
+        c
+    }
+
+    /// Creates and starts `id` from a bundle running `config`.
+    #[track_caller]
+    pub fn run_container(&self, config: &Value) -> (Container, Bundle) {
+        let bundle = Bundle::new(config);
+        let c = self.create(&self.id(), &bundle);
+        self.start(&c.id).ok();
+        (c, bundle)
+    }
+
+    pub fn start(&self, id: &str) -> Output {
+        self.run(&["start", id])
+    }
+
+    pub fn kill(&self, id: &str, signal: Option<&str>) -> Output {
+        match signal {
+            Some(s) => self.run(&["kill", id, s]),
+            None => self.run(&["kill", id]),
+        }
+    }
+
+    /// `state ID`, parsed, asserting it succeeded and names `id`.
+    #[track_caller]
+    pub fn state(&self, id: &str) -> Value {
+        let out = self.run(&["state", id]).ok();
+        let state: Value = serde_json::from_str(&out.stdout)
+            .unwrap_or_else(|e| panic!("state is not JSON ({e}): {out:#?}"));
+        assert_eq!(state["id"], id, "state names another ID: {state}");
+        state
+    }
+
+    #[track_caller]
+    pub fn status(&self, id: &str) -> String {
+        self.state(id)["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// The host PID of `id`'s init from its state, asserted > 0.
+    #[track_caller]
+    pub fn pid(&self, id: &str) -> i32 {
+        let state = self.state(id);
+        let pid = state["pid"].as_i64().unwrap_or(0);
+        assert!(pid > 0, "state has no pid: {state}");
+        pid as i32
+    }
+
+    /// Polls `state` until it reports `status`.
+    #[track_caller]
+    pub fn wait_status(&self, id: &str, status: &str) {
+        let mut last = String::new();
+        let reached = poll(WAIT, || {
+            last = self.status(id);
+            last == status
+        });
+        assert!(reached, "{id} never became {status}, last status {last:?}");
+    }
+
+    pub fn delete(&self, id: &str) -> Output {
+        self.run(&["delete", id])
+    }
+
+    pub fn delete_force(&self, id: &str) -> Output {
+        self.run(&["delete", "--force", id])
+    }
+
+    /// Asserts that `id` is gone: `state` fails and its state dir is removed.
+    #[track_caller]
+    pub fn assert_gone(&self, id: &str) {
+        self.run(&["state", id]).fails_with(&["does not exist"]);
+        assert!(
+            !self.state_dir(id).exists(),
+            "{:?} left behind",
+            self.state_dir(id)
+        );
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        for id in self.ids.borrow().iter() {
+            let _ = self.delete_force(id);
+        }
+    }
+}
+
+/// A created container: its ID and the host file its stdout/stderr go to.
+pub struct Container {
+    pub id: String,
+    pub out: PathBuf,
+    _scratch: TempDir,
+}
+
+impl Container {
+    fn new(id: &str) -> Container {
+        let scratch = TempDir::new("out");
+        let out = scratch.path().join("out");
+        File::create(&out).unwrap();
+        Container {
+            id: id.to_string(),
+            out,
+            _scratch: scratch,
+        }
+    }
+
+    /// Everything the container wrote so far.
+    pub fn output(&self) -> String {
+        fs::read_to_string(&self.out).unwrap_or_default()
+    }
+
+    /// Polls the output until it has `n` lines equal to `line`; returns it.
+    #[track_caller]
+    pub fn wait_lines(&self, line: &str, n: usize) -> String {
+        let mut out = String::new();
+        let seen = poll(WAIT, || {
+            out = self.output();
+            out.lines().filter(|l| *l == line).count() >= n
+        });
+        assert!(
+            seen,
+            "{} never printed {line:?} x{n}; output: {out:?}",
+            self.id
+        );
+        out
+    }
+
+    /// Polls the output until it has a line `line`; returns it.
+    #[track_caller]
+    pub fn wait_line(&self, line: &str) -> String {
+        self.wait_lines(line, 1)
+    }
+
+    /// The value of the first `key=value` line of the output.
+    #[track_caller]
+    pub fn value(&self, key: &str) -> String {
+        let out = self.output();
+        let prefix = format!("{key}=");
+        out.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .unwrap_or_else(|| panic!("no {key}= in output of {}: {out:?}", self.id))
+            .to_string()
+    }
+}
+
+/// Polls `f` every 10ms until it holds or `timeout` passes.
+pub fn poll(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if f() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The host's view
+
+/// The host's mount table, as a set of lines.
+pub fn mountinfo() -> BTreeSet<String> {
+    fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[track_caller]
+pub fn assert_mountinfo(before: &BTreeSet<String>, when: &str) {
+    let now = mountinfo();
+    let gained: Vec<_> = now.difference(before).collect();
+    let lost: Vec<_> = before.difference(&now).collect();
+    assert!(
+        gained.is_empty() && lost.is_empty(),
+        "host mountinfo changed {when}: gained {gained:#?}, lost {lost:#?}"
+    );
+}
+
+/// The namespace link of `pid` ("self" or a number) for `kind`.
+pub fn ns(pid: &str, kind: &str) -> String {
+    let link = format!("/proc/{pid}/ns/{kind}");
+    fs::read_link(&link)
+        .unwrap_or_else(|e| panic!("readlink {link}: {e}"))
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// The state letter of `/proc/PID/stat`, None if there is no such process.
+pub fn proc_state(pid: i32) -> Option<char> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.trim_start().chars().next()
+}
+
+/// Whether `pid` is a live (non-zombie) process.
+pub fn alive(pid: i32) -> bool {
+    !matches!(proc_state(pid), None | Some('Z') | Some('X'))
+}
+
+/// Processes that look like the runtime or mention any of `needles` in
+/// their command line: pid -> command line.
+pub fn runtime_processes(needles: &[&str]) -> BTreeMap<i32, String> {
+    let exe = fs::canonicalize(runtime()).unwrap_or_else(|_| runtime());
+    let me = std::process::id() as i32;
+    let mut found = BTreeMap::new();
+    for entry in fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        let cmdline = fs::read(entry.path().join("cmdline"))
+            .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
+            .unwrap_or_default();
+        let is_runtime = fs::read_link(entry.path().join("exe"))
+            .map(|p| p.to_string_lossy().trim_end_matches(" (deleted)") == exe.to_string_lossy())
+            .unwrap_or(false);
+        if is_runtime || needles.iter().any(|n| cmdline.contains(n)) {
+            found.insert(pid, cmdline);
+        }
+    }
+    found
+}
+
+/// Host-wide state that a failed command must leave as it found it.
+pub struct HostSnapshot {
+    mounts: BTreeSet<String>,
+    procs: BTreeMap<i32, String>,
+    needles: Vec<String>,
+}
+
+impl HostSnapshot {
+    /// Needs the exclusive host lock (`Env::exclusive`) to be meaningful.
+    pub fn take(needles: &[&str]) -> HostSnapshot {
+        HostSnapshot {
+            mounts: mountinfo(),
+            procs: runtime_processes(needles),
+            needles: needles.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    /// Asserts no mounts changed and no runtime process was left behind
+    /// (allowing a moment for exiting children to disappear).
+    #[track_caller]
+    pub fn assert_unchanged(&self, when: &str) {
+        assert_mountinfo(&self.mounts, when);
+        let needles: Vec<&str> = self.needles.iter().map(String::as_str).collect();
+        let mut left = BTreeMap::new();
+        let clean = poll(Duration::from_secs(2), || {
+            left = runtime_processes(&needles);
+            left.retain(|pid, _| !self.procs.contains_key(pid) && alive(*pid));
+            left.is_empty()
+        });
+        assert!(clean, "runtime processes left {when}: {left:#?}");
+    }
+}

@@ -1,0 +1,680 @@
+//! Lifecycle integration tests: create/start/state/kill/delete of real
+//! containers, as root, observed from inside the container and from the host.
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+/// Container script that prints `key=value` lines, then `ready`, then idles
+/// (sh stays the init).
+fn report_then_idle(report: &str) -> Value {
+    sh(&format!(
+        "{report}; echo ready; while :; do sleep 1000; done"
+    ))
+}
+
+const NAMESPACES: [&str; 5] = ["uts", "ipc", "mnt", "pid", "net"];
+
+/// Shell that prints each namespace link as seen inside, e.g. `uts=uts:[...]`.
+fn ns_report() -> String {
+    let kinds = NAMESPACES.join(" ");
+    format!("for n in {kinds}; do echo \"$n=$(readlink /proc/self/ns/$n)\"; done")
+}
+
+fn host_hostname() -> String {
+    fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+fn pids(list: &str) -> Vec<u32> {
+    list.split_whitespace()
+        .map(|p| p.parse().unwrap_or_else(|_| panic!("not a pid {p:?}")))
+        .collect()
+}
+
+// ---------------------------------------------------------------------------
+// What the process inside sees
+
+#[test]
+fn init_is_pid_1_and_proc_shows_only_the_container() {
+    let env = Env::new("pid1");
+    let (c, _b) = env.run_container(&report_then_idle(
+        "sleep 1000 & echo bg=$!; echo pid=$$; echo comm=$(cat /proc/1/comm); \
+         echo proc=$(ls /proc | grep -E '^[0-9]+$'); \
+         echo ps=$(ps -o pid | grep -E '^ *[0-9]+ *$')",
+    ));
+    c.wait_line("ready");
+    assert_eq!(c.value("pid"), "1");
+    assert_eq!(
+        c.value("comm"),
+        "sh",
+        "/proc/1 inside is not the container's init"
+    );
+    let bg: u32 = c.value("bg").parse().unwrap();
+    for key in ["proc", "ps"] {
+        let seen = pids(&c.value(key));
+        assert!(
+            seen.contains(&1) && seen.contains(&bg),
+            "{key} inside lacks init or its child {bg}: {seen:?}"
+        );
+        // sh, sleep and the few processes of the $(...) pipeline only.
+        assert!(
+            seen.len() <= 8 && seen.iter().all(|&p| p < 50),
+            "{key} inside shows foreign processes: {seen:?}"
+        );
+    }
+    let host_pid = env.pid(&c.id);
+    assert_ne!(host_pid, 1);
+    let comm = fs::read_to_string(format!("/proc/{host_pid}/comm")).unwrap();
+    assert_eq!(comm.trim(), "sh", "state's pid is not the container's init");
+}
+
+#[test]
+fn hostname_is_set_inside_and_host_keeps_its_own() {
+    let env = Env::new("uts");
+    let host_before = host_hostname();
+    let name = format!("hutch-uts-{}", std::process::id());
+    assert_ne!(name, host_before);
+    let mut config =
+        report_then_idle("echo host=$(hostname); echo kernel=$(cat /proc/sys/kernel/hostname)");
+    config["hostname"] = json!(name);
+    let (c, _b) = env.run_container(&config);
+    c.wait_line("ready");
+    assert_eq!(c.value("host"), name);
+    assert_eq!(c.value("kernel"), name);
+    assert_eq!(host_hostname(), host_before, "host's hostname changed");
+}
+
+/// Runs a container printing its namespace links; asserts what it reports
+/// matches the host's view of its init, and returns (inside, init pid).
+fn container_namespaces(env: &Env, config: Value) -> (Vec<(String, String)>, i32, Container) {
+    let (c, _b) = env.run_container(&config);
+    c.wait_line("ready");
+    let pid = env.pid(&c.id);
+    let inside: Vec<_> = NAMESPACES
+        .iter()
+        .map(|kind| {
+            let seen = c.value(kind);
+            assert_eq!(
+                seen,
+                ns(&pid.to_string(), kind),
+                "{kind}: inside view differs from the host's /proc/{pid}/ns"
+            );
+            (kind.to_string(), seen)
+        })
+        .collect();
+    (inside, pid, c)
+}
+
+#[test]
+fn namespaces_differ_from_the_hosts() {
+    let env = Env::new("ns");
+    let (inside, _, _c) = container_namespaces(&env, report_then_idle(&ns_report()));
+    for (kind, seen) in inside {
+        assert_ne!(seen, ns("self", &kind), "{kind} namespace is the host's");
+    }
+}
+
+#[test]
+fn network_namespace_is_the_hosts_when_not_requested() {
+    let env = Env::new("nonet");
+    let mut config = report_then_idle(&ns_report());
+    config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|n| n["type"] != "network");
+    let (inside, _, _c) = container_namespaces(&env, config);
+    for (kind, seen) in inside {
+        if kind == "net" {
+            assert_eq!(
+                seen,
+                ns("self", &kind),
+                "net namespace unshared though not asked"
+            );
+        } else {
+            assert_ne!(seen, ns("self", &kind), "{kind} namespace is the host's");
+        }
+    }
+}
+
+#[test]
+fn two_containers_run_at_once_apart() {
+    let env = Env::new("two");
+    let run = |name: &str| {
+        let mut config = report_then_idle(&format!("echo host=$(hostname); {}", ns_report()));
+        config["hostname"] = json!(name);
+        let (inside, pid, c) = container_namespaces(&env, config);
+        assert_eq!(c.value("host"), name);
+        (inside, pid, c)
+    };
+    let (ns_a, pid_a, a) = run("first");
+    let (ns_b, pid_b, b) = run("second");
+    assert_ne!(a.id, b.id);
+    assert_ne!(pid_a, pid_b);
+    for ((kind, x), (_, y)) in ns_a.iter().zip(&ns_b) {
+        assert_ne!(x, y, "both containers share their {kind} namespace");
+    }
+    assert_eq!(env.status(&a.id), "running");
+    assert_eq!(env.status(&b.id), "running");
+    assert!(alive(pid_a) && alive(pid_b));
+}
+
+// ---------------------------------------------------------------------------
+// The host's mounts
+
+#[test]
+fn host_mountinfo_is_untouched_through_the_lifecycle() {
+    let env = Env::exclusive("mounts");
+    let before = mountinfo();
+    let bundle = Bundle::new(&report_then_idle("mount >/dev/null"));
+    let c = env.create(&env.id(), &bundle);
+    assert_mountinfo(&before, "after create");
+    env.start(&c.id).ok();
+    c.wait_line("ready");
+    assert_mountinfo(&before, "while running");
+    env.kill(&c.id, Some("KILL")).ok();
+    env.wait_status(&c.id, "stopped");
+    env.delete(&c.id).ok();
+    assert_mountinfo(&before, "after delete");
+}
+
+// ---------------------------------------------------------------------------
+// State
+
+#[test]
+fn state_follows_every_transition() {
+    let env = Env::new("states");
+    let bundle = Bundle::new(&sh("echo started; exec sleep 1000"));
+    let id = env.id();
+    let c = env.create(&id, &bundle);
+
+    let state = env.state(&id);
+    assert_eq!(state["status"], "created", "{state}");
+    assert_eq!(state["bundle"], bundle.arg(), "{state}");
+    assert!(
+        state["ociVersion"].as_str().is_some_and(|v| !v.is_empty()),
+        "{state}"
+    );
+    let pid = env.pid(&id);
+    assert!(
+        alive(pid),
+        "created container's pid {pid} is not alive on the host"
+    );
+    // The user's program has not run yet: no output, not exec'd.
+    let busybox = fs::metadata(rootfs().join("bin/busybox")).unwrap();
+    let exe = fs::metadata(format!("/proc/{pid}/exe")).unwrap();
+    assert!(
+        (exe.dev(), exe.ino()) != (busybox.dev(), busybox.ino()),
+        "the user's program was exec'd before start"
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(c.output(), "", "the user's program ran before start");
+    assert_eq!(env.status(&id), "created");
+
+    env.start(&id).ok();
+    assert_eq!(env.status(&id), "running");
+    c.wait_line("started");
+    assert_eq!(env.pid(&id), pid, "pid changed across start");
+
+    env.kill(&id, Some("KILL")).ok();
+    env.wait_status(&id, "stopped");
+    assert!(!alive(pid));
+
+    env.delete(&id).ok();
+    env.assert_gone(&id);
+}
+
+#[test]
+fn state_is_stopped_once_the_program_exits() {
+    let env = Env::new("exits");
+    let (c, _b) = env.run_container(&sh("echo bye"));
+    env.wait_status(&c.id, "stopped");
+    assert_eq!(c.output(), "bye\n");
+    env.delete(&c.id).ok();
+    env.assert_gone(&c.id);
+}
+
+#[test]
+fn relative_bundle_is_recorded_absolute() {
+    let env = Env::new("relbundle");
+    let bundle = Bundle::new(&sh("exec sleep 1000"));
+    let id = env.id();
+    let out = bundle.path().join("out");
+    let name = bundle.path().file_name().unwrap().to_str().unwrap();
+    env.create_args(&["--bundle", name, &id], bundle.path().parent(), &out)
+        .ok();
+    assert_eq!(env.state(&id)["bundle"], bundle.arg());
+}
+
+#[test]
+fn bundle_defaults_to_the_current_directory() {
+    let env = Env::new("cwdbundle");
+    let bundle = Bundle::new(&sh("exec sleep 1000"));
+    let id = env.id();
+    let out = bundle.path().join("out");
+    env.create_args(&[&id], Some(bundle.path()), &out).ok();
+    assert_eq!(env.state(&id)["bundle"], bundle.arg());
+    env.start(&id).ok();
+    assert_eq!(env.status(&id), "running");
+}
+
+#[test]
+fn pid_file_holds_the_init_pid() {
+    let env = Env::new("pidfile");
+    let bundle = Bundle::new(&sh("exec sleep 1000"));
+    let id = env.id();
+    let pid_file = bundle.path().join("init.pid");
+    let out = bundle.path().join("out");
+    env.create_args(
+        &[
+            "--bundle",
+            bundle.arg(),
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+            &id,
+        ],
+        None,
+        &out,
+    )
+    .ok();
+    let written = fs::read_to_string(&pid_file).unwrap();
+    assert_eq!(
+        written.trim().parse::<i32>().ok(),
+        Some(env.pid(&id)),
+        "pid file {written:?}"
+    );
+}
+
+#[test]
+fn options_go_before_or_after_the_id() {
+    let env = Env::new("optorder");
+    let bundle = Bundle::new(&sh("echo hello; exec sleep 1000"));
+    let dir = TempDir::new("optorder");
+    let b = bundle.arg();
+    for (n, form) in ["before", "after", "mixed"].iter().enumerate() {
+        let id = env.id();
+        let pid_file = dir.path().join(format!("{n}.pid"));
+        let p = pid_file.to_str().unwrap();
+        let args: Vec<&str> = match *form {
+            "before" => vec!["--bundle", b, "--pid-file", p, &id],
+            "after" => vec![&id, "--bundle", b, "--pid-file", p],
+            _ => vec!["-b", b, &id, "--pid-file", p],
+        };
+        let out = dir.path().join(format!("{n}.out"));
+        env.create_args(&args, None, &out).ok();
+        let state = env.state(&id);
+        assert_eq!(state["bundle"], b, "{form}: {state}");
+        let written = fs::read_to_string(&pid_file).unwrap();
+        assert_eq!(written.trim(), env.pid(&id).to_string(), "{form}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// kill
+
+/// Starts containers (one per signal) that trap `trapped` and report it, and
+/// returns them once each has set its trap.
+fn trapping(env: &Env, trapped: &str, action: &str, n: usize) -> Vec<(Container, Bundle)> {
+    let script = format!(
+        "trap 'echo got-{trapped}{action}' {trapped}; echo ready; while :; do sleep 0.05; done"
+    );
+    let all: Vec<_> = (0..n).map(|_| env.run_container(&sh(&script))).collect();
+    for (c, _) in &all {
+        c.wait_line("ready");
+    }
+    all
+}
+
+#[test]
+fn kill_sends_term_by_name_number_and_default() {
+    let env = Env::new("term");
+    let signals = [Some("TERM"), Some("SIGTERM"), Some("15"), None];
+    let containers = trapping(&env, "TERM", "; exit 0", signals.len());
+    for ((c, _), signal) in containers.iter().zip(signals) {
+        env.kill(&c.id, signal).ok();
+        c.wait_line("got-TERM");
+        env.wait_status(&c.id, "stopped");
+    }
+}
+
+#[test]
+fn kill_sends_usr1_by_name_and_number() {
+    let env = Env::new("usr1");
+    let containers = trapping(&env, "USR1", "", 1);
+    let c = &containers[0].0;
+    let number = libc::SIGUSR1.to_string();
+    for (n, signal) in ["USR1", "SIGUSR1", &number].into_iter().enumerate() {
+        env.kill(&c.id, Some(signal)).ok();
+        c.wait_lines("got-USR1", n + 1);
+        assert_eq!(env.status(&c.id), "running", "after {signal}");
+    }
+}
+
+#[test]
+fn kill_sends_kill_by_name_and_number() {
+    let env = Env::new("sigkill");
+    for signal in ["KILL", "SIGKILL", "9"] {
+        let (c, _b) = env.run_container(&spec(&["sleep", "1000"]));
+        let pid = env.pid(&c.id);
+        env.kill(&c.id, Some(signal)).ok();
+        env.wait_status(&c.id, "stopped");
+        assert!(poll(WAIT, || !alive(pid)), "{signal}: pid {pid} survived");
+    }
+}
+
+#[test]
+fn kill_rejects_an_unknown_signal() {
+    let env = Env::new("badsig");
+    let (c, _b) = env.run_container(&spec(&["sleep", "1000"]));
+    for signal in ["FOO", "SIGFOO", "999"] {
+        env.kill(&c.id, Some(signal)).fails_with(&["signal"]);
+    }
+    assert_eq!(env.status(&c.id), "running");
+}
+
+#[test]
+fn kill_of_a_stopped_container_fails() {
+    let env = Env::new("killstopped");
+    let (c, _b) = env.run_container(&sh("true"));
+    env.wait_status(&c.id, "stopped");
+    env.kill(&c.id, Some("KILL")).fails_with(&["not running"]);
+}
+
+/// After the container's init died, a new unrelated process given the same
+/// PID must survive `kill` and `delete --force`, and state says stopped.
+/// Runs in a private PID namespace to force the reuse (see pid-reuse.sh).
+#[test]
+fn kill_spares_a_process_that_reused_the_init_pid() {
+    let _lock = shared();
+    let root = TempDir::new("reuse-root");
+    let scratch = TempDir::new("reuse");
+    let bundle = Bundle::new(&spec(&["sleep", "1000"]));
+    let id = format!("reuse-{}", std::process::id());
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("integration/pid-reuse.sh");
+    let log = scratch.path().join("log");
+    let status = run_bounded(
+        Command::new("unshare")
+            .args(["--pid", "--fork", "--mount-proc", "--kill-child", "bash"])
+            .arg(&script)
+            .env("RUNTIME", runtime())
+            .env("ROOT", root.path())
+            .env("BUNDLE", bundle.path())
+            .env("ID", &id)
+            .env("SCRATCH", scratch.path())
+            .stdin(std::process::Stdio::null())
+            .stdout(fs::File::create(&log).unwrap())
+            .stderr(fs::File::create(scratch.path().join("stderr")).unwrap()),
+        Duration::from_secs(30),
+    );
+    let log = fs::read_to_string(&log).unwrap();
+    let stderr = fs::read_to_string(scratch.path().join("stderr")).unwrap();
+    let report = format!("{status}\n{log}\nstderr: {stderr}");
+    let value = |key: &str| {
+        log.lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}=")))
+            .unwrap_or_else(|| panic!("no {key}= in report: {report}"))
+            .to_string()
+    };
+    assert!(
+        status.success() && value("done") == "1",
+        "scenario failed: {report}"
+    );
+    assert_eq!(value("reused"), value("pid"), "{report}");
+    assert!(
+        matches!(value("after_kill").as_str(), "S" | "R"),
+        "kill hit the process that reused the pid: {report}"
+    );
+    assert_ne!(
+        value("kill_rc"),
+        "0",
+        "kill of a dead container succeeded: {report}"
+    );
+    assert!(
+        value("kill_err").to_lowercase().contains("not running"),
+        "kill's error does not say not running: {report}"
+    );
+    assert_eq!(value("status"), "stopped", "{report}");
+    assert_eq!(value("delete_rc"), "0", "{report}");
+    assert!(
+        matches!(value("after_delete").as_str(), "S" | "R"),
+        "delete --force hit the process that reused the pid: {report}"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// start and delete
+
+#[test]
+fn start_twice_fails() {
+    let env = Env::new("start2");
+    let (c, _b) = env.run_container(&spec(&["sleep", "1000"]));
+    env.start(&c.id).fails_with(&["cannot start"]);
+    assert_eq!(env.status(&c.id), "running");
+    env.kill(&c.id, Some("KILL")).ok();
+    env.wait_status(&c.id, "stopped");
+    env.start(&c.id).fails_with(&["cannot start"]);
+    assert_eq!(env.status(&c.id), "stopped");
+}
+
+#[test]
+fn delete_of_a_stopped_container() {
+    let env = Env::new("delstopped");
+    let (c, _b) = env.run_container(&sh("true"));
+    env.wait_status(&c.id, "stopped");
+    env.delete(&c.id).ok();
+    env.assert_gone(&c.id);
+}
+
+#[test]
+fn delete_of_a_created_container() {
+    let env = Env::new("delcreated");
+    let bundle = Bundle::new(&sh("echo started"));
+    let c = env.create(&env.id(), &bundle);
+    let pid = env.pid(&c.id);
+    env.delete(&c.id).ok();
+    env.assert_gone(&c.id);
+    assert!(poll(WAIT, || !alive(pid)), "init {pid} survived delete");
+    assert_eq!(c.output(), "", "the user's program ran");
+}
+
+#[test]
+fn delete_of_a_running_container_needs_force() {
+    let env = Env::new("delrunning");
+    let (c, _b) = env.run_container(&spec(&["sleep", "1000"]));
+    let pid = env.pid(&c.id);
+    env.delete(&c.id).fails_with(&["not stopped"]);
+    assert_eq!(env.status(&c.id), "running");
+    assert!(alive(pid));
+    assert!(env.state_dir(&c.id).exists());
+    env.delete_force(&c.id).ok();
+    assert!(
+        !alive(pid),
+        "init {pid} alive after delete --force returned"
+    );
+    env.assert_gone(&c.id);
+}
+
+#[test]
+fn delete_force_of_an_unknown_id_succeeds() {
+    let env = Env::new("delunknown");
+    env.delete_force(&env.id()).ok();
+}
+
+// ---------------------------------------------------------------------------
+// Bad input
+
+#[test]
+fn commands_on_an_unknown_id_fail() {
+    let env = Env::new("unknown");
+    let id = env.id();
+    for args in [
+        vec!["state", &id],
+        vec!["start", &id],
+        vec!["kill", &id],
+        vec!["kill", &id, "KILL"],
+        vec!["delete", &id],
+    ] {
+        env.run(&args).fails_with(&[&id, "does not exist"]);
+    }
+    assert!(!env.state_dir(&id).exists());
+}
+
+/// Runs `create` with `args` (which name `id`), asserts it fails with
+/// `tokens` and leaves no trace: no state dir, no state, no runtime process,
+/// no mount.
+#[track_caller]
+fn create_fails_cleanly(env: &Env, id: &str, args: &[&str], tokens: &[&str]) {
+    let root = env.root().to_str().unwrap();
+    let snapshot = HostSnapshot::take(&[id, root]);
+    // An ID like ".." names a directory that exists anyway.
+    let existed = env.state_dir(id).exists();
+    let out = TempDir::new("bad");
+    env.create_args(args, None, &out.path().join("out"))
+        .fails_with(tokens);
+    assert!(
+        existed || !env.state_dir(id).exists(),
+        "{:?} left behind",
+        env.state_dir(id)
+    );
+    let _ = env.run(&["state", id]).fails_with(&[]);
+    snapshot.assert_unchanged(&format!("after failed create {args:?}"));
+}
+
+/// A bundle from `config` that `create` must refuse with `tokens`.
+#[track_caller]
+fn rejects_bundle(name: &str, bundle: Bundle, tokens: &[&str]) {
+    let env = Env::exclusive(name);
+    let id = env.id();
+    create_fails_cleanly(&env, &id, &["--bundle", bundle.arg(), &id], tokens);
+}
+
+#[test]
+fn create_rejects_malformed_json() {
+    let text = "{\n  \"ociVersion\": \"1.0.2\",\n  \"process\": {\n    \"args\": [\"sh\"\n";
+    rejects_bundle("badjson", Bundle::raw(text), &["config.json", "line"]);
+}
+
+#[test]
+fn create_rejects_args_of_the_wrong_type() {
+    let mut config = spec(&["sh"]);
+    config["process"]["args"] = json!("sh");
+    rejects_bundle("badtype", Bundle::new(&config), &["process.args"]);
+}
+
+#[test]
+fn create_rejects_a_missing_rootfs() {
+    let mut config = spec(&["sh"]);
+    config["root"]["path"] = json!(format!("/nonexistent-rootfs-{}", std::process::id()));
+    rejects_bundle("norootfs", Bundle::new(&config), &["root.path|rootfs"]);
+}
+
+#[test]
+fn create_rejects_an_unknown_namespace_type() {
+    let mut config = spec(&["sh"]);
+    config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({ "type": "bogus" }));
+    rejects_bundle("badns", Bundle::new(&config), &["linux.namespaces"]);
+}
+
+#[test]
+fn create_rejects_a_namespace_listed_twice() {
+    let mut config = spec(&["sh"]);
+    config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({ "type": "uts" }));
+    rejects_bundle(
+        "dupns",
+        Bundle::new(&config),
+        &["linux.namespaces", "more than once"],
+    );
+}
+
+#[test]
+fn create_rejects_an_unsupported_oci_version() {
+    let mut config = spec(&["sh"]);
+    config["ociVersion"] = json!("2.0.0");
+    rejects_bundle("ociversion", Bundle::new(&config), &["ociVersion"]);
+}
+
+#[test]
+fn create_rejects_a_missing_bundle() {
+    let env = Env::exclusive("nobundle");
+    let id = env.id();
+    let missing = format!("/nonexistent-bundle-{}", std::process::id());
+    create_fails_cleanly(&env, &id, &["--bundle", &missing, &id], &["bundle"]);
+}
+
+#[test]
+fn create_rejects_invalid_ids() {
+    let env = Env::exclusive("badid");
+    let bundle = Bundle::new(&spec(&["sh"]));
+    for id in ["bad/id", "..", "../escape", "with space"] {
+        create_fails_cleanly(
+            &env,
+            id,
+            &["--bundle", bundle.arg(), id],
+            &["invalid container id"],
+        );
+    }
+    let left: Vec<_> = fs::read_dir(env.root())
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(
+        left.is_empty(),
+        "root has entries after invalid ids: {left:?}"
+    );
+}
+
+#[test]
+fn create_rejects_a_duplicate_id() {
+    let env = Env::exclusive("dupid");
+    let bundle = Bundle::new(&sh("echo started; exec sleep 1000"));
+    let c = env.create(&env.id(), &bundle);
+    let pid = env.pid(&c.id);
+    let root = env.root().to_str().unwrap();
+    let snapshot = HostSnapshot::take(&[&c.id, root]);
+    let out = TempDir::new("dup");
+    env.create_args(
+        &["--bundle", bundle.arg(), &c.id],
+        None,
+        &out.path().join("out"),
+    )
+    .fails_with(&["already exists"]);
+    snapshot.assert_unchanged("after a duplicate create");
+    // The first container is intact and still works.
+    assert_eq!(env.status(&c.id), "created");
+    assert_eq!(env.pid(&c.id), pid);
+    env.start(&c.id).ok();
+    c.wait_line("started");
+    assert_eq!(
+        fs::read_to_string(out.path().join("out")).unwrap_or_default(),
+        ""
+    );
+}
+
+// ---------------------------------------------------------------------------
+// The CLI itself
+
+#[test]
+fn version_and_help_succeed() {
+    let version = run_runtime(None, &["--version"], None, Out::Capture).ok();
+    assert!(!version.stdout.trim().is_empty(), "{version:#?}");
+    let help = run_runtime(None, &["--help"], None, Out::Capture).ok();
+    for command in ["create", "start", "state", "kill", "delete"] {
+        assert!(
+            help.stdout.contains(command),
+            "help lacks {command}: {help:#?}"
+        );
+    }
+}
