@@ -1,1 +1,111 @@
-fn main(){}
+//! hutch: an OCI container runtime. This file only parses and dispatches.
+
+mod cli;
+mod commands;
+mod digest;
+mod error;
+mod linux;
+mod logging;
+mod process;
+mod spec;
+mod state;
+mod time;
+
+use clap::Parser;
+
+use cli::{Cli, Command};
+use commands::Global;
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => usage_error(e),
+    };
+    if cli.version {
+        println!(
+            "hutch version {}\nspec: {}",
+            env!("CARGO_PKG_VERSION"),
+            commands::state::OCI_VERSION
+        );
+        return;
+    }
+    let logs_to_file = match logging::init(cli.log.as_deref(), cli.log_format == "json", cli.debug)
+    {
+        Ok(f) => f,
+        Err(e) => fail(&e, false),
+    };
+    let Some(command) = cli.command else {
+        fail("no command given (see 'hutch --help')", logs_to_file)
+    };
+    let g = Global { root: cli.root };
+    if cli.systemd_cgroup {
+        fail(
+            "--systemd-cgroup: systemd cgroup management is not supported yet",
+            logs_to_file,
+        );
+    }
+    let result = match &command {
+        Command::Create {
+            bundle,
+            pid_file,
+            console_socket,
+            no_pivot,
+            no_new_keyring: _,
+            preserve_fds,
+            id,
+        } => commands::create::run(
+            &g,
+            &commands::create::Create {
+                id: id.clone(),
+                bundle: bundle.clone(),
+                pid_file: pid_file.clone(),
+                console_socket: console_socket.clone(),
+                no_pivot: *no_pivot,
+                preserve_fds: *preserve_fds,
+            },
+        )
+        .map_err(|e| e.context(format!("create {id}"))),
+        Command::Start { id } => commands::start::run(&g, id),
+        Command::State { id } => commands::state::run(&g, id),
+        Command::Kill { all, id, signal } => commands::kill::run(&g, id, signal.as_deref(), *all),
+        Command::List { format, quiet } => commands::list::run(&g, format, *quiet),
+        Command::Delete { force, id } => commands::delete::run(&g, id, *force),
+    };
+    if let Err(e) = result {
+        fail(&e.to_string(), logs_to_file);
+    }
+}
+
+/// One line on stderr (and the log file, where clients look for it), exit 1.
+fn fail(msg: &str, logs_to_file: bool) -> ! {
+    if logs_to_file {
+        log::error!("{msg}");
+    }
+    eprintln!("hutch: {msg}");
+    std::process::exit(1);
+}
+
+/// clap's help and version go out as they are; usage errors become one line.
+fn usage_error(e: clap::Error) -> ! {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let _ = e.print();
+        std::process::exit(
+            if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                2
+            } else {
+                0
+            },
+        );
+    }
+    let text = e.render().to_string();
+    let first = text.lines().next().unwrap_or("invalid usage");
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    eprintln!("hutch: {first} (see 'hutch --help')");
+    std::process::exit(2);
+}

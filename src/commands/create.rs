@@ -1,0 +1,128 @@
+//! `hutch create`: set the container up and leave its init waiting for `start`.
+
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::Spec;
+
+use super::Global;
+use crate::bail;
+use crate::error::{Context, Result};
+use crate::linux::{capabilities, namespaces, rlimits, sysctl};
+use crate::process::spawn::{self, Options};
+use crate::spec;
+use crate::state::{validate_id, ContainerDir, State};
+
+pub struct Create {
+    pub id: String,
+    pub bundle: PathBuf,
+    pub pid_file: Option<PathBuf>,
+    pub console_socket: Option<PathBuf>,
+    pub no_pivot: bool,
+    pub preserve_fds: u32,
+}
+
+pub fn run(g: &Global, c: &Create) -> Result<()> {
+    validate_id(&c.id)?;
+    let cfg = spec::load(&c.bundle)?;
+    let spec = &cfg.spec;
+    reject_unsupported(spec, c.console_socket.as_deref())?;
+    let plan = namespaces::plan(spec)?;
+    sysctl::validate(spec, |ns| plan.has(ns))?;
+    let process = spec.process().as_ref();
+    let caps = capabilities::plan(process.and_then(|p| p.capabilities().as_ref()))?;
+    rlimits::validate(process.and_then(|p| p.rlimits().as_deref()).unwrap_or(&[]))?;
+
+    let dir = ContainerDir::create(&g.root, &c.id)?;
+    let opts = Options {
+        no_pivot: c.no_pivot,
+        preserve_fds: c.preserve_fds,
+    };
+    let result = (|| {
+        let child = spawn::spawn(&cfg, &plan, caps.as_ref(), &dir, dir.lock_fd(), &opts)?;
+        let state = State {
+            id: c.id.clone(),
+            init: child.identity.clone(),
+            bundle: cfg.bundle.clone(),
+            rootfs: cfg.rootfs.clone(),
+            created: crate::time::now_rfc3339(),
+            config_digest: cfg.digest.clone(),
+            annotations: spec.annotations().clone().unwrap_or_default(),
+            own_pid_ns: plan.new.contains(nix::sched::CloneFlags::CLONE_NEWPID),
+        };
+        dir.save(&state)?;
+        if let Some(p) = &c.pid_file {
+            write_pid_file(p, state.init.pid)?;
+        }
+        // Only now may the init go on: if we die before this, it exits on EOF.
+        child.release()
+    })();
+    if let Err(e) = result {
+        // The Child guard has killed and reaped the init; take the directory too.
+        let _ = dir.remove();
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// Fields we cannot apply yet are refused by name: a silently ignored field
+/// is a hole in isolation.
+fn reject_unsupported(spec: &Spec, console_socket: Option<&Path>) -> Result<()> {
+    if let Some(p) = spec.process() {
+        if p.terminal().unwrap_or(false) {
+            if console_socket.is_none() {
+                bail!("process.terminal is true: --console-socket is required to receive the terminal");
+            }
+            bail!("process.terminal: terminals are not supported yet");
+        }
+        if p.apparmor_profile()
+            .as_deref()
+            .is_some_and(|s| !s.is_empty())
+        {
+            bail!("process.apparmorProfile: AppArmor is not supported by hutch on this host");
+        }
+        if p.selinux_label().as_deref().is_some_and(|s| !s.is_empty()) {
+            bail!("process.selinuxLabel: SELinux is not supported by hutch on this host");
+        }
+        let unsupported = [
+            ("process.ioPriority", p.io_priority().is_some()),
+            ("process.scheduler", p.scheduler().is_some()),
+            ("process.execCPUAffinity", p.exec_cpu_affinity().is_some()),
+        ];
+        for (name, present) in unsupported {
+            if present {
+                bail!("{name} is not supported yet");
+            }
+        }
+    }
+    if spec.hooks().is_some() {
+        bail!("hooks are not supported yet");
+    }
+    if let Some(l) = spec.linux() {
+        let unsupported = [
+            ("linux.seccomp", l.seccomp().is_some()),
+            ("linux.resources", l.resources().is_some()),
+            ("linux.cgroupsPath", l.cgroups_path().is_some()),
+            ("linux.intelRdt", l.intel_rdt().is_some()),
+            ("linux.personality", l.personality().is_some()),
+            ("linux.netDevices", l.net_devices().is_some()),
+            ("linux.memoryPolicy", l.memory_policy().is_some()),
+        ];
+        for (name, present) in unsupported {
+            if present {
+                bail!("{name} is not supported yet");
+            }
+        }
+        if l.mount_label().as_deref().is_some_and(|s| !s.is_empty()) {
+            bail!("linux.mountLabel: SELinux is not supported by hutch on this host");
+        }
+    }
+    Ok(())
+}
+
+/// Written like state: to a temporary name, then renamed into place.
+fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+    let tmp = path.with_extension("hutch-tmp");
+    std::fs::write(&tmp, pid.to_string())
+        .with_context(|| format!("--pid-file {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("--pid-file {}", path.display()))
+}

@@ -1,0 +1,54 @@
+//! `hutch delete`: remove a stopped container (or, with --force, any).
+
+use super::Global;
+use crate::bail;
+use crate::error::Result;
+use crate::linux::pidfd;
+use crate::state::{ContainerDir, State, Status};
+
+pub fn run(g: &Global, id: &str, force: bool) -> Result<()> {
+    let Some(dir) = ContainerDir::open(&g.root, id, true)? else {
+        // containerd's shim deletes twice; runc answers the second with success.
+        if force {
+            return Ok(());
+        }
+        bail!("container {id} does not exist");
+    };
+    let state = match dir.load() {
+        Ok(Some(s)) => s,
+        // A creator that died before recording state leaves no process behind
+        // (the init exits when its channel closes): only the directory remains.
+        Ok(None) | Err(_) if force => return dir.remove(),
+        Ok(None) => {
+            bail!("container {id} has no state: its creation did not finish (use delete --force)")
+        }
+        Err(e) => return Err(e),
+    };
+    match dir.status(&state) {
+        Status::Stopped => {}
+        // runc deletes a created container without --force: nothing ran yet.
+        Status::Created => kill_and_wait(&state)?,
+        _ if force => kill_and_wait(&state)?,
+        s => bail!(
+            "cannot delete container {id} that is not stopped: {}",
+            s.as_str()
+        ),
+    }
+    dir.remove()
+}
+
+/// SIGKILL the init (and with it its PID namespace) and wait until it is gone.
+fn kill_and_wait(state: &State) -> Result<()> {
+    let Some(fd) = state.init.open_alive() else {
+        return Ok(());
+    };
+    let _ = pidfd::signal(&fd, libc::SIGKILL);
+    if !pidfd::wait_exit(&fd, 10_000) {
+        bail!(
+            "container {}: init {} did not exit after SIGKILL",
+            state.id,
+            state.init.pid
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,15 @@
+//! Everything that talks to the kernel about containers.
+
+pub mod capabilities;
+pub mod devices;
+pub mod mount_options;
+pub mod namespaces;
+pub mod pidfd;
+pub mod procfs;
+pub mod resolve;
+pub mod rlimits;
+pub mod rootfs;
+pub mod signal;
+pub mod sys;
+pub mod sysctl;
+pub mod user;

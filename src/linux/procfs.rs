@@ -1,0 +1,64 @@
+//! Reading what /proc says about a process.
+
+use std::fs;
+
+/// The two fields of /proc/PID/stat we rely on.
+pub struct ProcStat {
+    /// Field 3: R, S, D, Z, X, T...
+    pub state: char,
+    /// Field 22: start time in clock ticks since boot. With the PID it names a
+    /// process uniquely enough to tell a recycled PID apart.
+    pub start_time: u64,
+}
+
+impl ProcStat {
+    pub fn is_dead(&self) -> bool {
+        matches!(self.state, 'Z' | 'X' | 'x')
+    }
+}
+
+/// Parse /proc/PID/stat; None when the process does not exist.
+pub fn stat(pid: i32) -> Option<ProcStat> {
+    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat(&text)
+}
+
+fn parse_stat(text: &str) -> Option<ProcStat> {
+    // comm (field 2) may contain spaces and parentheses: split after the last ')'.
+    let rest = &text[text.rfind(')')? + 1..];
+    let mut fields = rest.split_ascii_whitespace();
+    let state = fields.next()?.chars().next()?;
+    // after field 3 (state) come fields 4..; field 22 is the 19th of those.
+    let start_time = fields.nth(18)?.parse().ok()?;
+    Some(ProcStat { state, start_time })
+}
+
+/// Inode of a namespace of a process (/proc/PID/ns/KIND), e.g. to tell whether
+/// two processes share a PID namespace.
+pub fn ns_inode(pid: i32, kind: &str) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata(format!("/proc/{pid}/ns/{kind}"))
+        .ok()
+        .map(|m| m.ino())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_stat_with_spaces_in_comm() {
+        let line =
+            "4242 (a) b (c)) S 1 4242 4242 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 987654 1000 100";
+        let s = parse_stat(line).expect("parse");
+        assert_eq!(s.state, 'S');
+        assert_eq!(s.start_time, 987654);
+    }
+
+    #[test]
+    fn own_stat_is_alive() {
+        let s = stat(std::process::id() as i32).expect("self");
+        assert!(!s.is_dead());
+        assert!(s.start_time > 0);
+    }
+}

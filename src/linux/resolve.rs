@@ -1,0 +1,177 @@
+//! Resolving paths *inside* a root filesystem, never outside it.
+//!
+//! A rootfs is untrusted: its `/proc` or a bind target may be a symlink to `/`
+//! or `../..`, or be swapped while we work (runc CVE-2021-30465, CVE-2019-19921).
+//! Every destination is opened with openat2(RESOLVE_IN_ROOT) relative to an fd on
+//! the rootfs, missing components are created one at a time under an fd we
+//! already resolved, and mounts then target the fd (/proc/self/fd/N), not a path.
+
+use std::ffi::OsStr;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::{Component, Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::{openat2, OFlag, OpenHow, ResolveFlag};
+use nix::sys::stat::{mkdirat, Mode};
+
+use crate::error::{Error, Result};
+
+/// What to create when the destination does not exist.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Create {
+    Nothing,
+    Dir,
+    /// A regular file (bind mounts of files need a file to mount over).
+    File,
+}
+
+/// Component list of an absolute container path, with "." dropped and ".."
+/// clamped at the root, as RESOLVE_IN_ROOT would.
+fn components(path: &Path) -> Vec<&OsStr> {
+    let mut out = Vec::new();
+    for c in path.components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::ParentDir => {
+                out.pop();
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+fn open_in(root: &OwnedFd, rel: &Path, extra: ResolveFlag) -> Result<OwnedFd, Errno> {
+    let how = OpenHow::new()
+        .flags(OFlag::O_PATH | OFlag::O_CLOEXEC)
+        .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS | extra);
+    let rel: &Path = if rel.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        rel
+    };
+    openat2(root.as_fd(), rel, how)
+}
+
+/// Open `path` (absolute, container view) under `root` as an O_PATH fd,
+/// creating it when missing. `no_symlinks` refuses any symlink on the way
+/// (for /proc and /sys, whose location must be exactly what it says).
+pub fn open_in_root(
+    root: &OwnedFd,
+    path: &Path,
+    create: Create,
+    no_symlinks: bool,
+) -> Result<OwnedFd> {
+    let extra = if no_symlinks {
+        ResolveFlag::RESOLVE_NO_SYMLINKS
+    } else {
+        ResolveFlag::empty()
+    };
+    let comps = components(path);
+    let full: PathBuf = comps.iter().collect();
+    match open_in(root, &full, extra) {
+        Ok(fd) => return Ok(fd),
+        Err(Errno::ENOENT) if create != Create::Nothing => {}
+        Err(e) => {
+            return Err(
+                Error::from(e).context(format!("resolving {} in the rootfs", path.display()))
+            )
+        }
+    }
+    // Walk down, creating what is missing under a directory fd we resolved.
+    let mut dir = open_in(root, Path::new(""), extra)
+        .map_err(|e| Error::from(e).context("opening the rootfs"))?;
+    let mut sofar = PathBuf::new();
+    for (i, name) in comps.iter().enumerate() {
+        sofar.push(name);
+        let last = i + 1 == comps.len();
+        let next = match open_in(root, &sofar, extra) {
+            Ok(fd) => fd,
+            Err(Errno::ENOENT) => {
+                let made = if last && create == Create::File {
+                    make_file(&dir, name)
+                } else {
+                    mkdirat(dir.as_fd(), *name, Mode::from_bits_truncate(0o755))
+                };
+                match made {
+                    Ok(()) | Err(Errno::EEXIST) => {}
+                    Err(e) => {
+                        return Err(Error::from(e).context(format!(
+                            "creating {} in the rootfs",
+                            Path::new("/").join(&sofar).display()
+                        )))
+                    }
+                }
+                open_in(root, &sofar, extra).map_err(|e| {
+                    Error::from(e).context(format!("resolving {} in the rootfs", path.display()))
+                })?
+            }
+            Err(e) => {
+                return Err(
+                    Error::from(e).context(format!("resolving {} in the rootfs", path.display()))
+                )
+            }
+        };
+        dir = next;
+    }
+    Ok(dir)
+}
+
+fn make_file(dir: &OwnedFd, name: &OsStr) -> Result<(), Errno> {
+    let fd = nix::fcntl::openat(
+        dir.as_fd(),
+        name,
+        OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW,
+        Mode::from_bits_truncate(0o644),
+    )?;
+    drop(fd);
+    Ok(())
+}
+
+/// The path through which syscalls that take paths reach what `fd` refers to.
+pub fn fd_path(fd: &OwnedFd) -> String {
+    format!("/proc/self/fd/{}", fd.as_raw_fd())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+    use std::os::unix::fs::symlink;
+
+    fn open_dir(p: &Path) -> OwnedFd {
+        nix::fcntl::open(
+            p,
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .expect("open root")
+    }
+
+    #[test]
+    fn symlink_to_host_root_stays_inside() {
+        let tmp = std::env::temp_dir().join(format!("hutch-resolve-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&tmp);
+        fs::create_dir_all(tmp.join("root")).expect("mkdir");
+        symlink("/", tmp.join("root/evil")).expect("symlink");
+        symlink("../../../../..", tmp.join("root/up")).expect("symlink");
+        let root = open_dir(&tmp.join("root"));
+        // Creating below the symlinks lands inside the root, never in the host's /.
+        let fd = open_in_root(
+            &root,
+            Path::new("/evil/hutch-made-this"),
+            Create::Dir,
+            false,
+        )
+        .expect("open");
+        drop(fd);
+        assert!(tmp.join("root/hutch-made-this").is_dir());
+        assert!(!Path::new("/hutch-made-this").exists());
+        let fd = open_in_root(&root, Path::new("/up/x/y"), Create::File, false).expect("open");
+        drop(fd);
+        assert!(tmp.join("root/x/y").is_file());
+        // /proc-like destinations refuse symlinks outright.
+        assert!(open_in_root(&root, Path::new("/evil"), Create::Dir, true).is_err());
+        fs::remove_dir_all(&tmp).expect("cleanup");
+    }
+}

@@ -1,0 +1,149 @@
+//! The few raw syscalls nix does not wrap. Every `unsafe` block of the runtime
+//! lives here, each as a thin function with a `// SAFETY:` line.
+
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+use nix::errno::Errno;
+
+/// Kernel `struct clone_args` (clone3(2)), version 0 layout plus set_tid/cgroup.
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+/// What clone3 returned: we are the child, or the parent with the child's pid and pidfd.
+pub enum Forked {
+    Child,
+    Parent { pid: i32, pidfd: OwnedFd },
+}
+
+/// fork(2) with namespace flags, returning a pidfd for the child (CLONE_PIDFD),
+/// so the parent holds a handle that can never point at a recycled PID.
+///
+/// `cgroup_fd`, when given, places the child in that cgroup v2 directory before
+/// it runs a single instruction (CLONE_INTO_CGROUP).
+pub fn clone3(ns_flags: u64, cgroup_fd: Option<RawFd>) -> Result<Forked, Errno> {
+    const CLONE_PIDFD: u64 = 0x1000;
+    const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+    let mut pidfd: i32 = -1;
+    let mut args = CloneArgs {
+        flags: ns_flags | CLONE_PIDFD,
+        pidfd: &mut pidfd as *mut i32 as u64,
+        exit_signal: libc::SIGCHLD as u64,
+        ..Default::default()
+    };
+    if let Some(fd) = cgroup_fd {
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = fd as u64;
+    }
+    // SAFETY: without CLONE_VM the child gets a copy of our address space, as with
+    // fork(2); `args` and `pidfd` outlive the call. hutch is single-threaded, so
+    // no lock can be held by a thread that does not exist in the child.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &mut args as *mut CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    match ret {
+        -1 => Err(Errno::last()),
+        0 => Ok(Forked::Child),
+        pid => Ok(Forked::Parent {
+            pid: pid as i32,
+            // SAFETY: the kernel wrote a fresh pidfd that nobody else owns.
+            pidfd: unsafe { OwnedFd::from_raw_fd(pidfd) },
+        }),
+    }
+}
+
+/// pidfd_open(2): a handle on the process that has `pid` right now.
+pub fn pidfd_open(pid: i32) -> Result<OwnedFd, Errno> {
+    // SAFETY: plain syscall with integer arguments; returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: the fd was just created by the kernel and is ours alone.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// pidfd_send_signal(2): signal exactly the process the pidfd refers to.
+pub fn pidfd_send_signal(pidfd: BorrowedFd<'_>, sig: i32) -> Result<(), Errno> {
+    // SAFETY: integer arguments only; a null siginfo means "as kill(2) would".
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            sig,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    if ret < 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
+
+/// Mark every fd from `first` upwards close-on-exec, so nothing of the runtime
+/// leaks into the container's program.
+pub fn cloexec_from(first: u32) -> Result<(), Errno> {
+    const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
+    // SAFETY: close_range with the CLOEXEC flag only changes fd flags.
+    let ret = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) };
+    if ret < 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
+
+/// _exit(2): leave the forked child without running the parent's atexit
+/// handlers or flushing buffers that belong to the parent.
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit never returns and touches no Rust state.
+    unsafe { libc::_exit(code) }
+}
+
+/// NS_GET_NSTYPE: the CLONE_NEW* type of a namespace fd, None if `f` is not one.
+pub fn ns_type(f: &impl AsRawFd) -> Option<i32> {
+    const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
+    // SAFETY: NS_GET_NSTYPE takes no argument and only returns an integer.
+    let ret = unsafe { libc::ioctl(f.as_raw_fd(), NS_GET_NSTYPE) };
+    (ret >= 0).then_some(ret)
+}
+
+/// setrlimit(2) with the raw resource number (nix's enum misses some).
+pub fn setrlimit(resource: libc::__rlimit_resource_t, soft: u64, hard: u64) -> Result<(), Errno> {
+    let lim = libc::rlimit {
+        rlim_cur: soft,
+        rlim_max: hard,
+    };
+    // SAFETY: `lim` is a valid rlimit that lives across the call.
+    let ret = unsafe { libc::setrlimit(resource, &lim) };
+    if ret < 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
+
+/// setdomainname(2) (nix has sethostname only).
+pub fn setdomainname(name: &str) -> Result<(), Errno> {
+    // SAFETY: the pointer and length describe `name`'s bytes for the whole call.
+    let ret = unsafe { libc::setdomainname(name.as_ptr() as *const libc::c_char, name.len()) };
+    if ret < 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}

@@ -1,0 +1,88 @@
+//! Logs: env_logger for people, and `--log FILE --log-format json` for the
+//! JSON lines containerd and podman read (`{"level":..,"msg":..,"time":..}`).
+//! With neither --log, --debug nor RUST_LOG, no logger is set up at all.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::Path;
+use std::sync::Mutex;
+
+use log::{Level, LevelFilter, Log, Metadata, Record};
+
+struct JsonLogger {
+    file: Mutex<File>,
+    level: LevelFilter,
+}
+
+impl Log for JsonLogger {
+    fn enabled(&self, m: &Metadata<'_>) -> bool {
+        m.level() <= self.level
+    }
+
+    fn log(&self, r: &Record<'_>) {
+        if !self.enabled(r.metadata()) {
+            return;
+        }
+        let level = match r.level() {
+            Level::Error => "error",
+            Level::Warn => "warning",
+            Level::Info => "info",
+            Level::Debug => "debug",
+            Level::Trace => "trace",
+        };
+        let line = serde_json::json!({
+            "level": level,
+            "msg": r.args().to_string(),
+            "time": crate::time::now_rfc3339(),
+        });
+        if let Ok(mut f) = self.file.lock() {
+            // One write per line, so concurrent hutch processes never interleave.
+            let _ = f.write_all(format!("{line}\n").as_bytes());
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+/// Set up logging; returns whether a log file receives errors.
+pub fn init(log_file: Option<&Path>, json: bool, debug: bool) -> Result<bool, String> {
+    let level = if debug {
+        LevelFilter::Debug
+    } else {
+        LevelFilter::Info
+    };
+    if let Some(path) = log_file {
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| format!("--log {}: {e}", path.display()))?;
+        if json {
+            let logger = JsonLogger {
+                file: Mutex::new(file),
+                level,
+            };
+            log::set_boxed_logger(Box::new(logger)).map_err(|e| e.to_string())?;
+            log::set_max_level(level);
+        } else {
+            env_logger::Builder::new()
+                .filter_level(level)
+                .parse_default_env()
+                .target(env_logger::Target::Pipe(Box::new(file)))
+                .init();
+        }
+        return Ok(true);
+    }
+    if debug || std::env::var_os("RUST_LOG").is_some() {
+        let level = if debug {
+            LevelFilter::Debug
+        } else {
+            LevelFilter::Warn
+        };
+        env_logger::Builder::new()
+            .filter_level(level)
+            .parse_default_env()
+            .init();
+    }
+    Ok(false)
+}

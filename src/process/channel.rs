@@ -1,0 +1,118 @@
+//! The typed channel between `hutch create` and the container's init while it
+//! is being set up: a SOCK_SEQPACKET socketpair, one message per packet, so
+//! neither side ever parses partial reads.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use nix::sys::socket::{recv, send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Message {
+    /// parent → init: user/group maps are written, go on with set-up.
+    Mapped,
+    /// init → parent: the root filesystem is ready, waiting for `start`.
+    Ready,
+    /// parent → init: state is recorded; init may block on the exec fifo.
+    Recorded,
+    /// init → parent: set-up failed, with the reason.
+    Failed(String),
+}
+
+impl Message {
+    fn encode(&self) -> Vec<u8> {
+        match self {
+            Message::Mapped => vec![b'M'],
+            Message::Ready => vec![b'R'],
+            Message::Recorded => vec![b'C'],
+            Message::Failed(s) => {
+                let mut v = Vec::with_capacity(1 + s.len());
+                v.push(b'F');
+                v.extend_from_slice(s.as_bytes());
+                v
+            }
+        }
+    }
+
+    fn decode(b: &[u8]) -> Option<Self> {
+        Some(match b.first()? {
+            b'M' => Message::Mapped,
+            b'R' => Message::Ready,
+            b'C' => Message::Recorded,
+            b'F' => Message::Failed(String::from_utf8_lossy(&b[1..]).into_owned()),
+            _ => return None,
+        })
+    }
+}
+
+pub struct Channel {
+    fd: OwnedFd,
+}
+
+/// One end for the parent, one for the init.
+pub fn pair() -> Result<(Channel, Channel)> {
+    let (a, b) = socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .map_err(|e| Error::from(e).context("socketpair for the init channel"))?;
+    Ok((Channel { fd: a }, Channel { fd: b }))
+}
+
+const MAX: usize = 4096;
+
+impl Channel {
+    /// The fd number, so a forked child can close the end that is not its own.
+    pub fn raw_fd(&self) -> i32 {
+        self.fd.as_raw_fd()
+    }
+
+    pub fn send(&self, m: &Message) -> Result<()> {
+        let mut bytes = m.encode();
+        bytes.truncate(MAX);
+        send(self.fd.as_raw_fd(), &bytes, MsgFlags::MSG_NOSIGNAL)
+            .map(|_| ())
+            .map_err(|e| Error::from(e).context("sending on the init channel"))
+    }
+
+    /// Next message; None when the other side is gone (EOF).
+    pub fn recv(&self) -> Result<Option<Message>> {
+        let mut buf = [0u8; MAX];
+        loop {
+            match recv(self.fd.as_raw_fd(), &mut buf, MsgFlags::empty()) {
+                Ok(0) => return Ok(None),
+                Ok(n) => {
+                    return Message::decode(&buf[..n])
+                        .map(Some)
+                        .ok_or_else(|| Error::new("garbled message on the init channel"))
+                }
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(Error::from(e).context("reading the init channel")),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip() {
+        let (a, b) = pair().expect("pair");
+        for m in [
+            Message::Mapped,
+            Message::Ready,
+            Message::Recorded,
+            Message::Failed("mount proc: EPERM".into()),
+        ] {
+            a.send(&m).expect("send");
+            assert_eq!(b.recv().expect("recv"), Some(m));
+        }
+        drop(a);
+        assert_eq!(b.recv().expect("eof"), None);
+    }
+}

@@ -1,0 +1,193 @@
+//! The container's init: the child of `hutch create`, inside the new
+//! namespaces. It builds the root filesystem, reports back, waits for `start`
+//! on the exec fifo, and becomes the user's program. No re-exec of hutch: the
+//! only execve is the user's.
+
+use std::ffi::CString;
+use std::fs::File;
+use std::io::Read;
+use std::os::fd::RawFd;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use nix::unistd::{chdir, execve, sethostname, setsid};
+
+use super::channel::{Channel, Message};
+use crate::bail;
+use crate::error::{Context, Error, Result};
+use crate::linux::capabilities::CapPlan;
+use crate::linux::namespaces::Plan;
+use crate::linux::{namespaces, rlimits, rootfs, sys, user};
+use crate::spec::Config;
+
+/// Everything the init needs, prepared (and checked) by the parent before cloning.
+pub struct Init<'a> {
+    pub cfg: &'a Config,
+    pub plan: &'a Plan,
+    pub caps: Option<&'a CapPlan>,
+    pub chan: Channel,
+    /// The exec fifo, opened O_RDWR by the parent: reading it blocks until
+    /// `start` writes a byte.
+    pub fifo: File,
+    /// fds the child must close at once (the state directory lock: an flock is
+    /// held as long as any fd of it is open, and it must die with `create`).
+    pub close: Vec<RawFd>,
+    pub no_pivot: bool,
+    pub preserve_fds: u32,
+}
+
+/// Run the init; never returns.
+pub fn run(init: Init<'_>) -> ! {
+    for fd in &init.close {
+        let _ = nix::unistd::close(*fd);
+    }
+    let prog = match setup(&init) {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = init.chan.send(&Message::Failed(e.to_string()));
+            sys::exit_now(1);
+        }
+    };
+    // From here on the parent has returned: errors can only go to stderr.
+    if let Err(e) = wait_and_exec(&init, prog) {
+        eprintln!("hutch init: {e}");
+        sys::exit_now(127);
+    }
+    sys::exit_now(127)
+}
+
+struct Program {
+    path: CString,
+    argv: Vec<CString>,
+    env: Vec<CString>,
+}
+
+fn setup(init: &Init<'_>) -> Result<Program> {
+    let spec = &init.cfg.spec;
+    if init.plan.new.contains(namespaces::flag(
+        oci_spec::runtime::LinuxNamespaceType::User,
+    )) {
+        match init.chan.recv()? {
+            Some(Message::Mapped) => {}
+            _ => bail!("parent went away before writing the user namespace maps"),
+        }
+    }
+    namespaces::join(init.plan)?;
+    setsid().context("setsid")?;
+    // Not dumpable while we still are hutch's image inside the container's
+    // namespaces: nothing in there may open /proc/<us>/exe or ptrace us.
+    nix::sys::prctl::set_dumpable(false).context("prctl(PR_SET_DUMPABLE)")?;
+
+    rootfs::prepare(spec, &init.cfg.bundle, &init.cfg.rootfs, init.no_pivot)?;
+    if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
+        sethostname(h).with_context(|| format!("hostname {h:?}: sethostname"))?;
+    }
+    if let Some(d) = spec.domainname().as_deref().filter(|d| !d.is_empty()) {
+        crate::linux::sys::setdomainname(d)
+            .with_context(|| format!("domainname {d:?}: setdomainname"))?;
+    }
+    crate::linux::sysctl::apply(spec)?;
+    rootfs::finish(spec)?;
+
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| Error::new("process: missing"))?;
+    let cwd = process.cwd();
+    chdir(cwd).with_context(|| format!("process.cwd {}", cwd.display()))?;
+    let env: Vec<CString> = process
+        .env()
+        .iter()
+        .flatten()
+        .map(|e| cstring(e))
+        .collect::<Result<_>>()?;
+    let args = process.args().as_deref().unwrap_or(&[]);
+    let argv: Vec<CString> = args.iter().map(|a| cstring(a)).collect::<Result<_>>()?;
+    let path = find_program(&args[0], process.env().as_deref().unwrap_or(&[]))?;
+
+    if let Some(limits) = process.rlimits() {
+        rlimits::apply(limits)?;
+    }
+    if let Some(adj) = process.oom_score_adj() {
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
+            .with_context(|| format!("process.oomScoreAdj {adj}"))?;
+    }
+
+    init.chan.send(&Message::Ready)?;
+    match init.chan.recv()? {
+        Some(Message::Recorded) => {}
+        _ => bail!("create went away before recording the container"),
+    }
+    Ok(Program {
+        path: CString::new(path.as_os_str().as_bytes())
+            .map_err(|_| Error::new("NUL in program path"))?,
+        argv,
+        env,
+    })
+}
+
+fn wait_and_exec(init: &Init<'_>, prog: Program) -> Result<()> {
+    let spec = &init.cfg.spec;
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| Error::new("process: missing"))?;
+    if let Some(caps) = init.caps {
+        caps.apply_bounding()?;
+    }
+    user::apply(process.user(), init.caps.is_some())?;
+    if let Some(caps) = init.caps {
+        caps.apply_rest()?;
+    }
+    if process.no_new_privileges().unwrap_or(false) {
+        nix::sys::prctl::set_no_new_privs().context("process.noNewPrivileges: prctl")?;
+    }
+    // Nothing of the runtime's past crosses into the program but stdio and the
+    // fds the caller asked to pass (--preserve-fds).
+    sys::cloexec_from(3 + init.preserve_fds).context("close_range(CLOEXEC)")?;
+    let mut fifo = &init.fifo;
+    let mut byte = [0u8; 1];
+    loop {
+        match fifo.read(&mut byte) {
+            Ok(1) => break,
+            Ok(_) => bail!("exec fifo closed without a start"),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::from(e).context("reading the exec fifo")),
+        }
+    }
+    execve(&prog.path, &prog.argv, &prog.env).with_context(|| format!("exec {:?}", prog.path))?;
+    Ok(())
+}
+
+fn cstring(s: &str) -> Result<CString> {
+    CString::new(s).map_err(|_| Error::new(format!("{s:?} contains a NUL byte")))
+}
+
+/// Resolve args[0] as execvp would, against the container's PATH, so a missing
+/// program fails `create`, not silently after `start`.
+fn find_program(arg0: &str, env: &[String]) -> Result<PathBuf> {
+    let executable = |p: &Path| {
+        std::fs::metadata(p)
+            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            .unwrap_or(false)
+    };
+    if arg0.contains('/') {
+        let p = PathBuf::from(arg0);
+        if executable(&p) {
+            return Ok(p);
+        }
+        bail!("process.args[0] {arg0:?}: no such executable in the container");
+    }
+    let path_var = env
+        .iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    for dir in path_var.split(':').filter(|d| !d.is_empty()) {
+        let p = Path::new(dir).join(arg0);
+        if executable(&p) {
+            return Ok(p);
+        }
+    }
+    bail!("process.args[0] {arg0:?}: executable file not found in $PATH ({path_var})")
+}

@@ -1,0 +1,6 @@
+//! Creating the container's init: the parent side (`spawn`), the typed channel
+//! between the two, and the init itself.
+
+pub mod channel;
+pub mod init;
+pub mod spawn;

@@ -1,0 +1,150 @@
+//! The parent side of `create`: clone the init into its namespaces, write its
+//! id maps, wait until its root filesystem is ready.
+
+use std::fs::OpenOptions;
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use nix::sched::{setns, CloneFlags};
+use nix::sys::stat::Mode;
+use nix::sys::wait::waitpid;
+use nix::unistd::{mkfifo, Pid};
+
+use super::channel::{self, Message};
+use super::init::{self, Init};
+use crate::error::{Context, Error, Result};
+use crate::linux::capabilities::CapPlan;
+use crate::linux::namespaces::{self, Plan};
+use crate::linux::pidfd::{self, ProcessIdentity};
+use crate::linux::sys::{self, Forked};
+use crate::spec::Config;
+use crate::state::{ContainerDir, EXEC_FIFO};
+
+pub struct Options {
+    pub no_pivot: bool,
+    pub preserve_fds: u32,
+}
+
+/// A cloned init that has reported its root filesystem ready and now waits
+/// for `Recorded`. Dropping it without `release` kills and reaps it.
+pub struct Child {
+    pub identity: ProcessIdentity,
+    pidfd: OwnedFd,
+    chan: channel::Channel,
+    released: bool,
+}
+
+impl Child {
+    /// State is on disk: let the init go on to wait for `start`.
+    pub fn release(mut self) -> Result<()> {
+        self.chan.send(&Message::Recorded)?;
+        self.released = true;
+        Ok(())
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        if !self.released {
+            let _ = pidfd::signal(&self.pidfd, libc::SIGKILL);
+            let _ = waitpid(Pid::from_raw(self.identity.pid), None);
+        }
+    }
+}
+
+pub fn spawn(
+    cfg: &Config,
+    plan: &Plan,
+    caps: Option<&CapPlan>,
+    dir: &ContainerDir,
+    lock_fd: i32,
+    opts: &Options,
+) -> Result<Child> {
+    let fifo_path = dir.file(EXEC_FIFO);
+    mkfifo(&fifo_path, Mode::from_bits_truncate(0o600))
+        .with_context(|| format!("mkfifo {}", fifo_path.display()))?;
+    // O_RDWR never blocks on a fifo; the init keeps this and reads from it.
+    let fifo = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_CLOEXEC)
+        .open(&fifo_path)
+        .with_context(|| format!("opening {}", fifo_path.display()))?;
+    let (parent_end, child_end) = channel::pair()?;
+
+    if let Some(pidns) = &plan.join_pid {
+        setns(pidns, CloneFlags::CLONE_NEWPID)
+            .context("setns into the pid namespace of linux.namespaces")?;
+    }
+    let forked =
+        sys::clone3(plan.new.bits() as u64, None).context("clone3 of the container init")?;
+    let (pid, pidfd) = match forked {
+        Forked::Child => {
+            let close = vec![lock_fd, parent_end.raw_fd()];
+            init::run(Init {
+                cfg,
+                plan,
+                caps,
+                chan: child_end,
+                fifo,
+                close,
+                no_pivot: opts.no_pivot,
+                preserve_fds: opts.preserve_fds,
+            })
+        }
+        Forked::Parent { pid, pidfd } => (pid, pidfd),
+    };
+    drop(child_end);
+    drop(fifo);
+    let identity = ProcessIdentity::of_child(pid, &pidfd)
+        .ok_or_else(|| Error::new("the container init exited at once"));
+    let identity = match identity {
+        Ok(i) => i,
+        Err(e) => {
+            let _ = waitpid(Pid::from_raw(pid), None);
+            return Err(e);
+        }
+    };
+    let child = Child {
+        identity,
+        pidfd,
+        chan: parent_end,
+        released: false,
+    };
+    if plan.new.contains(CloneFlags::CLONE_NEWUSER) {
+        write_id_maps(cfg, pid)?;
+        child.chan.send(&Message::Mapped)?;
+    }
+    match child.chan.recv()? {
+        Some(Message::Ready) => Ok(child),
+        Some(Message::Failed(why)) => Err(Error::new(why)),
+        Some(other) => Err(Error::new(format!(
+            "unexpected {other:?} from the container init"
+        ))),
+        None => Err(Error::new("the container init exited during set-up")),
+    }
+}
+
+fn write_id_maps(cfg: &Config, pid: i32) -> Result<()> {
+    let linux = cfg.spec.linux().as_ref();
+    let uid = namespaces::id_map(
+        "linux.uidMappings",
+        linux
+            .and_then(|l| l.uid_mappings().as_deref())
+            .unwrap_or(&[]),
+    )?;
+    let gid = namespaces::id_map(
+        "linux.gidMappings",
+        linux
+            .and_then(|l| l.gid_mappings().as_deref())
+            .unwrap_or(&[]),
+    )?;
+    write_proc(pid, "uid_map", &uid).context("linux.uidMappings")?;
+    write_proc(pid, "gid_map", &gid).context("linux.gidMappings")
+}
+
+fn write_proc(pid: i32, name: &str, content: &str) -> Result<()> {
+    let p = format!("/proc/{pid}/{name}");
+    std::fs::write(Path::new(&p), content).with_context(|| format!("writing {p}"))
+}

@@ -1,0 +1,293 @@
+//! The state directory: one directory per container under `--root`, guarded by
+//! an flock on the directory itself, with state.json written atomically.
+//!
+//! A container directory appears under its final name only once its creator
+//! holds the lock (made under a temporary name, locked, then renamed), so any
+//! other command that gets the lock and finds no state.json knows the creator
+//! died, and `delete --force` may clean it up.
+
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::io::ErrorKind;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::{Flock, FlockArg};
+use serde::{Deserialize, Serialize};
+
+use crate::bail;
+use crate::error::{Context, Error, Result};
+use crate::linux::pidfd::ProcessIdentity;
+
+pub const STATE_FILE: &str = "state.json";
+pub const EXEC_FIFO: &str = "exec.fifo";
+
+/// What hutch remembers about a container between invocations.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct State {
+    pub id: String,
+    /// The container's init: PID plus what proves it is still the same process.
+    pub init: ProcessIdentity,
+    pub bundle: PathBuf,
+    pub rootfs: PathBuf,
+    /// RFC 3339, UTC.
+    pub created: String,
+    pub config_digest: String,
+    #[serde(default)]
+    pub annotations: HashMap<String, String>,
+    /// Whether the container has a PID namespace of its own (then killing the
+    /// init kills everything in it).
+    #[serde(default)]
+    pub own_pid_ns: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Created,
+    Running,
+    Stopped,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Stopped => "stopped",
+        }
+    }
+}
+
+/// IDs as runc accepts them, bounded so they stay a reasonable file name.
+pub fn validate_id(id: &str) -> Result<()> {
+    let ok_chars = id
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"_.+-".contains(&b));
+    if id.is_empty() || id.len() > 1024 || !ok_chars || id == "." || id == ".." {
+        bail!(
+            "invalid container ID {:?}: expected 1 to 1024 characters from [A-Za-z0-9_.+-], not \".\" or \"..\"",
+            truncate(id, 80)
+        );
+    }
+    Ok(())
+}
+
+fn truncate(s: &str, n: usize) -> &str {
+    match s.char_indices().nth(n) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+/// Directory name for an ID: the ID itself, or for IDs too long to be a file
+/// name, a digest prefixed with '~' (never a valid ID character, so no clash).
+fn dir_name(id: &str) -> String {
+    if id.len() <= 200 {
+        id.to_string()
+    } else {
+        format!(
+            "~{}",
+            crate::digest::sha256_hex(id.as_bytes()).trim_start_matches("sha256:")
+        )
+    }
+}
+
+/// A locked container directory. The lock is released on drop.
+pub struct ContainerDir {
+    pub id: String,
+    pub path: PathBuf,
+    _lock: Flock<File>,
+}
+
+fn lock(path: &Path, exclusive: bool) -> Result<Option<Flock<File>>> {
+    let dir = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::from(e).context(format!("opening {}", path.display()))),
+    };
+    let arg = if exclusive {
+        FlockArg::LockExclusive
+    } else {
+        FlockArg::LockShared
+    };
+    let locked = Flock::lock(dir, arg)
+        .map_err(|(_, e)| Error::from(e).context(format!("locking {}", path.display())))?;
+    // The previous holder may have deleted the directory while we waited.
+    let meta = locked.metadata().context("fstat of state directory")?;
+    if meta.nlink() == 0 {
+        return Ok(None);
+    }
+    Ok(Some(locked))
+}
+
+fn ensure_root(root: &Path) -> Result<()> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(root)
+        .with_context(|| format!("creating state root {}", root.display()))
+}
+
+impl ContainerDir {
+    /// Make and lock the directory of a new container; fails if the ID exists.
+    pub fn create(root: &Path, id: &str) -> Result<Self> {
+        ensure_root(root)?;
+        let path = root.join(dir_name(id));
+        if path.exists() {
+            bail!("container {id} already exists");
+        }
+        let tmp = root.join(format!(".new-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&tmp);
+        fs::DirBuilder::new()
+            .mode(0o711)
+            .create(&tmp)
+            .with_context(|| format!("creating {}", tmp.display()))?;
+        let locked = match lock(&tmp, true)? {
+            Some(l) => l,
+            None => bail!(
+                "state directory {} vanished while locking it",
+                tmp.display()
+            ),
+        };
+        // rename(2) refuses to replace a non-empty directory, and a container's
+        // directory is never empty once published: exactly one creator wins.
+        fs::write(tmp.join(".id"), id).with_context(|| format!("writing {}/.id", tmp.display()))?;
+        if let Err(e) = fs::rename(&tmp, &path) {
+            let _ = fs::remove_dir_all(&tmp);
+            if matches!(e.raw_os_error(), Some(libc::EEXIST) | Some(libc::ENOTEMPTY)) {
+                bail!("container {id} already exists");
+            }
+            return Err(Error::from(e).context(format!("publishing {}", path.display())));
+        }
+        Ok(ContainerDir {
+            id: id.to_string(),
+            path,
+            _lock: locked,
+        })
+    }
+
+    /// Lock an existing container's directory; None if there is no such container.
+    pub fn open(root: &Path, id: &str, exclusive: bool) -> Result<Option<Self>> {
+        validate_id(id)?;
+        let path = root.join(dir_name(id));
+        Ok(lock(&path, exclusive)?.map(|l| ContainerDir {
+            id: id.to_string(),
+            path,
+            _lock: l,
+        }))
+    }
+
+    /// Like `open`, but a missing container is an error.
+    pub fn open_existing(root: &Path, id: &str, exclusive: bool) -> Result<Self> {
+        match Self::open(root, id, exclusive)? {
+            Some(d) => Ok(d),
+            None => bail!("container {id} does not exist"),
+        }
+    }
+
+    /// The fd holding the lock, for a forked child to close (never unlock).
+    pub fn lock_fd(&self) -> i32 {
+        use std::os::fd::AsRawFd;
+        self._lock.as_raw_fd()
+    }
+
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.path.join(name)
+    }
+
+    /// Read state.json; Ok(None) while the creator has not written it yet (or died first).
+    pub fn load(&self) -> Result<Option<State>> {
+        let p = self.file(STATE_FILE);
+        let bytes = match fs::read(&p) {
+            Ok(b) => b,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::from(e).context(format!("reading {}", p.display()))),
+        };
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| Error::new(format!("{}: corrupt state: {e}", p.display())))
+    }
+
+    /// Like `load`, but a container still being created (or whose creator died)
+    /// is an error naming that.
+    pub fn load_existing(&self) -> Result<State> {
+        match self.load()? {
+            Some(s) => Ok(s),
+            None => bail!(
+                "container {} has no state yet: its creation did not finish (delete --force removes it)",
+                self.id
+            ),
+        }
+    }
+
+    /// Write state.json atomically: a reader sees the old or the new file, never half.
+    pub fn save(&self, state: &State) -> Result<()> {
+        let tmp = self.file(".state.json.tmp");
+        let bytes = serde_json::to_vec(state).map_err(|e| Error::new(e.to_string()))?;
+        fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+        let dst = self.file(STATE_FILE);
+        fs::rename(&tmp, &dst).with_context(|| format!("renaming to {}", dst.display()))
+    }
+
+    /// Live status: computed from the process itself, never trusted from disk.
+    pub fn status(&self, state: &State) -> Status {
+        if !state.init.is_alive() {
+            return Status::Stopped;
+        }
+        if self.file(EXEC_FIFO).exists() {
+            Status::Created
+        } else {
+            Status::Running
+        }
+    }
+
+    /// Remove the directory (we still hold the lock; waiters see nlink == 0).
+    pub fn remove(self) -> Result<()> {
+        fs::remove_dir_all(&self.path).with_context(|| format!("removing {}", self.path.display()))
+    }
+}
+
+/// All container IDs under a root (for `list`).
+pub fn list_ids(root: &Path) -> Result<Vec<String>> {
+    let entries = match fs::read_dir(root) {
+        Ok(e) => e,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::from(e).context(format!("reading {}", root.display()))),
+    };
+    let mut ids = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') {
+            continue;
+        }
+        if let Ok(id) = fs::read_to_string(entry.path().join(".id")) {
+            ids.push(id);
+        }
+    }
+    ids.sort();
+    Ok(ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids() {
+        for ok in ["a", "abc-1.2_3+4", &"x".repeat(1024)] {
+            assert!(validate_id(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", ".", "..", "a/b", "a b", "ü", &"x".repeat(1025)] {
+            assert!(validate_id(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn long_ids_get_short_dir_names() {
+        assert_eq!(dir_name("abc"), "abc");
+        let long = "y".repeat(1024);
+        assert!(dir_name(&long).len() < 100);
+        assert!(dir_name(&long).starts_with('~'));
+    }
+}
