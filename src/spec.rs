@@ -149,14 +149,15 @@ mod tests {
 
     #[test]
     fn refuses_other_major_versions() {
-        let e = err(r#"{"ociVersion":"2.0.0","process":{"cwd":"/","user":{"uid":0,"gid":0},"args":["sh"]}}"#);
+        let e = err(
+            r#"{"ociVersion":"2.0.0","process":{"cwd":"/","user":{"uid":0,"gid":0},"args":["sh"]}}"#,
+        );
         assert!(e.contains("ociVersion"), "{e}");
     }
 
     #[test]
     fn refuses_duplicate_and_unknown_namespaces() {
-        let base =
-            r#"{"ociVersion":"1.0.2","process":{"cwd":"/","user":{"uid":0,"gid":0},"args":["sh"]},"linux":{"namespaces":"#;
+        let base = r#"{"ociVersion":"1.0.2","process":{"cwd":"/","user":{"uid":0,"gid":0},"args":["sh"]},"linux":{"namespaces":"#;
         let e = err(&format!(r#"{base}[{{"type":"pid"}},{{"type":"pid"}}]}}}}"#));
         assert!(e.contains("more than once"), "{e}");
         let e = err(&format!(r#"{base}[{{"type":"bogus"}}]}}}}"#));
