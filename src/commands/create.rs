@@ -36,6 +36,8 @@ pub fn run(g: &Global, c: &Create) -> Result<()> {
     let opts = Options {
         no_pivot: c.no_pivot,
         preserve_fds: c.preserve_fds,
+        cgroup_fd: None,
+        place: None,
     };
     let result = (|| {
         let child = spawn::spawn(&cfg, &plan, caps.as_ref(), &dir, dir.lock_fd(), &opts)?;

@@ -10,8 +10,9 @@ use crate::error::{Error, Result};
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Message {
-    /// parent → init: user/group maps are written, go on with set-up.
-    Mapped,
+    /// parent → init: id maps are written and the init is in its cgroups;
+    /// go on with set-up.
+    Continue,
     /// init → parent: the root filesystem is ready, waiting for `start`.
     Ready,
     /// parent → init: state is recorded; init may block on the exec fifo.
@@ -23,7 +24,7 @@ pub enum Message {
 impl Message {
     fn encode(&self) -> Vec<u8> {
         match self {
-            Message::Mapped => vec![b'M'],
+            Message::Continue => vec![b'M'],
             Message::Ready => vec![b'R'],
             Message::Recorded => vec![b'C'],
             Message::Failed(s) => {
@@ -37,7 +38,7 @@ impl Message {
 
     fn decode(b: &[u8]) -> Option<Self> {
         Some(match b.first()? {
-            b'M' => Message::Mapped,
+            b'M' => Message::Continue,
             b'R' => Message::Ready,
             b'C' => Message::Recorded,
             b'F' => Message::Failed(String::from_utf8_lossy(&b[1..]).into_owned()),
@@ -104,7 +105,7 @@ mod tests {
     fn round_trip() {
         let (a, b) = pair().expect("pair");
         for m in [
-            Message::Mapped,
+            Message::Continue,
             Message::Ready,
             Message::Recorded,
             Message::Failed("mount proc: EPERM".into()),

@@ -65,13 +65,11 @@ struct Program {
 
 fn setup(init: &Init<'_>) -> Result<Program> {
     let spec = &init.cfg.spec;
-    if init.plan.new.contains(namespaces::flag(
-        oci_spec::runtime::LinuxNamespaceType::User,
-    )) {
-        match init.chan.recv()? {
-            Some(Message::Mapped) => {}
-            _ => bail!("parent went away before writing the user namespace maps"),
-        }
+    // Nothing happens in here before the parent has put us in our cgroups and
+    // written our id maps.
+    match init.chan.recv()? {
+        Some(Message::Continue) => {}
+        _ => bail!("create went away before placing the container init"),
     }
     namespaces::join(init.plan)?;
     setsid().context("setsid")?;

@@ -2,7 +2,7 @@
 //! id maps, wait until its root filesystem is ready.
 
 use std::fs::OpenOptions;
-use std::os::fd::OwnedFd;
+use std::os::fd::{OwnedFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
@@ -21,9 +21,14 @@ use crate::linux::sys::{self, Forked};
 use crate::spec::Config;
 use crate::state::{ContainerDir, EXEC_FIFO};
 
-pub struct Options {
+pub struct Options<'a> {
     pub no_pivot: bool,
     pub preserve_fds: u32,
+    /// A cgroup v2 directory to clone the init into (CLONE_INTO_CGROUP).
+    pub cgroup_fd: Option<RawFd>,
+    /// Called with the init's PID after clone and before it may go on, e.g.
+    /// to add it to cgroup v1 hierarchies.
+    pub place: Option<&'a dyn Fn(i32) -> Result<()>>,
 }
 
 /// A cloned init that has reported its root filesystem ready and now waits
@@ -59,7 +64,7 @@ pub fn spawn(
     caps: Option<&CapPlan>,
     dir: &ContainerDir,
     lock_fd: i32,
-    opts: &Options,
+    opts: &Options<'_>,
 ) -> Result<Child> {
     let fifo_path = dir.file(EXEC_FIFO);
     mkfifo(&fifo_path, Mode::from_bits_truncate(0o600))
@@ -77,8 +82,8 @@ pub fn spawn(
         setns(pidns, CloneFlags::CLONE_NEWPID)
             .context("setns into the pid namespace of linux.namespaces")?;
     }
-    let forked =
-        sys::clone3(plan.new.bits() as u64, None).context("clone3 of the container init")?;
+    let forked = sys::clone3(plan.new.bits() as u64, opts.cgroup_fd)
+        .context("clone3 of the container init")?;
     let (pid, pidfd) = match forked {
         Forked::Child => {
             let close = vec![lock_fd, parent_end.raw_fd()];
@@ -114,8 +119,11 @@ pub fn spawn(
     };
     if plan.new.contains(CloneFlags::CLONE_NEWUSER) {
         write_id_maps(cfg, pid)?;
-        child.chan.send(&Message::Mapped)?;
     }
+    if let Some(place) = opts.place {
+        place(pid)?;
+    }
+    child.chan.send(&Message::Continue)?;
     match child.chan.recv()? {
         Some(Message::Ready) => Ok(child),
         Some(Message::Failed(why)) => Err(Error::new(why)),
