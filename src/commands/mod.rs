@@ -12,4 +12,6 @@ use std::path::PathBuf;
 pub struct Global {
     pub root: PathBuf,
 }
+pub mod exec;
 pub mod list;
+pub mod run;

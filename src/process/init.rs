@@ -6,7 +6,7 @@
 use std::ffi::CString;
 use std::fs::File;
 use std::io::Read;
-use std::os::fd::RawFd;
+use std::os::fd::{OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use nix::unistd::{chdir, execve, sethostname, setsid};
 
 use super::channel::{Channel, Message};
+use super::terminal;
 use crate::bail;
 use crate::error::{Context, Error, Result};
 use crate::linux::capabilities::CapPlan;
@@ -33,6 +34,8 @@ pub struct Init<'a> {
     /// fds the child must close at once (the state directory lock: an flock is
     /// held as long as any fd of it is open, and it must die with `create`).
     pub close: Vec<RawFd>,
+    /// Connected --console-socket: the pty master goes there.
+    pub console: Option<&'a OwnedFd>,
     pub no_pivot: bool,
     pub preserve_fds: u32,
 }
@@ -87,6 +90,14 @@ fn setup(init: &Init<'_>) -> Result<Program> {
     }
     crate::linux::sysctl::apply(spec)?;
     rootfs::finish(spec)?;
+    if let Some(sock) = init.console {
+        let size = spec
+            .process()
+            .as_ref()
+            .and_then(|p| p.console_size())
+            .map(|b| (b.height() as u16, b.width() as u16));
+        terminal::setup(sock, size)?;
+    }
 
     let process = spec
         .process()
@@ -154,17 +165,18 @@ fn wait_and_exec(init: &Init<'_>, prog: Program) -> Result<()> {
             Err(e) => return Err(Error::from(e).context("reading the exec fifo")),
         }
     }
+    sys::reset_signals();
     execve(&prog.path, &prog.argv, &prog.env).with_context(|| format!("exec {:?}", prog.path))?;
     Ok(())
 }
 
-fn cstring(s: &str) -> Result<CString> {
+pub fn cstring(s: &str) -> Result<CString> {
     CString::new(s).map_err(|_| Error::new(format!("{s:?} contains a NUL byte")))
 }
 
 /// Resolve args[0] as execvp would, against the container's PATH, so a missing
 /// program fails `create`, not silently after `start`.
-fn find_program(arg0: &str, env: &[String]) -> Result<PathBuf> {
+pub fn find_program(arg0: &str, env: &[String]) -> Result<PathBuf> {
     let executable = |p: &Path| {
         std::fs::metadata(p)
             .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
