@@ -5,6 +5,8 @@
 //! to check the tests themselves), `HUTCH_TEST_ROOTFS` the busybox rootfs the
 //! containers run from (default `target/test-rootfs`, built by `hack/mkrootfs`
 //! when missing).
+// Each test binary uses its own part of the harness.
+#![allow(dead_code)]
 
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -102,6 +104,55 @@ fn build_rootfs(dir: &Path) {
     assert!(status.success(), "{script:?} {scratch:?} failed: {status}");
     let _ = fs::remove_dir_all(dir);
     fs::rename(&scratch, dir).unwrap();
+}
+
+// ---------------------------------------------------------------------------
+// The conformance inspector (integration/inspector)
+
+/// Where the inspector lives inside the test rootfs.
+pub const INSPECTOR: &str = "/usr/bin/hutch-inspect";
+
+/// Builds the inspector (statically linked, so it runs in any rootfs) and
+/// installs it in the test rootfs at `INSPECTOR`, once per test binary.
+pub fn inspector() -> &'static str {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let target_dir = manifest.join("target/inspector");
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let triple = format!("{}-unknown-linux-gnu", std::env::consts::ARCH);
+        let triple = triple.as_str();
+        let mut cmd = Command::new(cargo);
+        cmd.args([
+            "build",
+            "--release",
+            "--quiet",
+            "--offline",
+            "--target",
+            triple,
+        ])
+        .arg("--manifest-path")
+        .arg(manifest.join("integration/inspector/Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .env("RUSTFLAGS", "-C target-feature=+crt-static")
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("CARGO_BUILD_TARGET");
+        let status = run_bounded(&mut cmd, Duration::from_secs(300));
+        assert!(status.success(), "building the inspector failed: {status}");
+        let built = target_dir.join(triple).join("release/hutch-inspector");
+        let dest = rootfs().join(INSPECTOR.trim_start_matches('/'));
+        let new = fs::read(&built).unwrap();
+        if fs::read(&dest).ok().as_ref() != Some(&new) {
+            // Other test binaries may be running containers from this rootfs:
+            // replace the file atomically.
+            let tmp = dest.with_extension(format!("tmp-{}", std::process::id()));
+            fs::create_dir_all(dest.parent().unwrap()).unwrap();
+            fs::copy(&built, &tmp).unwrap();
+            fs::rename(&tmp, &dest).unwrap();
+        }
+    });
+    INSPECTOR
 }
 
 // ---------------------------------------------------------------------------

@@ -22,18 +22,16 @@ const NONE: Option<&str> = None;
 /// Everything up to and including the switch into the new root.
 pub fn prepare(spec: &Spec, bundle: &Path, rootfs: &Path, no_pivot: bool) -> Result<()> {
     let linux = spec.linux().as_ref();
-    let propagation = match linux.and_then(|l| l.rootfs_propagation().as_deref()) {
-        None | Some("") => MsFlags::MS_PRIVATE,
-        Some(p) => mount_options::propagation_of(p)
-            .map(|f| f - MsFlags::MS_REC)
-            .ok_or_else(|| {
-                Error::new(format!(
-                    "linux.rootfsPropagation {p:?}: expected shared, slave, private or unbindable"
-                ))
-            })?,
+    // The configured propagation is given to the new "/" at the very end
+    // (`finish`). Until then the tree is private, or a slave of the host's
+    // for slave and shared: host mounts may come in, ours never go out, and
+    // pivot_root (which refuses shared mounts) works.
+    let start = match root_propagation(spec)? {
+        Some(p) if p.intersects(MsFlags::MS_SLAVE | MsFlags::MS_SHARED) => MsFlags::MS_SLAVE,
+        _ => MsFlags::MS_PRIVATE,
     };
     // Before anything is mounted: nothing we do may propagate back to the host.
-    mount(NONE, "/", NONE, MsFlags::MS_REC | propagation, NONE)
+    mount(NONE, "/", NONE, MsFlags::MS_REC | start, NONE)
         .context("making the mount tree of the new namespace private (mount / MS_REC)")?;
     mount(
         Some(rootfs),
@@ -43,10 +41,6 @@ pub fn prepare(spec: &Spec, bundle: &Path, rootfs: &Path, no_pivot: bool) -> Res
         NONE,
     )
     .with_context(|| format!("bind-mounting the rootfs {}", rootfs.display()))?;
-    if propagation.contains(MsFlags::MS_SHARED) {
-        // pivot_root refuses a new root whose parent mount is shared.
-        make_parent_mount_private(rootfs)?;
-    }
 
     let root = open(
         rootfs,
@@ -64,6 +58,11 @@ pub fn prepare(spec: &Spec, bundle: &Path, rootfs: &Path, no_pivot: bool) -> Res
                 m.destination().display()
             )
         })?;
+    }
+    // runc creates a missing cwd; it must exist before root.readonly.
+    if let Some(p) = spec.process() {
+        open_in_root(&root, p.cwd(), Create::Dir, false)
+            .with_context(|| format!("process.cwd {}", p.cwd().display()))?;
     }
     let dev_is_bound = mounts.iter().any(|m| {
         m.destination() == Path::new("/dev")
@@ -184,33 +183,43 @@ fn locked_flags(path: &str) -> MsFlags {
     out
 }
 
-fn make_parent_mount_private(rootfs: &Path) -> Result<()> {
-    let info =
-        fs::read_to_string("/proc/self/mountinfo").context("reading /proc/self/mountinfo")?;
-    let parent = rootfs.parent().unwrap_or(Path::new("/"));
-    let best = info
-        .lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .map(Path::new)
-        .filter(|mp| parent.starts_with(mp))
-        .max_by_key(|mp| mp.as_os_str().len())
-        .unwrap_or(Path::new("/"))
-        .to_path_buf();
-    mount(NONE, &best, NONE, MsFlags::MS_PRIVATE, NONE)
-        .with_context(|| format!("making {} private for pivot_root", best.display()))
-}
-
 /// pivot_root(".", "."): the old root ends up on top of the new one and is
 /// detached right away, so no path to the host's tree stays reachable.
 fn pivot(rootfs: &Path) -> Result<()> {
+    let old_root = open(
+        "/",
+        OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .context("opening the old root")?;
     chdir(rootfs).with_context(|| format!("chdir {}", rootfs.display()))?;
     pivot_root(".", ".").context("pivot_root")?;
-    // Keep the detach from propagating anywhere, whatever rootfsPropagation said.
+    // Keep the detach from propagating anywhere. The old root is reached
+    // through its fd: "." would name the new root underneath, and MS_REC
+    // there would reset the propagation of every container mount.
+    nix::unistd::fchdir(&old_root).context("fchdir to the old root")?;
     mount(NONE, ".", NONE, MsFlags::MS_SLAVE | MsFlags::MS_REC, NONE)
         .context("making the old root a slave before detaching it")?;
     umount2(".", MntFlags::MNT_DETACH).context("detaching the old root")?;
+    drop(old_root);
     chdir("/").context("chdir / in the new root")?;
     Ok(())
+}
+
+/// `linux.rootfsPropagation` as mount flags; None when unset.
+fn root_propagation(spec: &Spec) -> Result<Option<MsFlags>> {
+    match spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.rootfs_propagation().as_deref())
+    {
+        None | Some("") => Ok(None),
+        Some(p) => mount_options::propagation_of(p).map(Some).ok_or_else(|| {
+            Error::new(format!(
+                "linux.rootfsPropagation {p:?}: expected shared, slave, private or unbindable"
+            ))
+        }),
+    }
 }
 
 /// --no-pivot: move the rootfs over / and chroot (for ramdisk hosts where
@@ -259,6 +268,10 @@ pub fn finish(spec: &Spec) -> Result<()> {
             NONE,
         )
         .context("root.readonly: remounting / read-only")?;
+    }
+    // Last: an unbindable "/" would refuse the bind mounts above.
+    if let Some(p) = root_propagation(spec)? {
+        mount(NONE, "/", NONE, p, NONE).context("linux.rootfsPropagation")?;
     }
     Ok(())
 }

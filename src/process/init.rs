@@ -75,6 +75,15 @@ fn setup(init: &Init<'_>) -> Result<Program> {
         _ => bail!("create went away before placing the container init"),
     }
     namespaces::join(init.plan)?;
+    if init.plan.has(oci_spec::runtime::LinuxNamespaceType::User) {
+        // Our ids are still the host's, unmapped in the new user namespace:
+        // become its root, or nothing we create would have an owner.
+        let root = (nix::unistd::Gid::from_raw(0), nix::unistd::Uid::from_raw(0));
+        nix::unistd::setresgid(root.0, root.0, root.0)
+            .context("linux.gidMappings: becoming gid 0 in the user namespace (is 0 mapped?)")?;
+        nix::unistd::setresuid(root.1, root.1, root.1)
+            .context("linux.uidMappings: becoming uid 0 in the user namespace (is 0 mapped?)")?;
+    }
     setsid().context("setsid")?;
     // Not dumpable while we still are hutch's image inside the container's
     // namespaces: nothing in there may open /proc/<us>/exe or ptrace us.

@@ -1,0 +1,998 @@
+//! Conformance: each Linux field of config.json, proven from inside the
+//! container. Every test writes a config that sets one field, runs the
+//! inspector (integration/inspector) as the container's process and compares
+//! its report with the config; bad values must fail `create` with one clear
+//! line and leave nothing behind.
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+// ---------------------------------------------------------------------------
+// Harness
+
+/// `config` with the inspector as its process, run to completion; its report.
+#[track_caller]
+fn inspect(env: &Env, mut config: Value, args: &[&str]) -> Value {
+    let mut argv = vec![inspector()];
+    argv.extend_from_slice(args);
+    config["process"]["args"] = json!(argv);
+    let (c, _bundle) = env.run_container(&config);
+    env.wait_status(&c.id, "stopped");
+    report_of(&c)
+}
+
+#[track_caller]
+fn report_of(c: &Container) -> Value {
+    let out = c.output();
+    let line = out
+        .lines()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or_else(|| panic!("no report from the inspector in {}: {out:?}", c.id));
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("bad report ({e}): {line}"))
+}
+
+/// The default test config running the inspector (args filled in by `inspect`).
+fn base() -> Value {
+    spec(&["true"])
+}
+
+fn status<'a>(r: &'a Value, key: &str) -> &'a str {
+    r["status"][key]
+        .as_str()
+        .unwrap_or_else(|| panic!("no {key} in /proc/self/status: {}", r["status"]))
+}
+
+/// The mount whose mount point is `point` (the topmost, if stacked).
+#[track_caller]
+fn mount<'a>(r: &'a Value, point: &str) -> &'a Value {
+    r["mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|m| m["mount_point"] == point)
+        .unwrap_or_else(|| panic!("no mount on {point}: {:#}", r["mounts"]))
+}
+
+fn strings(v: &Value) -> Vec<&str> {
+    v.as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
+}
+
+fn has_options(m: &Value, want: &[&str]) -> bool {
+    let opts = strings(&m["options"]);
+    want.iter().all(|w| opts.contains(w))
+}
+
+#[track_caller]
+fn path<'a>(r: &'a Value, p: &str) -> &'a Value {
+    let v = &r["paths"][p];
+    assert!(v.is_object(), "no probe of {p}: {}", r["paths"]);
+    v
+}
+
+/// `create` of `config` must fail with one line holding every token, and
+/// leave no state directory, process or mount behind.
+#[track_caller]
+fn rejects(name: &str, config: &Value, tokens: &[&str]) {
+    let env = Env::exclusive(name);
+    let id = env.id();
+    let bundle = Bundle::new(config);
+    let root = env.root().to_str().unwrap().to_string();
+    let snapshot = HostSnapshot::take(&[&id, &root]);
+    let out = TempDir::new("bad");
+    env.create_args(
+        &["--bundle", bundle.arg(), &id],
+        None,
+        &out.path().join("out"),
+    )
+    .fails_with(tokens);
+    assert!(
+        !env.state_dir(&id).exists(),
+        "{:?} left behind",
+        env.state_dir(&id)
+    );
+    env.run(&["state", &id]).fails_with(&["does not exist"]);
+    snapshot.assert_unchanged(&format!("after the failed create of {name}"));
+}
+
+const CAPS: [&str; 41] = [
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "DAC_READ_SEARCH",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "SETGID",
+    "SETUID",
+    "SETPCAP",
+    "LINUX_IMMUTABLE",
+    "NET_BIND_SERVICE",
+    "NET_BROADCAST",
+    "NET_ADMIN",
+    "NET_RAW",
+    "IPC_LOCK",
+    "IPC_OWNER",
+    "SYS_MODULE",
+    "SYS_RAWIO",
+    "SYS_CHROOT",
+    "SYS_PTRACE",
+    "SYS_PACCT",
+    "SYS_ADMIN",
+    "SYS_BOOT",
+    "SYS_NICE",
+    "SYS_RESOURCE",
+    "SYS_TIME",
+    "SYS_TTY_CONFIG",
+    "MKNOD",
+    "LEASE",
+    "AUDIT_WRITE",
+    "AUDIT_CONTROL",
+    "SETFCAP",
+    "MAC_OVERRIDE",
+    "MAC_ADMIN",
+    "SYSLOG",
+    "WAKE_ALARM",
+    "BLOCK_SUSPEND",
+    "AUDIT_READ",
+    "PERFMON",
+    "BPF",
+    "CHECKPOINT_RESTORE",
+];
+
+/// Bit mask of capability names ("CAP_" prefix optional).
+fn mask(names: &[&str]) -> u64 {
+    names
+        .iter()
+        .map(|n| {
+            let n = n.trim_start_matches("CAP_");
+            let i = CAPS
+                .iter()
+                .position(|c| *c == n)
+                .unwrap_or_else(|| panic!("unknown cap {n}"));
+            1u64 << i
+        })
+        .fold(0, |a, b| a | b)
+}
+
+#[track_caller]
+fn cap_set(r: &Value, key: &str) -> u64 {
+    u64::from_str_radix(status(r, key), 16).unwrap()
+}
+
+fn caps_json(names: &[&str]) -> Value {
+    json!(names.iter().map(|n| format!("CAP_{n}")).collect::<Vec<_>>())
+}
+
+/// A process in new namespaces of `flags` (unshare(1) options), alive until
+/// dropped: its /proc/PID/ns files are namespaces to join by path.
+struct NsHolder(Child);
+
+impl NsHolder {
+    fn new(flags: &[&str]) -> NsHolder {
+        let child = Command::new("unshare")
+            .args(flags)
+            .args(["sleep", "1000"])
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("unshare");
+        let pid = child.id();
+        // Wait until unshare has exec'd sleep (its namespaces are then final).
+        let ok = poll(WAIT, || {
+            fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "sleep")
+        });
+        assert!(ok, "unshare {flags:?} did not start");
+        NsHolder(child)
+    }
+
+    fn path(&self, kind: &str) -> String {
+        format!("/proc/{}/ns/{kind}", self.0.id())
+    }
+
+    fn link(&self, kind: &str) -> String {
+        ns(&self.0.id().to_string(), kind)
+    }
+}
+
+impl Drop for NsHolder {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+// ---------------------------------------------------------------------------
+// process
+
+#[test]
+fn process_user_uid_gid_groups_umask() {
+    let env = Env::new("user");
+    let mut c = base();
+    c["process"]["user"] = json!({
+        "uid": 1000, "gid": 1001, "additionalGids": [10, 20, 1001], "umask": 23
+    });
+    let r = inspect(&env, c, &[]);
+    assert_eq!(status(&r, "Uid"), "1000\t1000\t1000\t1000");
+    assert_eq!(status(&r, "Gid"), "1001\t1001\t1001\t1001");
+    assert_eq!(status(&r, "Groups"), "10 20 1001");
+    assert_eq!(status(&r, "Umask"), "0027");
+}
+
+#[test]
+fn process_user_without_additional_gids_has_no_groups() {
+    let env = Env::new("nogroups");
+    let mut c = base();
+    c["process"]["user"] = json!({ "uid": 0, "gid": 0 });
+    let r = inspect(&env, c, &[]);
+    assert_eq!(status(&r, "Uid"), "0\t0\t0\t0");
+    assert_eq!(status(&r, "Groups"), "");
+    // runc's default umask when the config names none.
+    assert_eq!(status(&r, "Umask"), "0022");
+}
+
+#[test]
+fn process_env_and_cwd() {
+    let env = Env::new("envcwd");
+    let mut c = base();
+    c["process"]["env"] = json!(["PATH=/bin", "A=1", "SPACED=two words", "EMPTY="]);
+    c["process"]["cwd"] = json!("/etc");
+    let r = inspect(&env, c, &["--path", "."]);
+    let mut seen = strings(&r["env"]);
+    seen.sort();
+    assert_eq!(seen, ["A=1", "EMPTY=", "PATH=/bin", "SPACED=two words"]);
+    assert_eq!(r["cwd"], "/etc");
+}
+
+#[test]
+fn process_cwd_that_does_not_exist_is_created() {
+    let env = Env::new("cwdnew");
+    let mut c = base();
+    let dir = format!("/tmp/cwd-{}/a/b", std::process::id());
+    c["process"]["cwd"] = json!(dir);
+    let r = inspect(&env, c, &[]);
+    assert_eq!(r["cwd"], dir.as_str());
+}
+
+#[test]
+fn process_args_reach_the_program() {
+    let env = Env::new("args");
+    let r = inspect(&env, base(), &["--sysctl", "kernel.ostype"]);
+    assert_eq!(
+        strings(&r["args"]),
+        [INSPECTOR, "--sysctl", "kernel.ostype"]
+    );
+}
+
+#[test]
+fn process_capabilities_non_root() {
+    let env = Env::new("caps");
+    let mut c = base();
+    c["process"]["user"] = json!({ "uid": 1000, "gid": 1000 });
+    c["process"]["capabilities"] = json!({
+        "bounding": caps_json(&["CHOWN", "KILL", "NET_BIND_SERVICE", "SETUID"]),
+        "permitted": caps_json(&["CHOWN", "KILL", "SETUID"]),
+        "effective": caps_json(&["CHOWN", "KILL"]),
+        "inheritable": caps_json(&["CHOWN", "KILL"]),
+        "ambient": caps_json(&["KILL"]),
+    });
+    let r = inspect(&env, c, &[]);
+    assert_eq!(
+        cap_set(&r, "CapBnd"),
+        mask(&["CHOWN", "KILL", "NET_BIND_SERVICE", "SETUID"])
+    );
+    assert_eq!(cap_set(&r, "CapInh"), mask(&["CHOWN", "KILL"]));
+    // execve by a non-root user without file capabilities: permitted and
+    // effective become the ambient set (capabilities(7)).
+    assert_eq!(cap_set(&r, "CapAmb"), mask(&["KILL"]));
+    assert_eq!(cap_set(&r, "CapPrm"), mask(&["KILL"]));
+    assert_eq!(cap_set(&r, "CapEff"), mask(&["KILL"]));
+}
+
+#[test]
+fn process_capabilities_root() {
+    let env = Env::new("capsroot");
+    let mut c = base();
+    let set = caps_json(&["CHOWN", "NET_RAW", "AUDIT_WRITE"]);
+    c["process"]["capabilities"] = json!({
+        "bounding": set, "permitted": set, "effective": set, "inheritable": [], "ambient": []
+    });
+    let r = inspect(&env, c, &[]);
+    let want = mask(&["CHOWN", "NET_RAW", "AUDIT_WRITE"]);
+    for key in ["CapBnd", "CapPrm", "CapEff"] {
+        assert_eq!(cap_set(&r, key), want, "{key}");
+    }
+    assert_eq!(cap_set(&r, "CapInh"), 0);
+    assert_eq!(cap_set(&r, "CapAmb"), 0);
+}
+
+#[test]
+fn process_capabilities_empty_drops_everything() {
+    let env = Env::new("capsnone");
+    let mut c = base();
+    c["process"]["user"] = json!({ "uid": 1000, "gid": 1000 });
+    c["process"]["capabilities"] = json!({
+        "bounding": [], "permitted": [], "effective": [], "inheritable": [], "ambient": []
+    });
+    let r = inspect(&env, c, &[]);
+    for key in ["CapBnd", "CapPrm", "CapEff", "CapInh", "CapAmb"] {
+        assert_eq!(cap_set(&r, key), 0, "{key}");
+    }
+}
+
+#[test]
+fn process_rlimits() {
+    let env = Env::new("rlimits");
+    let mut c = base();
+    c["process"]["rlimits"] = json!([
+        { "type": "RLIMIT_NOFILE", "soft": 123, "hard": 456 },
+        { "type": "RLIMIT_CORE", "soft": 0, "hard": 0 },
+        { "type": "RLIMIT_NPROC", "soft": 1000, "hard": 2000 },
+        { "type": "RLIMIT_STACK", "soft": 8388608, "hard": 18446744073709551615u64 },
+    ]);
+    let r = inspect(&env, c, &[]);
+    assert_eq!(r["rlimits"]["RLIMIT_NOFILE"], json!([123, 456]));
+    assert_eq!(r["rlimits"]["RLIMIT_CORE"], json!([0, 0]));
+    assert_eq!(r["rlimits"]["RLIMIT_NPROC"], json!([1000, 2000]));
+    assert_eq!(r["rlimits"]["RLIMIT_STACK"], json!([8388608, u64::MAX]));
+}
+
+#[test]
+fn process_no_new_privileges() {
+    let env = Env::new("nnp");
+    for (set, want) in [(true, "1"), (false, "0")] {
+        let mut c = base();
+        c["process"]["noNewPrivileges"] = json!(set);
+        let r = inspect(&env, c, &[]);
+        assert_eq!(status(&r, "NoNewPrivs"), want, "noNewPrivileges {set}");
+    }
+}
+
+#[test]
+fn process_oom_score_adj() {
+    let env = Env::new("oom");
+    let mut c = base();
+    c["process"]["oomScoreAdj"] = json!(432);
+    let r = inspect(&env, c, &[]);
+    assert_eq!(r["oom_score_adj"], "432");
+}
+
+#[test]
+fn rejects_an_unknown_capability() {
+    let mut c = base();
+    c["process"]["capabilities"] = json!({ "bounding": ["CAP_CHOWN", "CAP_BOGUS"] });
+    rejects("badcap", &c, &["capabilities", "CAP_BOGUS"]);
+}
+
+#[test]
+fn rejects_an_unknown_rlimit_type() {
+    let mut c = base();
+    c["process"]["rlimits"] = json!([{ "type": "RLIMIT_BOGUS", "soft": 1, "hard": 1 }]);
+    rejects("badrlimit", &c, &["process.rlimits", "RLIMIT_BOGUS"]);
+}
+
+#[test]
+fn rejects_a_soft_rlimit_above_hard() {
+    let mut c = base();
+    c["process"]["rlimits"] = json!([{ "type": "RLIMIT_NOFILE", "soft": 10, "hard": 5 }]);
+    rejects("softhard", &c, &["RLIMIT_NOFILE", "soft", "hard"]);
+}
+
+// ---------------------------------------------------------------------------
+// root, mounts, masked and read-only paths
+
+#[test]
+fn root_readonly() {
+    let env = Env::new("rootro");
+    let mut c = base();
+    c["root"]["readonly"] = json!(true);
+    let r = inspect(&env, c, &["--path", "/tmp", "--path", "/dev/shm"]);
+    assert!(has_options(mount(&r, "/"), &["ro"]), "{}", mount(&r, "/"));
+    assert_eq!(path(&r, "/tmp")["write"], "EROFS");
+    assert_eq!(path(&r, "/tmp")["read"], "ok");
+    // Mounts on top of the root keep their own mode.
+    assert_eq!(path(&r, "/dev/shm")["write"], "ok");
+}
+
+#[test]
+fn root_writable_by_default() {
+    let env = Env::new("rootrw");
+    let r = inspect(&env, base(), &["--path", "/tmp"]);
+    assert!(has_options(mount(&r, "/"), &["rw"]), "{}", mount(&r, "/"));
+    assert_eq!(path(&r, "/tmp")["write"], "ok");
+}
+
+/// A host directory holding `file` with `content`.
+fn host_dir(file: &str, content: &str) -> TempDir {
+    let d = TempDir::new("src");
+    fs::write(d.path().join(file), content).unwrap();
+    d
+}
+
+#[test]
+fn mount_bind_dir_read_only_with_flags_to_a_new_destination() {
+    let env = Env::new("bindro");
+    let src = host_dir("hello", "from the host");
+    let mut c = base();
+    c["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/new/deep/ro", "type": "bind", "source": src.path(),
+        "options": ["bind", "ro", "nosuid", "nodev", "noexec"]
+    }));
+    let r = inspect(
+        &env,
+        c,
+        &["--path", "/new/deep/ro/hello", "--path", "/new/deep/ro"],
+    );
+    let m = mount(&r, "/new/deep/ro");
+    assert!(has_options(m, &["ro", "nosuid", "nodev", "noexec"]), "{m}");
+    let f = path(&r, "/new/deep/ro/hello");
+    assert_eq!(f["content"], "from the host");
+    assert_eq!(f["write"], "EROFS");
+    assert_eq!(path(&r, "/new/deep/ro")["write"], "EROFS");
+    assert!(!rootfs().join("new").exists() || rootfs().join("new/deep/ro").is_dir());
+}
+
+#[test]
+fn mount_bind_file_to_a_new_destination() {
+    let env = Env::new("bindfile");
+    let src = host_dir("f", "file content");
+    let mut c = base();
+    let dest = format!("/etc/hutch-bound-{}", std::process::id());
+    c["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": dest, "type": "bind", "source": src.path().join("f"),
+        "options": ["rbind", "rw"]
+    }));
+    let r = inspect(&env, c, &["--path", &dest]);
+    let f = path(&r, &dest);
+    assert_eq!(f["type"], "file");
+    assert_eq!(f["content"], "file content");
+    assert_eq!(f["write"], "ok");
+    // The file made to mount over is in the rootfs, not anywhere else.
+    let made = rootfs().join(dest.trim_start_matches('/'));
+    assert!(made.is_file(), "{made:?}");
+    let _ = fs::remove_file(made);
+}
+
+#[test]
+fn mount_rbind_carries_submounts_and_bind_does_not() {
+    let env = Env::exclusive("rbind");
+    let src = host_dir("top", "x");
+    let sub = src.path().join("sub");
+    fs::create_dir(&sub).unwrap();
+    let ok = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=16k", "hutch-sub"])
+        .arg(&sub)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    fs::write(sub.join("inner"), "on the submount").unwrap();
+    let mut c = base();
+    for (dest, opt) in [("/rb", "rbind"), ("/b", "bind")] {
+        c["mounts"].as_array_mut().unwrap().push(json!({
+            "destination": dest, "type": "bind", "source": src.path(), "options": [opt]
+        }));
+    }
+    let r = inspect(
+        &env,
+        c,
+        &["--path", "/rb/sub/inner", "--path", "/b/sub/inner"],
+    );
+    let _ = Command::new("umount").arg(&sub).status();
+    assert_eq!(path(&r, "/rb/sub/inner")["content"], "on the submount");
+    assert_eq!(path(&r, "/b/sub/inner")["exists"], false);
+}
+
+#[test]
+fn mount_tmpfs_with_mode_and_size() {
+    let env = Env::new("tmpfs");
+    let mut c = base();
+    c["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/scratch", "type": "tmpfs", "source": "tmpfs",
+        "options": ["nosuid", "nodev", "mode=1770", "size=1m", "uid=5", "gid=6"]
+    }));
+    let r = inspect(&env, c, &["--path", "/scratch"]);
+    let m = mount(&r, "/scratch");
+    assert_eq!(m["fstype"], "tmpfs");
+    assert!(has_options(m, &["nosuid", "nodev"]), "{m}");
+    let sup = strings(&m["super_options"]);
+    assert!(sup.contains(&"size=1024k"), "{m}");
+    let p = path(&r, "/scratch");
+    assert_eq!(p["mode"], 0o1770);
+    assert_eq!(p["uid"], 5);
+    assert_eq!(p["gid"], 6);
+}
+
+#[test]
+fn mount_propagation_options() {
+    let env = Env::new("mprop");
+    let mut c = base();
+    for (dest, opt) in [
+        ("/p-shared", "shared"),
+        ("/p-unbindable", "unbindable"),
+        ("/p-private", "private"),
+    ] {
+        c["mounts"].as_array_mut().unwrap().push(json!({
+            "destination": dest, "type": "tmpfs", "source": "tmpfs", "options": [opt]
+        }));
+    }
+    let r = inspect(&env, c, &[]);
+    let opt = |p| strings(&mount(&r, p)["optional"]).join(" ");
+    assert!(
+        opt("/p-shared").starts_with("shared:"),
+        "{}",
+        opt("/p-shared")
+    );
+    assert_eq!(opt("/p-unbindable"), "unbindable");
+    assert_eq!(opt("/p-private"), "");
+}
+
+#[test]
+fn masked_paths() {
+    let env = Env::new("masked");
+    let dir = host_dir("secret", "do not read");
+    let file = host_dir("secret", "do not read either");
+    let mut c = base();
+    let mounts = c["mounts"].as_array_mut().unwrap();
+    mounts.push(json!({ "destination": "/data", "type": "bind", "source": dir.path(), "options": ["bind"] }));
+    mounts.push(json!({ "destination": "/data2", "type": "bind", "source": file.path(), "options": ["bind"] }));
+    c["linux"]["maskedPaths"] = json!(["/data", "/data2/secret", "/proc/keys", "/does/not/exist"]);
+    let r = inspect(
+        &env,
+        c,
+        &[
+            "--path",
+            "/data",
+            "--path",
+            "/data2/secret",
+            "--path",
+            "/proc/keys",
+            "--path",
+            "/does/not/exist",
+        ],
+    );
+    let d = path(&r, "/data");
+    assert_eq!(d["entries"], 0);
+    assert_eq!(d["write"], "EROFS");
+    // A masked file is /dev/null.
+    let f = path(&r, "/data2/secret");
+    assert_eq!(f["type"], "chr");
+    assert_eq!(
+        (f["major"].as_u64(), f["minor"].as_u64()),
+        (Some(1), Some(3))
+    );
+    assert_eq!(f["read"], "ok");
+    assert_eq!(path(&r, "/proc/keys")["type"], "chr");
+    assert_eq!(path(&r, "/proc/keys")["major"], 1);
+    assert_eq!(path(&r, "/proc/keys")["minor"], 3);
+    assert_eq!(path(&r, "/does/not/exist")["exists"], false);
+}
+
+#[test]
+fn readonly_paths() {
+    let env = Env::new("readonly");
+    let dir = host_dir("f", "x");
+    let mut c = base();
+    c["mounts"].as_array_mut().unwrap().push(
+        json!({ "destination": "/data", "type": "bind", "source": dir.path(), "options": ["bind"] }),
+    );
+    c["linux"]["readonlyPaths"] = json!(["/data", "/proc/sys", "/does/not/exist"]);
+    let r = inspect(
+        &env,
+        c,
+        &[
+            "--path",
+            "/data",
+            "--path",
+            "/data/f",
+            "--path",
+            "/proc/sys/kernel/hostname",
+        ],
+    );
+    assert_eq!(path(&r, "/data")["write"], "EROFS");
+    assert_eq!(path(&r, "/data/f")["write"], "EROFS");
+    assert_eq!(path(&r, "/data/f")["content"], "x");
+    assert_eq!(path(&r, "/proc/sys/kernel/hostname")["write"], "EROFS");
+    assert_eq!(path(&r, "/proc/sys/kernel/hostname")["read"], "ok");
+    assert!(has_options(mount(&r, "/proc/sys"), &["ro"]));
+}
+
+#[test]
+fn rejects_a_mount_option_the_kernel_refuses() {
+    let mut c = base();
+    c["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/scratch", "type": "tmpfs", "source": "tmpfs", "options": ["bogus-option"]
+    }));
+    rejects(
+        "badmountopt",
+        &c,
+        &["mounts[6]", "/scratch", "bogus-option"],
+    );
+}
+
+#[test]
+fn rejects_a_relative_mount_destination() {
+    let mut c = base();
+    c["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "scratch", "type": "tmpfs", "source": "tmpfs"
+    }));
+    rejects("relmount", &c, &["mounts[6].destination", "absolute"]);
+}
+
+#[test]
+fn rejects_a_missing_bind_source() {
+    let mut c = base();
+    c["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/x", "type": "bind", "source": "/hutch/does/not/exist", "options": ["bind"]
+    }));
+    rejects("bindsrc", &c, &["mounts[6]", "/hutch/does/not/exist"]);
+}
+
+/// A shared bind mount of the test rootfs on the host, unmounted on drop:
+/// a root whose propagation the container can be a peer or slave of.
+struct SharedRoot(TempDir);
+
+impl SharedRoot {
+    fn new() -> SharedRoot {
+        let d = TempDir::new("sharedroot");
+        let sh = |args: &[&str]| {
+            let ok = Command::new("mount")
+                .args(args)
+                .arg(d.path())
+                .status()
+                .unwrap();
+            assert!(ok.success(), "mount {args:?}");
+        };
+        sh(&["--bind", rootfs().to_str().unwrap()]);
+        sh(&["--make-shared"]);
+        SharedRoot(d)
+    }
+}
+
+impl Drop for SharedRoot {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.0.path()).status();
+    }
+}
+
+#[test]
+fn rootfs_propagation() {
+    let env = Env::exclusive("rootprop");
+    let shared = SharedRoot::new();
+    for (value, want) in [
+        ("private", ""),
+        ("shared", "shared:"),
+        ("slave", "master:"),
+        ("unbindable", "unbindable"),
+    ] {
+        let mut c = base();
+        c["root"]["path"] = json!(shared.0.path());
+        c["linux"]["rootfsPropagation"] = json!(value);
+        let r = inspect(&env, c, &[]);
+        let opt = strings(&mount(&r, "/")["optional"]).join(" ");
+        if want.is_empty() {
+            assert_eq!(opt, "", "rootfsPropagation {value}");
+        } else {
+            assert!(opt.contains(want), "rootfsPropagation {value}: {opt:?}");
+        }
+        if value != "shared" {
+            assert!(
+                !opt.contains("shared:"),
+                "rootfsPropagation {value}: {opt:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn rejects_an_unknown_rootfs_propagation() {
+    let mut c = base();
+    c["linux"]["rootfsPropagation"] = json!("sideways");
+    rejects("badprop", &c, &["rootfsPropagation", "sideways"]);
+}
+
+// ---------------------------------------------------------------------------
+// devices
+
+#[test]
+fn default_devices_and_links() {
+    let env = Env::new("defdev");
+    let devs = [
+        ("null", 1, 3),
+        ("zero", 1, 5),
+        ("full", 1, 7),
+        ("random", 1, 8),
+        ("urandom", 1, 9),
+        ("tty", 5, 0),
+    ];
+    let mut args = Vec::new();
+    for (n, _, _) in devs {
+        args.push("--path".to_string());
+        args.push(format!("/dev/{n}"));
+    }
+    for n in ["fd", "stdin", "stdout", "stderr", "ptmx"] {
+        args.push("--path".to_string());
+        args.push(format!("/dev/{n}"));
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let r = inspect(&env, base(), &args);
+    for (n, major, minor) in devs {
+        let p = path(&r, &format!("/dev/{n}"));
+        assert_eq!(p["type"], "chr", "/dev/{n}: {p}");
+        assert_eq!(
+            (p["major"].as_u64(), p["minor"].as_u64()),
+            (Some(major), Some(minor)),
+            "/dev/{n}"
+        );
+        assert_eq!(p["mode"], 0o666, "/dev/{n}");
+    }
+    for (n, target) in [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+        ("ptmx", "pts/ptmx"),
+    ] {
+        let p = path(&r, &format!("/dev/{n}"));
+        assert_eq!(p["type"], "link", "/dev/{n}");
+        assert_eq!(p["target"], target, "/dev/{n}");
+    }
+}
+
+#[test]
+fn linux_devices() {
+    let env = Env::new("devices");
+    let mut c = base();
+    c["linux"]["devices"] = json!([
+        { "path": "/dev/mynull", "type": "c", "major": 1, "minor": 3, "fileMode": 0o640, "uid": 1000, "gid": 1001 },
+        { "path": "/dev/sub/dir/myzero", "type": "c", "major": 1, "minor": 5 },
+        { "path": "/dev/myloop", "type": "b", "major": 7, "minor": 0, "fileMode": 0o600 },
+        { "path": "/dev/myfifo", "type": "p", "fileMode": 0o620 }
+    ]);
+    let r = inspect(
+        &env,
+        c,
+        &[
+            "--path",
+            "/dev/mynull",
+            "--path",
+            "/dev/sub/dir/myzero",
+            "--path",
+            "/dev/myloop",
+            "--path",
+            "/dev/myfifo",
+        ],
+    );
+    let p = path(&r, "/dev/mynull");
+    assert_eq!(p["type"], "chr");
+    assert_eq!(
+        (p["major"].as_u64(), p["minor"].as_u64()),
+        (Some(1), Some(3))
+    );
+    assert_eq!(p["mode"], 0o640);
+    assert_eq!(
+        (p["uid"].as_u64(), p["gid"].as_u64()),
+        (Some(1000), Some(1001))
+    );
+    let p = path(&r, "/dev/sub/dir/myzero");
+    assert_eq!(p["type"], "chr");
+    assert_eq!(
+        (p["major"].as_u64(), p["minor"].as_u64()),
+        (Some(1), Some(5))
+    );
+    let p = path(&r, "/dev/myloop");
+    assert_eq!(p["type"], "blk");
+    assert_eq!(
+        (p["major"].as_u64(), p["minor"].as_u64()),
+        (Some(7), Some(0))
+    );
+    assert_eq!(p["mode"], 0o600);
+    let p = path(&r, "/dev/myfifo");
+    assert_eq!(p["type"], "fifo");
+    assert_eq!(p["mode"], 0o620);
+}
+
+#[test]
+fn rejects_a_device_outside_dev_by_dotdot_stays_in_rootfs() {
+    // A device path with ".." is resolved inside the rootfs, never the host.
+    let env = Env::new("devdotdot");
+    let mut c = base();
+    let name = format!("hutch-dev-{}", std::process::id());
+    c["linux"]["devices"] = json!([
+        { "path": format!("/dev/../../../../tmp/{name}"), "type": "c", "major": 1, "minor": 3 }
+    ]);
+    let p = format!("/tmp/{name}");
+    let r = inspect(&env, c, &["--path", &p]);
+    assert_eq!(path(&r, &p)["type"], "chr");
+    assert!(!Path::new(&p).exists(), "device made on the host");
+    let _ = fs::remove_file(rootfs().join(format!("tmp/{name}")));
+}
+
+// ---------------------------------------------------------------------------
+// sysctl, hostname, domainname
+
+#[test]
+fn linux_sysctl() {
+    let env = Env::new("sysctl");
+    let mut c = base();
+    c["linux"]["sysctl"] = json!({
+        "net.ipv4.ip_forward": "1",
+        "net.ipv4.ping_group_range": "0 2147483647",
+        "kernel.shmmax": "123456789",
+        "kernel.msgmax": "9999",
+    });
+    let r = inspect(
+        &env,
+        c,
+        &[
+            "--sysctl",
+            "net.ipv4.ip_forward",
+            "--sysctl",
+            "net.ipv4.ping_group_range",
+            "--sysctl",
+            "kernel.shmmax",
+            "--sysctl",
+            "kernel.msgmax",
+        ],
+    );
+    assert_eq!(r["sysctl"]["net.ipv4.ip_forward"], "1");
+    assert_eq!(r["sysctl"]["net.ipv4.ping_group_range"], "0\t2147483647");
+    assert_eq!(r["sysctl"]["kernel.shmmax"], "123456789");
+    assert_eq!(r["sysctl"]["kernel.msgmax"], "9999");
+    let host = fs::read_to_string("/proc/sys/kernel/msgmax").unwrap();
+    assert_ne!(host.trim(), "9999", "the host's sysctl changed");
+}
+
+#[test]
+fn rejects_a_sysctl_that_is_not_namespaced() {
+    let mut c = base();
+    c["linux"]["sysctl"] = json!({ "kernel.panic": "5" });
+    rejects(
+        "sysctlhost",
+        &c,
+        &["linux.sysctl", "kernel.panic", "namespaced"],
+    );
+}
+
+#[test]
+fn rejects_a_sysctl_without_its_namespace() {
+    let mut c = base();
+    c["linux"]["namespaces"] = json!([{ "type": "mount" }, { "type": "pid" }]);
+    c["hostname"] = json!(null);
+    c["linux"]["sysctl"] = json!({ "net.ipv4.ip_forward": "1" });
+    rejects(
+        "sysctlnons",
+        &c,
+        &["linux.sysctl", "net.ipv4.ip_forward", "network"],
+    );
+}
+
+#[test]
+fn rejects_an_unknown_sysctl() {
+    let mut c = base();
+    c["linux"]["sysctl"] = json!({ "net.ipv4.hutch_bogus": "1" });
+    rejects("sysctlbogus", &c, &["linux.sysctl", "net.ipv4.hutch_bogus"]);
+}
+
+#[test]
+fn hostname_and_domainname() {
+    let env = Env::new("uts");
+    let mut c = base();
+    c["hostname"] = json!("box");
+    c["domainname"] = json!("example.org");
+    let r = inspect(&env, c, &[]);
+    assert_eq!(r["hostname"], "box");
+    assert_eq!(r["domainname"], "example.org");
+}
+
+#[test]
+fn rejects_a_hostname_without_uts_namespace() {
+    let mut c = base();
+    c["linux"]["namespaces"] = json!([{ "type": "mount" }, { "type": "pid" }]);
+    c["hostname"] = json!("box");
+    rejects("nouts", &c, &["hostname", "uts"]);
+}
+
+// ---------------------------------------------------------------------------
+// namespaces
+
+#[test]
+fn joins_namespaces_by_path() {
+    let env = Env::new("nsjoin");
+    let holder = NsHolder::new(&["--net", "--uts", "--ipc"]);
+    let mut c = base();
+    c["hostname"] = json!(null);
+    c["linux"]["namespaces"] = json!([
+        { "type": "mount" },
+        { "type": "pid" },
+        { "type": "network", "path": holder.path("net") },
+        { "type": "uts", "path": holder.path("uts") },
+        { "type": "ipc", "path": holder.path("ipc") },
+    ]);
+    let r = inspect(&env, c, &[]);
+    assert_eq!(r["ns"]["net"], holder.link("net"));
+    assert_eq!(r["ns"]["uts"], holder.link("uts"));
+    assert_eq!(r["ns"]["ipc"], holder.link("ipc"));
+    assert_ne!(r["ns"]["pid"], ns("self", "pid"));
+}
+
+#[test]
+fn rejects_a_namespace_path_of_the_wrong_type() {
+    let holder = NsHolder::new(&["--uts"]);
+    let mut c = base();
+    c["linux"]["namespaces"] = json!([
+        { "type": "mount" }, { "type": "uts" }, { "type": "network", "path": holder.path("uts") }
+    ]);
+    rejects(
+        "nswrong",
+        &c,
+        &["linux.namespaces", "not a network namespace"],
+    );
+    c["linux"]["namespaces"][2]["path"] = json!("/etc/hostname");
+    rejects(
+        "nsfile",
+        &c,
+        &["linux.namespaces", "/etc/hostname", "not a namespace"],
+    );
+    c["linux"]["namespaces"][2]["path"] = json!("/hutch/no/such/ns");
+    rejects("nsmissing", &c, &["linux.namespaces", "/hutch/no/such/ns"]);
+}
+
+#[test]
+fn user_namespace_with_mappings() {
+    let env = Env::new("userns");
+    let mut c = base();
+    c["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({ "type": "user" }));
+    c["linux"]["uidMappings"] = json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
+    c["linux"]["gidMappings"] = json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
+    // sysfs cannot be mounted in a user namespace that does not own the netns
+    // it would show; keep to the mounts a rootless container can make.
+    c["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|m| m["type"] != "sysfs");
+    let r = inspect(&env, c, &["--path", "/proc/self/uid_map"]);
+    assert_eq!(status(&r, "Uid"), "0\t0\t0\t0");
+    let map: Vec<String> = path(&r, "/proc/self/uid_map")["content"]
+        .as_str()
+        .unwrap()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(map, ["0", "100000", "65536"]);
+    assert_ne!(r["ns"]["user"], ns("self", "user"));
+}
+
+#[test]
+fn rejects_a_zero_or_negative_id_mapping_size() {
+    let mut c = base();
+    c["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({ "type": "user" }));
+    c["linux"]["gidMappings"] = json!([{ "containerID": 0, "hostID": 100000, "size": 10 }]);
+    c["linux"]["uidMappings"] = json!([{ "containerID": 0, "hostID": 100000, "size": 0 }]);
+    rejects("mapzero", &c, &["linux.uidMappings", "size"]);
+    c["linux"]["uidMappings"] = json!([{ "containerID": 0, "hostID": 100000, "size": -1 }]);
+    rejects("mapneg", &c, &["linux.uidMappings", "size"]);
+}
+
+#[test]
+fn host_view_of_a_config_with_many_fields() {
+    // Sanity of the harness itself: the report's pid namespace is not the
+    // host's, and the container's /proc/1 is the inspector.
+    let env = Env::new("harness");
+    let r = inspect(&env, base(), &["--path", "/proc/1/exe"]);
+    assert_eq!(r["pid"], 1);
+    assert_ne!(r["ns"]["mnt"], ns("self", "mnt"));
+    let exe = fs::metadata(rootfs().join(INSPECTOR.trim_start_matches('/'))).unwrap();
+    assert!(exe.mode() & 0o111 != 0);
+}
