@@ -678,3 +678,50 @@ fn version_and_help_succeed() {
         );
     }
 }
+
+#[test]
+fn user_namespace_maps_root_to_an_unprivileged_host_uid() {
+    let env = Env::new("userns");
+    let mut config = report_then_idle(
+        "echo uid=$(id -u); echo map=$(cat /proc/self/uid_map | tr -s ' ' | sed 's/^ //'); \
+         echo user=$(readlink /proc/self/ns/user)",
+    );
+    config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "user"}));
+    config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
+    config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
+    let (c, _b) = env.run_container(&config);
+    c.wait_line("ready");
+    assert_eq!(c.value("uid"), "0", "root inside the user namespace");
+    assert_eq!(c.value("map"), "0 200000 65536");
+    assert_ne!(
+        c.value("user"),
+        ns("self", "user"),
+        "user namespace is the host's"
+    );
+    // The host sees the init as the mapped, unprivileged uid.
+    let pid = env.pid(&c.id);
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let uid_line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    assert!(
+        uid_line.split_whitespace().skip(1).all(|u| u == "200000"),
+        "{uid_line}"
+    );
+}
+
+#[test]
+fn user_namespace_without_mappings_is_refused() {
+    let env = Env::new("usernomap");
+    let mut config = spec(&["true"]);
+    config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "user"}));
+    let bundle = Bundle::new(&config);
+    let id = env.id();
+    env.run(&["create", "--bundle", bundle.arg(), &id])
+        .fails_with(&["linux.uidMappings"]);
+    env.assert_gone(&id);
+}
