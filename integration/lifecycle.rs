@@ -725,3 +725,53 @@ fn user_namespace_without_mappings_is_refused() {
         .fails_with(&["linux.uidMappings"]);
     env.assert_gone(&id);
 }
+
+#[test]
+fn spec_writes_a_config_that_runs_with_its_capabilities_and_limits() {
+    let env = Env::new("spec");
+    let dir = TempDir::new("specbundle");
+    run_runtime(
+        None,
+        &["spec", "--bundle", dir.path().to_str().unwrap()],
+        None,
+        Out::Capture,
+    )
+    .ok();
+    let text = fs::read_to_string(dir.path().join("config.json")).unwrap();
+    let mut config: Value = serde_json::from_str(&text).unwrap();
+    // A second `spec` must not overwrite it.
+    run_runtime(
+        None,
+        &["spec", "--bundle", dir.path().to_str().unwrap()],
+        None,
+        Out::Capture,
+    )
+    .fails_with(&["already exists"]);
+    config["root"]["path"] = json!(rootfs());
+    config["process"]["args"] = json!([
+        "sh",
+        "-c",
+        "echo eff=$(grep CapEff /proc/self/status | cut -f2); echo nofile=$(ulimit -n); \
+         echo nnp=$(grep NoNewPrivs /proc/self/status | cut -f2); touch /x 2>/dev/null; echo rofs=$?; echo ready"
+    ]);
+    let (c, _b) = env.run_container(&config);
+    c.wait_line("ready");
+    // CAP_KILL (5), CAP_NET_BIND_SERVICE (10), CAP_AUDIT_WRITE (29) only.
+    assert_eq!(c.value("eff"), "0000000020000420");
+    assert_eq!(c.value("nofile"), "1024");
+    assert_eq!(c.value("nnp"), "1");
+    assert_ne!(c.value("rofs"), "0", "root.readonly: / was writable");
+}
+
+#[test]
+fn features_lists_what_is_implemented() {
+    let out = run_runtime(None, &["features"], None, Out::Capture).ok();
+    let f: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(f["ociVersionMin"], "1.0.0");
+    let ns = f["linux"]["namespaces"].as_array().unwrap();
+    for kind in ["pid", "mount", "uts", "ipc", "network", "user", "cgroup"] {
+        assert!(ns.iter().any(|n| n == kind), "{kind} missing from {ns:?}");
+    }
+    let opts = f["mountOptions"].as_array().unwrap();
+    assert!(opts.iter().any(|o| o == "rbind"));
+}
