@@ -69,16 +69,14 @@ impl CapPlan {
         let permitted = self.permitted.as_ref().unwrap_or(&empty);
         let effective = self.effective.as_ref().unwrap_or(&empty);
         let inheritable = self.inheritable.as_ref().unwrap_or(&empty);
-        // capset(2) keeps effective within permitted, and (without
-        // CAP_SETPCAP in effective) inheritable within permitted: so
-        // inheritable while we still hold everything, then effective, then
-        // shrink permitted last.
-        caps::set(None, CapSet::Inheritable, inheritable)
-            .map_err(|e| err("setting inheritable capabilities", e))?;
+        // capset(2) wants effective within permitted at every step: shrink
+        // effective first, then permitted.
         caps::set(None, CapSet::Effective, effective)
             .map_err(|e| err("setting effective capabilities", e))?;
         caps::set(None, CapSet::Permitted, permitted)
             .map_err(|e| err("setting permitted capabilities", e))?;
+        caps::set(None, CapSet::Inheritable, inheritable)
+            .map_err(|e| err("setting inheritable capabilities", e))?;
         caps::clear(None, CapSet::Ambient).map_err(|e| err("clearing ambient capabilities", e))?;
         if let Some(ambient) = &self.ambient {
             for cap in ambient {

@@ -76,13 +76,14 @@ fn setup(init: &Init<'_>) -> Result<Program> {
     }
     namespaces::join(init.plan)?;
     if init.plan.has(oci_spec::runtime::LinuxNamespaceType::User) {
-        // Our ids are still the host's, unmapped in the new user namespace:
-        // become its root, or nothing we create would have an owner.
-        let root = (nix::unistd::Gid::from_raw(0), nix::unistd::Uid::from_raw(0));
-        nix::unistd::setresgid(root.0, root.0, root.0)
-            .context("linux.gidMappings: becoming gid 0 in the user namespace (is 0 mapped?)")?;
-        nix::unistd::setresuid(root.1, root.1, root.1)
-            .context("linux.uidMappings: becoming uid 0 in the user namespace (is 0 mapped?)")?;
+        // Become root of the user namespace: files we create (mount points,
+        // device nodes) need an owner that is mapped in it.
+        let root_g = nix::unistd::Gid::from_raw(0);
+        let root_u = nix::unistd::Uid::from_raw(0);
+        nix::unistd::setresgid(root_g, root_g, root_g)
+            .context("setresgid(0) in the user namespace: is gid 0 mapped in linux.gidMappings?")?;
+        nix::unistd::setresuid(root_u, root_u, root_u)
+            .context("setresuid(0) in the user namespace: is uid 0 mapped in linux.uidMappings?")?;
     }
     setsid().context("setsid")?;
     // Not dumpable while we still are hutch's image inside the container's
