@@ -319,10 +319,30 @@ pub enum Out<'a> {
     File(&'a Path),
 }
 
+/// The runtime with `--root ROOT` (if a root is given) and `args`, stdin
+/// from /dev/null, for callers that need to adjust it (fds, environment).
+pub fn runtime_command(root: Option<&Path>, args: &[&str]) -> Command {
+    let mut cmd = Command::new(runtime());
+    if let Some(root) = root {
+        cmd.arg("--root").arg(root);
+    }
+    cmd.args(args).stdin(Stdio::null());
+    cmd
+}
+
 /// Runs the runtime with `args` (after `--root ROOT` if a root is given),
 /// stdout and stderr in files rather than pipes so a container that inherits
 /// them cannot make us wait, bounded by `COMMAND_TIMEOUT`.
 pub fn run_runtime(root: Option<&Path>, args: &[&str], cwd: Option<&Path>, out: Out) -> Output {
+    let mut cmd = runtime_command(root, args);
+    if let Some(cwd) = cwd {
+        cmd.current_dir(cwd);
+    }
+    capture(cmd, out)
+}
+
+/// Runs `cmd` bounded by `COMMAND_TIMEOUT`, stdout and stderr in files.
+pub fn capture(mut cmd: Command, out: Out) -> Output {
     let scratch = TempDir::new("io");
     let out_path = match out {
         Out::Capture => scratch.path().join("stdout"),
@@ -336,17 +356,7 @@ pub fn run_runtime(root: Option<&Path>, args: &[&str], cwd: Option<&Path>, out: 
             .open(p)
             .unwrap()
     };
-    let mut cmd = Command::new(runtime());
-    if let Some(root) = root {
-        cmd.arg("--root").arg(root);
-    }
-    cmd.args(args)
-        .stdin(Stdio::null())
-        .stdout(append(&out_path))
-        .stderr(append(&err_path));
-    if let Some(cwd) = cwd {
-        cmd.current_dir(cwd);
-    }
+    cmd.stdout(append(&out_path)).stderr(append(&err_path));
     let what = format!("{cmd:?}");
     let status = run_bounded(&mut cmd, COMMAND_TIMEOUT);
     let stdout = match out {
@@ -429,6 +439,16 @@ impl Env {
     /// `hutch --root ROOT ARGS...`, output captured.
     pub fn run(&self, args: &[&str]) -> Output {
         run_runtime(Some(self.root()), args, None, Out::Capture)
+    }
+
+    /// `hutch --root ROOT ARGS...` as a Command to adjust before `capture`.
+    pub fn command(&self, args: &[&str]) -> Command {
+        runtime_command(Some(self.root()), args)
+    }
+
+    /// Records `id` (named by the caller) for deletion when the Env drops.
+    pub fn track(&self, id: &str) {
+        self.ids.borrow_mut().push(id.to_string());
     }
 
     /// `hutch --root ROOT create ARGS...` with the container's stdout and
@@ -543,7 +563,7 @@ pub struct Container {
 }
 
 impl Container {
-    fn new(id: &str) -> Container {
+    pub fn new(id: &str) -> Container {
         let scratch = TempDir::new("out");
         let out = scratch.path().join("out");
         File::create(&out).unwrap();
@@ -712,4 +732,94 @@ impl HostSnapshot {
         });
         assert!(clean, "runtime processes left {when}: {left:#?}");
     }
+}
+
+// ---------------------------------------------------------------------------
+// Terminals: the client's end of --console-socket
+
+/// A listening `--console-socket`, as containerd's shim or conmon makes one.
+pub struct ConsoleSocket {
+    _dir: TempDir,
+    path: PathBuf,
+    listener: std::os::unix::net::UnixListener,
+}
+
+impl ConsoleSocket {
+    pub fn new() -> ConsoleSocket {
+        let dir = TempDir::new("console");
+        let path = dir.path().join("console.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        ConsoleSocket {
+            _dir: dir,
+            path,
+            listener,
+        }
+    }
+
+    pub fn arg(&self) -> &str {
+        self.path.to_str().unwrap()
+    }
+
+    /// Accepts the runtime's connection (within `WAIT`) and receives the pty
+    /// master it sends with SCM_RIGHTS.
+    #[track_caller]
+    pub fn recv_master(&self) -> std::os::fd::OwnedFd {
+        use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags, UnixAddr};
+        use std::os::fd::{AsRawFd, FromRawFd};
+        let mut conn = None;
+        let accepted = poll(WAIT, || match self.listener.accept() {
+            Ok((s, _)) => {
+                conn = Some(s);
+                true
+            }
+            Err(_) => false,
+        });
+        assert!(accepted, "nobody connected to the console socket");
+        let conn = conn.unwrap();
+        conn.set_nonblocking(false).unwrap();
+        conn.set_read_timeout(Some(WAIT)).unwrap();
+        let mut buf = [0u8; 4096];
+        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+        let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+        let msg = recvmsg::<UnixAddr>(
+            conn.as_raw_fd(),
+            &mut iov,
+            Some(&mut space),
+            MsgFlags::empty(),
+        )
+        .expect("recvmsg on the console socket");
+        let mut fd = None;
+        for c in msg.cmsgs().expect("control messages") {
+            if let ControlMessageOwned::ScmRights(fds) = c {
+                assert_eq!(fds.len(), 1, "expected one fd, got {fds:?}");
+                // SAFETY: the kernel just installed this fd in our table for us.
+                fd = Some(unsafe { std::os::fd::OwnedFd::from_raw_fd(fds[0]) });
+            }
+        }
+        fd.expect("no SCM_RIGHTS fd on the console socket")
+    }
+}
+
+/// Reads from a pty master until the text read so far satisfies `done`, or
+/// `WAIT` passes; returns everything read.
+pub fn read_pty_until(master: &std::os::fd::OwnedFd, done: impl Fn(&str) -> bool) -> String {
+    use nix::poll::{PollFd, PollFlags, PollTimeout};
+    use std::os::fd::AsFd;
+    let deadline = Instant::now() + WAIT;
+    let mut got = Vec::new();
+    while !done(&String::from_utf8_lossy(&got)) && Instant::now() < deadline {
+        let mut fds = [PollFd::new(master.as_fd(), PollFlags::POLLIN)];
+        match nix::poll::poll(&mut fds, PollTimeout::from(100u16)) {
+            Ok(0) => continue,
+            Ok(_) => {}
+            Err(_) => break,
+        }
+        let mut buf = [0u8; 1024];
+        match nix::unistd::read(master, &mut buf) {
+            Ok(0) | Err(_) => break, // EIO: the slave side is closed
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+    String::from_utf8_lossy(&got).into_owned()
 }

@@ -1,0 +1,647 @@
+//! `run`, `exec`, terminals, fd passing and JSON logs, against real
+//! containers, observed from inside the container and from the host.
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+use std::fs::{self, File};
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{Command, Stdio};
+
+/// Script that prints `ready` and idles with sh as the init.
+const IDLE: &str = "echo ready; while :; do sleep 1000; done";
+
+/// The exit code of `hutch run`/`exec` (panics if it was killed itself).
+#[track_caller]
+fn code(out: &Output) -> i32 {
+    out.status
+        .code()
+        .unwrap_or_else(|| panic!("runtime killed by {:?}: {out:#?}", out.status.signal()))
+}
+
+/// `hutch run` of `config` with a fresh ID; output captured.
+fn run(env: &Env, config: &Value, extra: &[&str]) -> (String, Output) {
+    let bundle = Bundle::new(config);
+    let id = env.id();
+    let mut args = vec!["run", "--bundle", bundle.arg()];
+    args.extend_from_slice(extra);
+    args.push(&id);
+    let out = env.run(&args);
+    (id, out)
+}
+
+/// Makes `fds` (target fd, file) the child's fds at exec, without
+/// close-on-exec, as a client passing them would.
+fn with_fds(cmd: &mut Command, fds: Vec<(i32, File)>) {
+    // SAFETY: only dup2 (async-signal-safe) runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            for (target, f) in &fds {
+                // dup2 onto itself is a no-op that keeps close-on-exec.
+                let r = if f.as_raw_fd() == *target {
+                    libc::fcntl(*target, libc::F_SETFD, 0)
+                } else {
+                    libc::dup2(f.as_raw_fd(), *target)
+                };
+                if r < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+}
+
+fn file_with(text: &str) -> (TempDir, File) {
+    let dir = TempDir::new("fdfile");
+    let p = dir.path().join("f");
+    fs::write(&p, text).unwrap();
+    let f = File::open(&p).unwrap();
+    (dir, f)
+}
+
+// ---------------------------------------------------------------------------
+// run
+
+#[test]
+fn run_exits_with_the_containers_code_and_removes_its_state() {
+    let env = Env::new("runcode");
+    let (id, out) = run(&env, &sh("echo hello-from-run"), &[]);
+    assert_eq!(code(&out), 0, "{out:#?}");
+    assert_eq!(out.stdout, "hello-from-run\n", "{out:#?}");
+    env.assert_gone(&id);
+
+    let (id, out) = run(&env, &sh("exit 7"), &[]);
+    assert_eq!(code(&out), 7, "{out:#?}");
+    env.assert_gone(&id);
+
+    // Killed from outside: the init of a PID namespace is immune to
+    // SIGKILL from inside it.
+    let dir = TempDir::new("runkill");
+    let out_file = dir.path().join("out");
+    let bundle = Bundle::new(&sh(IDLE));
+    let id = env.id();
+    let mut cmd = env.command(&["run", "--bundle", bundle.arg(), &id]);
+    cmd.stdout(File::create(&out_file).unwrap());
+    let mut child = cmd.spawn().unwrap();
+    assert!(poll(WAIT, || fs::read_to_string(&out_file)
+        .unwrap_or_default()
+        .contains("ready")));
+    env.kill(&id, Some("KILL")).ok();
+    let status = wait_child(&mut child, "hutch run after kill KILL");
+    assert_eq!(status.code(), Some(128 + 9), "killed by SIGKILL");
+    env.assert_gone(&id);
+}
+
+/// Waits `WAIT` for `child` to exit; kills it and panics if it does not.
+#[track_caller]
+fn wait_child(child: &mut std::process::Child, what: &str) -> std::process::ExitStatus {
+    let mut status = None;
+    poll(WAIT, || {
+        status = child.try_wait().unwrap();
+        status.is_some()
+    });
+    status.unwrap_or_else(|| {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("{what}: did not exit");
+    })
+}
+
+#[test]
+fn run_keep_leaves_a_stopped_container() {
+    let env = Env::new("runkeep");
+    let (id, out) = run(&env, &sh("exit 3"), &["--keep"]);
+    assert_eq!(code(&out), 3, "{out:#?}");
+    assert_eq!(env.status(&id), "stopped");
+    env.delete(&id).ok();
+    env.assert_gone(&id);
+}
+
+#[test]
+fn run_detach_returns_with_the_container_running() {
+    let env = Env::new("rundetach");
+    let bundle = Bundle::new(&sh(IDLE));
+    let id = env.id();
+    let c = TempDir::new("detach-out");
+    let out_file = c.path().join("out");
+    let out = run_runtime(
+        Some(env.root()),
+        &["run", "--detach", "--bundle", bundle.arg(), &id],
+        None,
+        Out::File(&out_file),
+    )
+    .ok();
+    assert!(out.stderr.is_empty(), "{out:#?}");
+    assert_eq!(env.status(&id), "running");
+    assert!(poll(WAIT, || fs::read_to_string(&out_file)
+        .unwrap_or_default()
+        .contains("ready")));
+    let pid = env.pid(&id);
+    assert!(alive(pid));
+    env.kill(&id, Some("KILL")).ok();
+    env.wait_status(&id, "stopped");
+    env.delete(&id).ok();
+    env.assert_gone(&id);
+}
+
+#[test]
+fn run_forwards_signals_to_the_container() {
+    let env = Env::new("runsig");
+    let dir = TempDir::new("runsig");
+    let out_file = dir.path().join("out");
+    let bundle = Bundle::new(&sh(
+        "trap 'echo got-usr1; exit 42' USR1; echo ready; sleep 1000 & wait",
+    ));
+    let id = env.id();
+    let mut cmd = env.command(&["run", "--bundle", bundle.arg(), &id]);
+    cmd.stdout(File::create(&out_file).unwrap())
+        .stderr(Stdio::inherit());
+    let mut child = cmd.spawn().unwrap();
+    let ready = poll(WAIT, || {
+        fs::read_to_string(&out_file)
+            .unwrap_or_default()
+            .contains("ready")
+    });
+    assert!(ready, "container never got ready");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGUSR1,
+    )
+    .unwrap();
+    let status = wait_child(&mut child, "hutch run did not exit after SIGUSR1");
+    let out = fs::read_to_string(&out_file).unwrap();
+    assert_eq!(status.code(), Some(42), "output {out:?}");
+    assert!(out.contains("got-usr1"), "trap did not run: {out:?}");
+    env.assert_gone(&id);
+}
+
+// ---------------------------------------------------------------------------
+// exec
+
+const NS_KINDS: [&str; 8] = ["cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts"];
+
+#[test]
+fn exec_joins_every_namespace_of_the_container() {
+    let env = Env::new("execns");
+    let mut config = sh(IDLE);
+    config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({ "type": "cgroup" }));
+    let (c, _b) = env.run_container(&config);
+    c.wait_line("ready");
+    let init = env.pid(&c.id).to_string();
+    let script = NS_KINDS
+        .iter()
+        .map(|k| format!("echo {k}=$(readlink /proc/self/ns/{k})"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let out = env.run(&["exec", &c.id, "sh", "-c", &script]).ok();
+    for kind in NS_KINDS {
+        let inside = out
+            .stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{kind}=")))
+            .unwrap_or_else(|| panic!("no {kind} in {out:#?}"));
+        assert_eq!(
+            inside,
+            ns(&init, kind),
+            "exec's {kind} namespace is not the init's"
+        );
+    }
+    // The container's own namespaces really are not the host's.
+    for kind in ["cgroup", "ipc", "mnt", "net", "pid", "uts"] {
+        assert_ne!(ns(&init, kind), ns("self", kind), "{kind}");
+    }
+    // And the exec'd process is in the container's PID namespace.
+    let out = env
+        .run(&["exec", &c.id, "sh", "-c", "echo $$; cat /proc/1/comm"])
+        .ok();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.get(1), Some(&"sh"), "{out:#?}");
+    assert!(lines[0].parse::<u32>().unwrap() < 100, "{out:#?}");
+}
+
+#[test]
+fn exec_exits_with_the_process_code() {
+    let env = Env::new("execcode");
+    let (c, _b) = env.run_container(&sh(IDLE));
+    c.wait_line("ready");
+    let out = env.run(&["exec", &c.id, "sh", "-c", "echo out; exit 5"]);
+    assert_eq!(code(&out), 5, "{out:#?}");
+    assert_eq!(out.stdout, "out\n");
+    let out = env.run(&["exec", &c.id, "sh", "-c", "kill -9 $$"]);
+    assert_eq!(code(&out), 128 + 9, "{out:#?}");
+    let out = env.run(&["exec", &c.id, "true"]);
+    assert_eq!(code(&out), 0, "{out:#?}");
+    // The init is untouched by it all.
+    assert_eq!(env.status(&c.id), "running");
+}
+
+#[test]
+fn exec_user_cwd_env_and_caps() {
+    let env = Env::new("execopts");
+    let mut config = sh(IDLE);
+    let chown = json!(["CAP_CHOWN"]);
+    config["process"]["capabilities"] = json!({
+        "bounding": chown, "effective": chown, "permitted": chown, "inheritable": chown,
+    });
+    config["process"]["env"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("FOO=from-config"));
+    let (c, _b) = env.run_container(&config);
+    c.wait_line("ready");
+    let report = "echo id=$(id -u):$(id -g); echo cwd=$(pwd); echo foo=$FOO; echo bar=$BAR; \
+                  echo capeff=$(grep CapEff /proc/self/status | cut -f2)";
+    let value = |out: &Output, key: &str| -> String {
+        out.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}=")))
+            .unwrap_or_else(|| panic!("no {key} in {out:#?}"))
+            .to_string()
+    };
+    // Defaults: the config's process.
+    let out = env.run(&["exec", &c.id, "sh", "-c", report]).ok();
+    assert_eq!(value(&out, "id"), "0:0");
+    assert_eq!(value(&out, "cwd"), "/");
+    assert_eq!(value(&out, "foo"), "from-config");
+    assert_eq!(value(&out, "capeff"), "0000000000000001");
+
+    let out = env
+        .run(&[
+            "exec",
+            "--user",
+            "1000:1001",
+            "--cwd",
+            "/tmp",
+            "--env",
+            "FOO=over",
+            "--env",
+            "BAR=new",
+            &c.id,
+            "sh",
+            "-c",
+            report,
+        ])
+        .ok();
+    assert_eq!(value(&out, "id"), "1000:1001");
+    assert_eq!(value(&out, "cwd"), "/tmp");
+    assert_eq!(value(&out, "foo"), "over");
+    assert_eq!(value(&out, "bar"), "new");
+    assert_eq!(
+        value(&out, "capeff"),
+        "0000000000000000",
+        "non-root keeps no caps"
+    );
+
+    // --cap adds to the config's sets (CAP_NET_ADMIN is bit 12).
+    let out = env
+        .run(&["exec", "--cap", "CAP_NET_ADMIN", &c.id, "sh", "-c", report])
+        .ok();
+    assert_eq!(value(&out, "capeff"), "0000000000001001");
+
+    env.run(&["exec", "--user", "x", &c.id, "true"])
+        .fails_with(&["--user", "uid"]);
+    env.run(&["exec", "--cap", "CAP_NOPE", &c.id, "true"])
+        .fails_with(&["CAP_NOPE"]);
+}
+
+#[test]
+fn exec_process_file() {
+    let env = Env::new("execproc");
+    let (c, _b) = env.run_container(&sh(IDLE));
+    c.wait_line("ready");
+    let dir = TempDir::new("process");
+    let file = dir.path().join("process.json");
+    fs::write(
+        &file,
+        json!({
+            "terminal": false,
+            "user": { "uid": 123, "gid": 456 },
+            "args": ["sh", "-c", "echo $(id -u):$(id -g) $(pwd) $HELLO; exit 9"],
+            "env": ["PATH=/bin:/sbin", "HELLO=world"],
+            "cwd": "/etc"
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let out = env.run(&["exec", "--process", file.to_str().unwrap(), &c.id]);
+    assert_eq!(code(&out), 9, "{out:#?}");
+    assert_eq!(out.stdout, "123:456 /etc world\n");
+
+    fs::write(&file, r#"{"cwd": "/", "args": 3}"#).unwrap();
+    let out = env.run(&["exec", "--process", file.to_str().unwrap(), &c.id]);
+    assert!(!out.status.success());
+}
+
+#[test]
+fn exec_detach_writes_the_pid_file() {
+    let env = Env::new("execdetach");
+    let (c, _b) = env.run_container(&sh(IDLE));
+    c.wait_line("ready");
+    let dir = TempDir::new("pidfile");
+    let pid_file = dir.path().join("exec.pid");
+    let out = run_runtime(
+        Some(env.root()),
+        &[
+            "exec",
+            "-d",
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+            &c.id,
+            "sh",
+            "-c",
+            "echo exec-started; sleep 1000",
+        ],
+        None,
+        Out::File(&c.out),
+    )
+    .ok();
+    assert!(out.stderr.is_empty(), "{out:#?}");
+    c.wait_line("exec-started");
+    let pid: i32 = fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(alive(pid), "pid file names no live process: {pid}");
+    let init = env.pid(&c.id).to_string();
+    assert_eq!(ns(&pid.to_string(), "pid"), ns(&init, "pid"));
+    assert_eq!(ns(&pid.to_string(), "mnt"), ns(&init, "mnt"));
+    env.delete_force(&c.id).ok();
+    assert!(
+        poll(WAIT, || !alive(pid)),
+        "exec'd process outlived the container"
+    );
+}
+
+#[test]
+fn exec_into_a_stopped_or_missing_container_fails_clearly() {
+    let env = Env::new("execstopped");
+    let (c, _b) = env.run_container(&sh("exit 0"));
+    env.wait_status(&c.id, "stopped");
+    env.run(&["exec", &c.id, "true"])
+        .fails_with(&[&c.id, "stopped|not running"]);
+    env.run(&["exec", "no-such-container", "true"])
+        .fails_with(&["no-such-container", "does not exist"]);
+}
+
+// ---------------------------------------------------------------------------
+// File descriptors
+
+/// The open fds of `pid`, as the host sees them.
+fn host_fds(pid: i32) -> Vec<i32> {
+    let mut fds: Vec<i32> = fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_str().unwrap().parse().unwrap())
+        .collect();
+    fds.sort();
+    fds
+}
+
+/// Creates and starts `config` with `fds` passed to `create`; returns the
+/// container once it printed `ready`.
+fn create_with_fds(
+    env: &Env,
+    config: &Value,
+    extra: &[&str],
+    fds: Vec<(i32, File)>,
+) -> (Container, Bundle) {
+    let bundle = Bundle::new(config);
+    let c = Container::new(&env.id());
+    let mut args = vec!["create", "--bundle", bundle.arg()];
+    args.extend_from_slice(extra);
+    args.push(&c.id);
+    let mut cmd = env.command(&args);
+    with_fds(&mut cmd, fds);
+    capture(cmd, Out::File(&c.out)).ok();
+    env.start(&c.id).ok();
+    c.wait_line("ready");
+    (c, bundle)
+}
+
+#[test]
+fn preserve_fds_passes_fd_3_and_nothing_else() {
+    let env = Env::new("preserve");
+    let config = sh(&format!("echo fd3=$(cat <&3); {IDLE}"));
+    let (_d, secret) = file_with("the-secret");
+    let (c, _b) = create_with_fds(&env, &config, &["--preserve-fds", "1"], vec![(3, secret)]);
+    assert_eq!(c.value("fd3"), "the-secret");
+    assert_eq!(host_fds(env.pid(&c.id)), [0, 1, 2, 3]);
+
+    // The same fd 3, not asked for: it stays outside.
+    let (_d, secret) = file_with("the-secret");
+    let (c, _b) = create_with_fds(&env, &config, &[], vec![(3, secret)]);
+    assert_eq!(c.value("fd3"), "");
+    assert_eq!(host_fds(env.pid(&c.id)), [0, 1, 2]);
+}
+
+#[test]
+fn no_host_fd_leaks_into_the_container() {
+    let env = Env::new("fdleak");
+    // fds 3, 5 and 9 open without close-on-exec in the runtime's caller.
+    let strays = || {
+        [3, 5, 9]
+            .into_iter()
+            .map(|fd| (fd, file_with("x").1))
+            .collect()
+    };
+    let (c, _b) = create_with_fds(&env, &sh(IDLE), &[], strays());
+    assert_eq!(
+        host_fds(env.pid(&c.id)),
+        [0, 1, 2],
+        "the init has foreign fds"
+    );
+    let inside = env.run(&["exec", &c.id, "ls", "/proc/1/fd"]).ok().stdout;
+    assert_eq!(
+        inside.split_whitespace().collect::<Vec<_>>(),
+        ["0", "1", "2"]
+    );
+
+    let dir = TempDir::new("fdleak");
+    let pid_file = dir.path().join("pid");
+    let args = [
+        "exec",
+        "-d",
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        &c.id,
+        "sleep",
+        "1000",
+    ];
+    let mut cmd = env.command(&args);
+    with_fds(&mut cmd, strays());
+    capture(cmd, Out::File(&c.out)).ok();
+    let pid: i32 = fs::read_to_string(&pid_file).unwrap().parse().unwrap();
+    assert_eq!(
+        host_fds(pid),
+        [0, 1, 2],
+        "an exec'd process has foreign fds"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Terminals
+
+fn terminal_spec(args: &[&str]) -> Value {
+    let mut config = spec(args);
+    config["process"]["terminal"] = json!(true);
+    config["process"]["consoleSize"] = json!({ "height": 33, "width": 101 });
+    config
+}
+
+/// Writes `input` to the master and reads until `until` shows up.
+fn talk(master: &std::os::fd::OwnedFd, input: &str, until: &str) -> String {
+    let mut f = File::from(master.try_clone().unwrap());
+    f.write_all(input.as_bytes()).unwrap();
+    read_pty_until(master, |s| s.contains(until))
+}
+
+/// As the clients do it: create with --console-socket, then start.
+#[test]
+fn create_with_a_terminal_over_the_console_socket() {
+    let env = Env::new("tty");
+    let console = ConsoleSocket::new();
+    let bundle = Bundle::new(&terminal_spec(&["sh"]));
+    let c = Container::new(&env.id());
+    env.create_args(
+        &[
+            "--console-socket",
+            console.arg(),
+            "--bundle",
+            bundle.arg(),
+            &c.id,
+        ],
+        None,
+        &c.out,
+    )
+    .ok();
+    let master = console.recv_master();
+    env.start(&c.id).ok();
+    let seen = talk(
+        &master,
+        "echo T=$(tty); echo S=$(stty size); echo DONE=$((40+2))\n",
+        "DONE=42",
+    );
+    assert!(seen.contains("T=/dev/pts/0"), "tty inside: {seen:?}");
+    assert!(
+        seen.contains("S=33 101"),
+        "consoleSize not applied: {seen:?}"
+    );
+    assert!(!seen.contains('\0'), "NUL bytes on the terminal: {seen:?}");
+    assert_eq!(c.output(), "", "the terminal's output went elsewhere too");
+    let _ = talk(&master, "exit 4\n", "never");
+    env.wait_status(&c.id, "stopped");
+}
+
+#[test]
+fn exec_with_a_terminal() {
+    let env = Env::new("exectty");
+    let (c, _b) = env.run_container(&sh(IDLE));
+    c.wait_line("ready");
+    let console = ConsoleSocket::new();
+    let dir = TempDir::new("exectty");
+    let pid_file = dir.path().join("pid");
+    let mut cmd = env.command(&[
+        "exec",
+        "--detach",
+        "--tty",
+        "--console-socket",
+        console.arg(),
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        &c.id,
+        "sh",
+    ]);
+    cmd.stdout(Stdio::null()).stderr(Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let master = console.recv_master();
+    let status = wait_child(&mut child, "hutch exec --detach --tty");
+    assert!(status.success());
+    let pid: i32 = fs::read_to_string(&pid_file).unwrap().parse().unwrap();
+    let seen = talk(&master, "echo T=$(tty) DONE=$((40+2))\n", "DONE=42");
+    assert!(seen.contains("T=/dev/pts/"), "{seen:?}");
+    let _ = talk(&master, "exit 6\n", "never");
+    assert!(poll(WAIT, || !alive(pid)), "exec'd shell did not exit");
+
+    // A terminal without a socket is refused up front.
+    assert!(!env.run(&["exec", "--tty", &c.id, "true"]).status.success());
+}
+
+// ---------------------------------------------------------------------------
+// --log FILE --log-format json
+
+#[track_caller]
+fn json_lines(path: &std::path::Path) -> Vec<Value> {
+    let text = fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .map(|l| {
+            let v: Value =
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l:?}"));
+            for key in ["level", "msg", "time"] {
+                assert!(v[key].is_string(), "no {key} in {l:?}");
+            }
+            v
+        })
+        .collect()
+}
+
+#[test]
+fn json_log_ends_with_the_error() {
+    let env = Env::new("jsonlog");
+    let dir = TempDir::new("jsonlog");
+    let log = dir.path().join("log.json");
+    let log_arg = log.to_str().unwrap();
+    // A failure: the last line is the error.
+    let mut bad = sh("true");
+    bad["process"]["args"] = json!(["/no/such/program"]);
+    let bundle = Bundle::new(&bad);
+    let id = env.id();
+    let out = env.run(&[
+        "--log",
+        log_arg,
+        "--log-format",
+        "json",
+        "create",
+        "--bundle",
+        bundle.arg(),
+        &id,
+    ]);
+    let out = out.fails_with(&["/no/such/program"]);
+    let lines = json_lines(&log);
+    let last = lines
+        .last()
+        .unwrap_or_else(|| panic!("empty log; {out:#?}"));
+    assert_eq!(last["level"], "error");
+    assert!(
+        last["msg"].as_str().unwrap().contains("/no/such/program"),
+        "{last}"
+    );
+    env.assert_gone(&id);
+
+    // Later commands append; --debug adds debug lines, all JSON.
+    let (c, _b) = env.run_container(&sh(IDLE));
+    env.run(&[
+        "--log",
+        log_arg,
+        "--log-format",
+        "json",
+        "--debug",
+        "state",
+        &c.id,
+    ])
+    .ok();
+    let out = env.run(&["--log", log_arg, "--log-format", "json", "kill", "nope"]);
+    assert!(!out.status.success());
+    let lines = json_lines(&log);
+    assert!(lines.len() >= 2, "{lines:?}");
+    assert!(lines.last().unwrap()["msg"]
+        .as_str()
+        .unwrap()
+        .contains("nope"));
+}
