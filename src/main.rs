@@ -1,5 +1,6 @@
 //! hutch: an OCI container runtime. This file only parses and dispatches.
 
+mod cgroups;
 mod cli;
 mod commands;
 mod digest;

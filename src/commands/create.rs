@@ -1,11 +1,14 @@
 //! `hutch create`: set the container up and leave its init waiting for `start`.
 
+use std::fs::File;
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::Spec;
 
 use super::Global;
 use crate::bail;
+use crate::cgroups::{self, Cgroup};
 use crate::error::{Context, Result};
 use crate::linux::{capabilities, namespaces, rlimits, sysctl};
 use crate::process::spawn::{self, Options};
@@ -31,15 +34,29 @@ pub fn run(g: &Global, c: &Create) -> Result<()> {
     let process = spec.process().as_ref();
     let caps = capabilities::plan(process.and_then(|p| p.capabilities().as_ref()))?;
     rlimits::validate(process.and_then(|p| p.rlimits().as_deref()).unwrap_or(&[]))?;
+    let version = cgroups::detect()?;
+    let wanted = cgroups::wanted(spec, &c.id)?;
+    let resources = spec.linux().as_ref().and_then(|l| l.resources().as_ref());
+    if let Some(r) = resources {
+        cgroups::validate(r, version)?;
+    }
 
     let dir = ContainerDir::create(&g.root, &c.id)?;
-    let opts = Options {
-        no_pivot: c.no_pivot,
-        preserve_fds: c.preserve_fds,
-        cgroup_fd: None,
-        place: None,
-    };
+    let mut cgroup = None;
     let result = (|| {
+        let cg: &Cgroup = cgroup.insert(Cgroup::create(version, &wanted)?);
+        if let Some(r) = resources {
+            cg.apply(r)?;
+        }
+        let v2_dir = cg.v2_dir().map(open_dir).transpose()?;
+        let place = |pid: i32| cg.place(pid);
+        let opts = Options {
+            no_pivot: c.no_pivot,
+            preserve_fds: c.preserve_fds,
+            cgroup_fd: v2_dir.as_ref().map(|f| f.as_raw_fd()),
+            place: if v2_dir.is_none() { Some(&place) } else { None },
+            cgroup: Some(cg),
+        };
         let child = spawn::spawn(&cfg, &plan, caps.as_ref(), &dir, dir.lock_fd(), &opts)?;
         let state = State {
             id: c.id.clone(),
@@ -50,6 +67,7 @@ pub fn run(g: &Global, c: &Create) -> Result<()> {
             config_digest: cfg.digest.clone(),
             annotations: spec.annotations().clone().unwrap_or_default(),
             own_pid_ns: plan.new.contains(nix::sched::CloneFlags::CLONE_NEWPID),
+            cgroup: Some(cg.clone()),
         };
         dir.save(&state)?;
         if let Some(p) = &c.pid_file {
@@ -59,7 +77,11 @@ pub fn run(g: &Global, c: &Create) -> Result<()> {
         child.release()
     })();
     if let Err(e) = result {
-        // The Child guard has killed and reaped the init; take the directory too.
+        // The Child guard has killed and reaped the init; take its cgroup and
+        // the directory too.
+        if let Some(cg) = &cgroup {
+            let _ = cg.remove();
+        }
         let _ = dir.remove();
         return Err(e);
     }
@@ -102,8 +124,6 @@ fn reject_unsupported(spec: &Spec, console_socket: Option<&Path>) -> Result<()> 
     if let Some(l) = spec.linux() {
         let unsupported = [
             ("linux.seccomp", l.seccomp().is_some()),
-            ("linux.resources", l.resources().is_some()),
-            ("linux.cgroupsPath", l.cgroups_path().is_some()),
             ("linux.intelRdt", l.intel_rdt().is_some()),
             ("linux.personality", l.personality().is_some()),
             ("linux.netDevices", l.net_devices().is_some()),
@@ -127,4 +147,14 @@ fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     std::fs::write(&tmp, pid.to_string())
         .with_context(|| format!("--pid-file {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("--pid-file {}", path.display()))
+}
+
+/// A cgroup v2 directory, opened for CLONE_INTO_CGROUP.
+fn open_dir(p: &Path) -> Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+        .open(p)
+        .with_context(|| format!("opening cgroup {}", p.display()))
 }
