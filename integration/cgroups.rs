@@ -351,3 +351,283 @@ fn a_cgroup_in_use_is_refused() {
     // The first container is untouched.
     assert!(cgroup_pids("pids", &path).contains(&env.pid(&id)));
 }
+
+/// A container counting upwards on its stdout, one number a line.
+fn counter(env: &Env, resources: Value) -> (Container, Bundle, String) {
+    let id = env.id();
+    let path = path_for(&id);
+    let script = "echo ready; i=0; while :; do i=$((i+1)); echo $i; sleep 0.01; done";
+    let bundle = Bundle::new(&config(script, &path, resources));
+    let c = env.create(&id, &bundle);
+    env.start(&id).ok();
+    c.wait_line("ready");
+    (c, bundle, path)
+}
+
+fn last_count(c: &Container) -> u64 {
+    c.output()
+        .lines()
+        .filter_map(|l| l.parse().ok())
+        .last()
+        .unwrap_or(0)
+}
+
+#[test]
+fn pause_freezes_and_resume_thaws() {
+    let env = Env::new("cg-pause");
+    let (c, _b, path) = counter(&env, json!({}));
+    assert!(poll(WAIT, || last_count(&c) > 3), "counter never ran");
+    env.run(&["pause", &c.id]).ok();
+    assert_eq!(env.status(&c.id), "paused");
+    let frozen = last_count(&c);
+    // Running, it counts ~100 a second; frozen, not once.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(last_count(&c), frozen, "the counter advanced while paused");
+    if !cgroup_v2() {
+        assert_eq!(cgroup_read("freezer", &path, "freezer.state"), "FROZEN");
+    }
+    env.run(&["pause", &c.id]).fails_with(&["paused"]);
+    env.run(&["resume", &c.id]).ok();
+    assert_eq!(env.status(&c.id), "running");
+    assert!(
+        poll(WAIT, || last_count(&c) > frozen + 5),
+        "the counter did not resume"
+    );
+    env.run(&["resume", &c.id]).fails_with(&["running"]);
+    env.delete_force(&c.id).ok();
+    assert_no_cgroup(&path);
+}
+
+#[test]
+fn kill_and_delete_force_work_on_a_paused_container() {
+    let env = Env::new("cg-pkill");
+    let (c, _b, path) = counter(&env, json!({}));
+    env.run(&["pause", &c.id]).ok();
+    env.kill(&c.id, Some("KILL")).ok();
+    env.wait_status(&c.id, "stopped");
+    env.delete(&c.id).ok();
+    assert_no_cgroup(&path);
+
+    let (c, _b, path) = counter(&env, json!({}));
+    env.run(&["pause", &c.id]).ok();
+    let pid = env.pid(&c.id);
+    env.delete(&c.id).fails_with(&["paused"]);
+    env.delete_force(&c.id).ok();
+    assert!(!alive(pid), "init {pid} survived delete --force");
+    assert_no_cgroup(&path);
+    env.assert_gone(&c.id);
+}
+
+#[test]
+fn ps_lists_the_containers_processes() {
+    let env = Env::new("cg-ps");
+    let id = env.id();
+    let path = path_for(&id);
+    let bundle = Bundle::new(&config(
+        &idle_after("sleep 1001 & sleep 1002 & true"),
+        &path,
+        json!({}),
+    ));
+    let c = env.create(&id, &bundle);
+    env.start(&id).ok();
+    c.wait_line("ready");
+    let mut expected = cgroup_pids("pids", &path);
+    expected.sort();
+    assert_eq!(expected.len(), 4, "init, two sleeps and the idle sleep");
+    assert!(expected.contains(&env.pid(&id)));
+    let out = env.run(&["ps", "--format", "json", &id]).ok();
+    let mut listed: Vec<i32> = serde_json::from_str(&out.stdout).unwrap();
+    listed.sort();
+    assert_eq!(listed, expected);
+    let out = env.run(&["ps", &id, "-o", "pid,args"]).ok();
+    let mut lines = out.stdout.lines();
+    assert!(lines.next().unwrap().contains("PID"), "{}", out.stdout);
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), 4, "{}", out.stdout);
+    assert!(rows.iter().any(|r| r.contains("sleep 1001")));
+    assert!(rows.iter().any(|r| r.contains("sleep 1002")));
+    for p in &expected {
+        assert!(
+            rows.iter()
+                .any(|r| r.split_whitespace().next() == Some(&p.to_string())),
+            "{p} missing: {}",
+            out.stdout
+        );
+    }
+}
+
+#[test]
+fn kill_all_signals_every_process_of_the_cgroup() {
+    let env = Env::new("cg-killall");
+    let id = env.id();
+    let path = path_for(&id);
+    // No PID namespace: the init's death alone would leave the sleeps.
+    let mut conf = config(
+        &idle_after("sleep 1001 & sleep 1002 & true"),
+        &path,
+        json!({}),
+    );
+    conf["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|n| n["type"] != "pid");
+    let bundle = Bundle::new(&conf);
+    let c = env.create(&id, &bundle);
+    env.start(&id).ok();
+    c.wait_line("ready");
+    let before = cgroup_pids("pids", &path);
+    assert_eq!(before.len(), 4);
+    env.run(&["kill", "--all", &id, "KILL"]).ok();
+    assert!(
+        poll(WAIT, || cgroup_pids("pids", &path).is_empty()),
+        "left in the cgroup: {:?}",
+        cgroup_pids("pids", &path)
+    );
+    for p in before {
+        assert!(!alive(p), "{p} survived kill --all");
+    }
+    env.delete(&id).ok();
+    assert_no_cgroup(&path);
+}
+
+#[test]
+fn update_changes_the_limits() {
+    let env = Env::new("cg-update");
+    let (c, _b, path) = counter(&env, json!({"pids": {"limit": 20}}));
+    env.run(&[
+        "update",
+        "--memory",
+        "100m",
+        "--memory-swap",
+        "200m",
+        "--cpu-share",
+        "256",
+        "--cpu-quota",
+        "20000",
+        "--cpu-period",
+        "100000",
+        "--cpuset-cpus",
+        "0",
+        "--pids-limit",
+        "33",
+        &c.id,
+    ])
+    .ok();
+    assert_eq!(cgroup_read("pids", &path, "pids.max"), "33");
+    assert_eq!(cgroup_read("cpuset", &path, "cpuset.cpus"), "0");
+    if cgroup_v2() {
+        assert_eq!(
+            cgroup_read("", &path, "memory.max"),
+            (100 << 20).to_string()
+        );
+        assert_eq!(
+            cgroup_read("", &path, "memory.swap.max"),
+            (100 << 20).to_string()
+        );
+        assert_eq!(cgroup_read("", &path, "cpu.max"), "20000 100000");
+    } else {
+        assert_eq!(
+            cgroup_read("memory", &path, "memory.limit_in_bytes"),
+            (100 << 20).to_string()
+        );
+        assert_eq!(
+            cgroup_read("memory", &path, "memory.memsw.limit_in_bytes"),
+            (200 << 20).to_string()
+        );
+        assert_eq!(cgroup_read("cpu", &path, "cpu.shares"), "256");
+        assert_eq!(cgroup_read("cpu", &path, "cpu.cfs_quota_us"), "20000");
+    }
+    let r = TempDir::new("res");
+    let file = r.path().join("r.json");
+    fs::write(
+        &file,
+        r#"{"pids": {"limit": 44}, "memory": {"limit": 157286400, "swap": 209715200}}"#,
+    )
+    .unwrap();
+    env.run(&["update", "-r", file.to_str().unwrap(), &c.id])
+        .ok();
+    assert_eq!(cgroup_read("pids", &path, "pids.max"), "44");
+
+    env.run(&["update", "--pids-limit", "-5", &c.id])
+        .fails_with(&["pids.limit", "-5"]);
+    env.run(&["update", "--cpuset-cpus", "0-4095", &c.id])
+        .fails_with(&["cpu.cpus"]);
+    assert_eq!(cgroup_read("pids", &path, "pids.max"), "44");
+    assert_eq!(cgroup_read("cpuset", &path, "cpuset.cpus"), "0");
+}
+
+#[test]
+fn events_reports_stats_and_oom_kills() {
+    let env = Env::new("cg-events");
+    let id = env.id();
+    let path = path_for(&id);
+    let script = idle_after("dd if=/dev/zero of=/dev/null bs=64M count=1 2>/dev/null; echo dd=$?");
+    let resources = json!({"memory": {"limit": 16 << 20, "swap": 16 << 20}, "pids": {"limit": 50}});
+    let bundle = Bundle::new(&config(&script, &path, resources));
+    let c = env.create(&id, &bundle);
+
+    let out = env.run(&["events", "--stats", &id]).ok();
+    let ev: Value = serde_json::from_str(out.stdout.trim()).unwrap();
+    assert_eq!(ev["type"], "stats");
+    assert_eq!(ev["id"], id.as_str());
+    assert_eq!(ev["data"]["memory"]["usage"]["limit"], 16 << 20);
+    assert_eq!(ev["data"]["pids"]["limit"], 50);
+    assert!(ev["data"]["pids"]["current"].as_u64().unwrap() >= 1);
+
+    // Watch, then run the hog.
+    let scratch = TempDir::new("events");
+    let log = scratch.path().join("events");
+    let mut watch = std::process::Command::new(runtime())
+        .args([
+            "--root",
+            env.root().to_str().unwrap(),
+            "events",
+            "--interval",
+            "1h",
+            &id,
+        ])
+        .stdout(fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    assert!(
+        poll(WAIT, || fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("\"stats\"")),
+        "events printed nothing"
+    );
+    env.start(&id).ok();
+    c.wait_line("ready");
+    assert_eq!(c.value("dd"), "137");
+    assert!(
+        poll(WAIT, || fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("\"oom\"")),
+        "no oom event: {}",
+        fs::read_to_string(&log).unwrap_or_default()
+    );
+    // It stops with the container.
+    env.kill(&id, Some("KILL")).ok();
+    let status = {
+        let mut s = None;
+        poll(WAIT, || {
+            s = watch.try_wait().unwrap();
+            s.is_some()
+        });
+        s
+    };
+    if status.is_none() {
+        let _ = watch.kill();
+    }
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "events did not end: {status:?}"
+    );
+    let text = fs::read_to_string(&log).unwrap();
+    for line in text.lines() {
+        let ev: Value = serde_json::from_str(line).unwrap();
+        assert_eq!(ev["id"], id.as_str(), "{line}");
+    }
+    let oom: Value =
+        serde_json::from_str(text.lines().find(|l| l.contains("\"oom\"")).unwrap()).unwrap();
+    assert_eq!(oom, json!({"type": "oom", "id": id}));
+}

@@ -71,6 +71,19 @@ fn main() {
         Command::Kill { all, id, signal } => commands::kill::run(&g, id, signal.as_deref(), *all),
         Command::List { format, quiet } => commands::list::run(&g, format, *quiet),
         Command::Delete { force, id } => commands::delete::run(&g, id, *force),
+        Command::Pause { id } => commands::pause::run(&g, id, true),
+        Command::Resume { id } => commands::pause::run(&g, id, false),
+        Command::Ps {
+            format,
+            id,
+            ps_args,
+        } => commands::ps::run(&g, id, format, ps_args),
+        Command::Events {
+            stats,
+            interval,
+            id,
+        } => commands::events::run(&g, id, *stats, interval),
+        Command::Update(u) => commands::update::run(&g, u),
     };
     if let Err(e) = result {
         fail(&e.to_string(), logs_to_file);

@@ -13,6 +13,7 @@
 
 mod devices_v2;
 mod resources;
+pub mod stats;
 mod v1;
 mod v2;
 
