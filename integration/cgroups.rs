@@ -367,8 +367,8 @@ fn counter(env: &Env, resources: Value) -> (Container, Bundle, String) {
 fn last_count(c: &Container) -> u64 {
     c.output()
         .lines()
-        .filter_map(|l| l.parse().ok())
-        .last()
+        .rev()
+        .find_map(|l| l.parse().ok())
         .unwrap_or(0)
 }
 
