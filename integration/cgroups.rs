@@ -631,3 +631,23 @@ fn events_reports_stats_and_oom_kills() {
         serde_json::from_str(text.lines().find(|l| l.contains("\"oom\"")).unwrap()).unwrap();
     assert_eq!(oom, json!({"type": "oom", "id": id}));
 }
+
+#[test]
+fn exec_joins_the_containers_cgroup() {
+    let env = Env::new("cg-exec");
+    let (c, _b, path) = counter(&env, json!({"pids": {"limit": 20}}));
+    let out = env.run(&["exec", &c.id, "cat", "/proc/self/cgroup"]).ok();
+    // On v1 hosts the "0::" line is the unused v2 tree of a hybrid layout.
+    let lines: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| cgroup_v2() || !l.starts_with("0::"))
+        .collect();
+    assert!(!lines.is_empty(), "{out:#?}");
+    for l in lines {
+        assert!(l.ends_with(&path), "exec'd process outside {path}: {l}");
+    }
+    env.run(&["pause", &c.id]).ok();
+    env.run(&["exec", &c.id, "true"]).fails_with(&["paused"]);
+    env.run(&["resume", &c.id]).ok();
+}

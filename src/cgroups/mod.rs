@@ -239,6 +239,20 @@ impl Cgroup {
             .flatten()
     }
 
+    /// The v2 directory opened for CLONE_INTO_CGROUP; None on v1.
+    pub fn open_v2_dir(&self) -> Result<Option<fs::File>> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let Some(p) = self.v2_dir() else {
+            return Ok(None);
+        };
+        fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+            .open(p)
+            .map(Some)
+            .with_context(|| format!("opening cgroup {}", p.display()))
+    }
+
     /// Move `pid` into every v1 hierarchy (v2 uses CLONE_INTO_CGROUP).
     pub fn place(&self, pid: i32) -> Result<()> {
         let pid = pid.to_string();

@@ -1,7 +1,7 @@
 //! `hutch create`: set the container up and leave its init waiting for `start`.
 
-use std::fs::File;
 use std::os::fd::AsRawFd;
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::Spec;
@@ -12,6 +12,7 @@ use crate::cgroups::{self, Cgroup};
 use crate::error::{Context, Result};
 use crate::linux::{capabilities, namespaces, rlimits, sysctl};
 use crate::process::spawn::{self, Options};
+use crate::process::terminal;
 use crate::spec;
 use crate::state::{validate_id, ContainerDir, State};
 
@@ -25,10 +26,21 @@ pub struct Create {
 }
 
 pub fn run(g: &Global, c: &Create) -> Result<()> {
+    create(g, c).map(|_| ())
+}
+
+/// A container just created, still locked by us (for `run`).
+pub struct Created {
+    pub dir: ContainerDir,
+    pub state: State,
+    pub pidfd: OwnedFd,
+}
+
+pub fn create(g: &Global, c: &Create) -> Result<Created> {
     validate_id(&c.id)?;
     let cfg = spec::load(&c.bundle)?;
     let spec = &cfg.spec;
-    reject_unsupported(spec, c.console_socket.as_deref())?;
+    reject_unsupported(spec)?;
     let plan = namespaces::plan(spec)?;
     sysctl::validate(spec, |ns| plan.has(ns))?;
     let process = spec.process().as_ref();
@@ -41,6 +53,20 @@ pub fn run(g: &Global, c: &Create) -> Result<()> {
         cgroups::validate(r, version)?;
     }
 
+    let terminal = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
+    let console = match (&c.console_socket, terminal) {
+        (Some(path), true) => Some(terminal::connect_socket(path)?),
+        (None, true) => {
+            bail!("process.terminal is true: --console-socket is required to receive the terminal")
+        }
+        (Some(_), false) => bail!("--console-socket given but process.terminal is false"),
+        (None, false) => None,
+    };
+
     let dir = ContainerDir::create(&g.root, &c.id)?;
     let mut cgroup = None;
     let result = (|| {
@@ -48,9 +74,10 @@ pub fn run(g: &Global, c: &Create) -> Result<()> {
         if let Some(r) = resources {
             cg.apply(r)?;
         }
-        let v2_dir = cg.v2_dir().map(open_dir).transpose()?;
+        let v2_dir = cg.open_v2_dir()?;
         let place = |pid: i32| cg.place(pid);
         let opts = Options {
+            console,
             no_pivot: c.no_pivot,
             preserve_fds: c.preserve_fds,
             cgroup_fd: v2_dir.as_ref().map(|f| f.as_raw_fd()),
@@ -74,30 +101,26 @@ pub fn run(g: &Global, c: &Create) -> Result<()> {
             write_pid_file(p, state.init.pid)?;
         }
         // Only now may the init go on: if we die before this, it exits on EOF.
-        child.release()
+        Ok((state, child.release()?))
     })();
-    if let Err(e) = result {
-        // The Child guard has killed and reaped the init; take its cgroup and
-        // the directory too.
-        if let Some(cg) = &cgroup {
-            let _ = cg.remove();
+    match result {
+        Ok((state, pidfd)) => Ok(Created { dir, state, pidfd }),
+        Err(e) => {
+            // The Child guard has killed and reaped the init; take its cgroup
+            // and the directory too.
+            if let Some(cg) = &cgroup {
+                let _ = cg.remove();
+            }
+            let _ = dir.remove();
+            Err(e)
         }
-        let _ = dir.remove();
-        return Err(e);
     }
-    Ok(())
 }
 
 /// Fields we cannot apply yet are refused by name: a silently ignored field
 /// is a hole in isolation.
-fn reject_unsupported(spec: &Spec, console_socket: Option<&Path>) -> Result<()> {
+fn reject_unsupported(spec: &Spec) -> Result<()> {
     if let Some(p) = spec.process() {
-        if p.terminal().unwrap_or(false) {
-            if console_socket.is_none() {
-                bail!("process.terminal is true: --console-socket is required to receive the terminal");
-            }
-            bail!("process.terminal: terminals are not supported yet");
-        }
         if p.apparmor_profile()
             .as_deref()
             .is_some_and(|s| !s.is_empty())
@@ -142,19 +165,9 @@ fn reject_unsupported(spec: &Spec, console_socket: Option<&Path>) -> Result<()> 
 }
 
 /// Written like state: to a temporary name, then renamed into place.
-fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     let tmp = path.with_extension("hutch-tmp");
     std::fs::write(&tmp, pid.to_string())
         .with_context(|| format!("--pid-file {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("--pid-file {}", path.display()))
-}
-
-/// A cgroup v2 directory, opened for CLONE_INTO_CGROUP.
-fn open_dir(p: &Path) -> Result<File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
-        .open(p)
-        .with_context(|| format!("opening cgroup {}", p.display()))
 }

@@ -7,12 +7,18 @@ use std::os::unix::fs::OpenOptionsExt;
 use super::Global;
 use crate::bail;
 use crate::error::{Context, Result};
-use crate::state::{ContainerDir, Status, EXEC_FIFO};
+use crate::state::{ContainerDir, State, Status, EXEC_FIFO};
 
 pub fn run(g: &Global, id: &str) -> Result<()> {
     let dir = ContainerDir::open_existing(&g.root, id, true)?;
     let state = dir.load_existing()?;
-    match dir.status(&state) {
+    start(&dir, &state)
+}
+
+/// Start a container whose directory we hold locked.
+pub fn start(dir: &ContainerDir, state: &State) -> Result<()> {
+    let id = &state.id;
+    match dir.status(state) {
         Status::Created => {}
         Status::Stopped => bail!("cannot start container {id}: it has stopped"),
         s => bail!(

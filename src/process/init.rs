@@ -6,7 +6,7 @@
 use std::ffi::CString;
 use std::fs::File;
 use std::io::Read;
-use std::os::fd::RawFd;
+use std::os::fd::{OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -15,6 +15,7 @@ use nix::sched::{unshare, CloneFlags};
 use nix::unistd::{chdir, execve, sethostname, setsid};
 
 use super::channel::{Channel, Message};
+use super::terminal;
 use crate::bail;
 use crate::error::{Context, Error, Result};
 use crate::linux::capabilities::CapPlan;
@@ -34,6 +35,8 @@ pub struct Init<'a> {
     /// fds the child must close at once (the state directory lock: an flock is
     /// held as long as any fd of it is open, and it must die with `create`).
     pub close: Vec<RawFd>,
+    /// Connected --console-socket: the pty master goes there.
+    pub console: Option<&'a OwnedFd>,
     pub no_pivot: bool,
     pub preserve_fds: u32,
     pub cgroup: Option<&'a crate::cgroups::Cgroup>,
@@ -74,6 +77,16 @@ fn setup(init: &Init<'_>) -> Result<Program> {
         _ => bail!("create went away before placing the container init"),
     }
     namespaces::join(init.plan)?;
+    if init.plan.has(oci_spec::runtime::LinuxNamespaceType::User) {
+        // Become root of the user namespace: files we create (mount points,
+        // device nodes) need an owner that is mapped in it.
+        let root_g = nix::unistd::Gid::from_raw(0);
+        let root_u = nix::unistd::Uid::from_raw(0);
+        nix::unistd::setresgid(root_g, root_g, root_g)
+            .context("setresgid(0) in the user namespace: is gid 0 mapped in linux.gidMappings?")?;
+        nix::unistd::setresuid(root_u, root_u, root_u)
+            .context("setresuid(0) in the user namespace: is uid 0 mapped in linux.uidMappings?")?;
+    }
     if init.plan.new.contains(CloneFlags::CLONE_NEWCGROUP) {
         // Now, not at clone: the namespace's root is the cgroup we are in.
         unshare(CloneFlags::CLONE_NEWCGROUP).context("unshare of the cgroup namespace")?;
@@ -103,6 +116,14 @@ fn setup(init: &Init<'_>) -> Result<Program> {
     }
     crate::linux::sysctl::apply(spec)?;
     rootfs::finish(spec)?;
+    if let Some(sock) = init.console {
+        let size = spec
+            .process()
+            .as_ref()
+            .and_then(|p| p.console_size())
+            .map(|b| (b.height() as u16, b.width() as u16));
+        terminal::setup(sock, size)?;
+    }
 
     let process = spec
         .process()
@@ -170,17 +191,18 @@ fn wait_and_exec(init: &Init<'_>, prog: Program) -> Result<()> {
             Err(e) => return Err(Error::from(e).context("reading the exec fifo")),
         }
     }
+    sys::reset_signals();
     execve(&prog.path, &prog.argv, &prog.env).with_context(|| format!("exec {:?}", prog.path))?;
     Ok(())
 }
 
-fn cstring(s: &str) -> Result<CString> {
+pub fn cstring(s: &str) -> Result<CString> {
     CString::new(s).map_err(|_| Error::new(format!("{s:?} contains a NUL byte")))
 }
 
 /// Resolve args[0] as execvp would, against the container's PATH, so a missing
 /// program fails `create`, not silently after `start`.
-fn find_program(arg0: &str, env: &[String]) -> Result<PathBuf> {
+pub fn find_program(arg0: &str, env: &[String]) -> Result<PathBuf> {
     let executable = |p: &Path| {
         std::fs::metadata(p)
             .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
