@@ -1,5 +1,6 @@
 //! hutch: an OCI container runtime. This file only parses and dispatches.
 
+mod cgroups;
 mod cli;
 mod commands;
 mod digest;
@@ -106,6 +107,19 @@ fn main() {
         Command::Spec { bundle, rootless } => commands::spec::run(bundle, *rootless),
         Command::List { format, quiet } => commands::list::run(&g, format, *quiet),
         Command::Delete { force, id } => commands::delete::run(&g, id, *force),
+        Command::Pause { id } => commands::pause::run(&g, id, true),
+        Command::Resume { id } => commands::pause::run(&g, id, false),
+        Command::Ps {
+            format,
+            id,
+            ps_args,
+        } => commands::ps::run(&g, id, format, ps_args),
+        Command::Events {
+            stats,
+            interval,
+            id,
+        } => commands::events::run(&g, id, *stats, interval),
+        Command::Update(u) => commands::update::run(&g, u),
     };
     if let Err(e) = result {
         fail(&e.to_string(), logs_to_file);

@@ -39,12 +39,17 @@ pub struct State {
     /// init kills everything in it).
     #[serde(default)]
     pub own_pid_ns: bool,
+    /// The container's cgroup (none for containers made before hutch had them).
+    #[serde(default)]
+    pub cgroup: Option<crate::cgroups::Cgroup>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
     Created,
     Running,
+    /// Alive but frozen (`pause`).
+    Paused,
     Stopped,
 }
 
@@ -53,6 +58,7 @@ impl Status {
         match self {
             Status::Created => "created",
             Status::Running => "running",
+            Status::Paused => "paused",
             Status::Stopped => "stopped",
         }
     }
@@ -233,6 +239,9 @@ impl ContainerDir {
     pub fn status(&self, state: &State) -> Status {
         if !state.init.is_alive() {
             return Status::Stopped;
+        }
+        if state.cgroup.as_ref().is_some_and(|c| c.is_frozen()) {
+            return Status::Paused;
         }
         if self.file(EXEC_FIFO).exists() {
             Status::Created

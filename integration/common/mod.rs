@@ -823,3 +823,72 @@ pub fn read_pty_until(master: &std::os::fd::OwnedFd, done: impl Fn(&str) -> bool
     }
     String::from_utf8_lossy(&got).into_owned()
 }
+
+// ---------------------------------------------------------------------------
+// cgroups, as the host sees them
+
+/// Whether the host has cgroup v2 alone at /sys/fs/cgroup.
+#[allow(dead_code)] // used by the cgroups tests only
+pub fn cgroup_v2() -> bool {
+    Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+}
+
+/// The host directory of cgroup `path` (absolute, as in `linux.cgroupsPath`)
+/// for `controller` ("memory", "pids"...; ignored on v2).
+#[allow(dead_code)] // used by the cgroups tests only
+pub fn cgroup_dir(controller: &str, path: &str) -> PathBuf {
+    let rel = path.trim_start_matches('/');
+    if cgroup_v2() {
+        Path::new("/sys/fs/cgroup").join(rel)
+    } else {
+        Path::new("/sys/fs/cgroup").join(controller).join(rel)
+    }
+}
+
+/// A cgroup file, trimmed; panics if it cannot be read.
+#[allow(dead_code)] // used by the cgroups tests only
+#[track_caller]
+pub fn cgroup_read(controller: &str, path: &str, file: &str) -> String {
+    let p = cgroup_dir(controller, path).join(file);
+    fs::read_to_string(&p)
+        .unwrap_or_else(|e| panic!("reading {p:?}: {e}"))
+        .trim()
+        .to_string()
+}
+
+/// Every directory of cgroup `path` on the host (one per v1 hierarchy).
+#[allow(dead_code)] // used by the cgroups tests only
+pub fn cgroup_dirs(path: &str) -> Vec<PathBuf> {
+    let rel = path.trim_start_matches('/');
+    if cgroup_v2() {
+        return vec![Path::new("/sys/fs/cgroup").join(rel)];
+    }
+    fs::read_dir("/sys/fs/cgroup")
+        .unwrap()
+        .flatten()
+        // Hybrid hosts' empty v2 tree holds no containers.
+        .filter(|e| e.file_name() != "unified" && e.path().join("cgroup.procs").exists())
+        .map(|e| e.path().join(rel))
+        .collect()
+}
+
+/// Asserts no directory of cgroup `path` is left on the host.
+#[allow(dead_code)] // used by the cgroups tests only
+#[track_caller]
+pub fn assert_no_cgroup(path: &str) {
+    let left: Vec<_> = cgroup_dirs(path)
+        .into_iter()
+        .filter(|d| d.exists())
+        .collect();
+    assert!(left.is_empty(), "cgroup {path} left behind: {left:?}");
+}
+
+/// PIDs in cgroup.procs of `path` for `controller`.
+#[allow(dead_code)] // used by the cgroups tests only
+pub fn cgroup_pids(controller: &str, path: &str) -> Vec<i32> {
+    fs::read_to_string(cgroup_dir(controller, path).join("cgroup.procs"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
+}

@@ -1,5 +1,6 @@
 //! `hutch create`: set the container up and leave its init waiting for `start`.
 
+use std::os::fd::AsRawFd;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
@@ -7,6 +8,7 @@ use oci_spec::runtime::Spec;
 
 use super::Global;
 use crate::bail;
+use crate::cgroups::{self, Cgroup};
 use crate::error::{Context, Result};
 use crate::linux::{capabilities, namespaces, rlimits, sysctl};
 use crate::process::spawn::{self, Options};
@@ -44,6 +46,12 @@ pub fn create(g: &Global, c: &Create) -> Result<Created> {
     let process = spec.process().as_ref();
     let caps = capabilities::plan(process.and_then(|p| p.capabilities().as_ref()))?;
     rlimits::validate(process.and_then(|p| p.rlimits().as_deref()).unwrap_or(&[]))?;
+    let version = cgroups::detect()?;
+    let wanted = cgroups::wanted(spec, &c.id)?;
+    let resources = spec.linux().as_ref().and_then(|l| l.resources().as_ref());
+    if let Some(r) = resources {
+        cgroups::validate(r, version)?;
+    }
 
     let terminal = spec
         .process()
@@ -60,14 +68,22 @@ pub fn create(g: &Global, c: &Create) -> Result<Created> {
     };
 
     let dir = ContainerDir::create(&g.root, &c.id)?;
-    let opts = Options {
-        console,
-        no_pivot: c.no_pivot,
-        preserve_fds: c.preserve_fds,
-        cgroup_fd: None,
-        place: None,
-    };
+    let mut cgroup = None;
     let result = (|| {
+        let cg: &Cgroup = cgroup.insert(Cgroup::create(version, &wanted)?);
+        if let Some(r) = resources {
+            cg.apply(r)?;
+        }
+        let v2_dir = cg.open_v2_dir()?;
+        let place = |pid: i32| cg.place(pid);
+        let opts = Options {
+            console,
+            no_pivot: c.no_pivot,
+            preserve_fds: c.preserve_fds,
+            cgroup_fd: v2_dir.as_ref().map(|f| f.as_raw_fd()),
+            place: if v2_dir.is_none() { Some(&place) } else { None },
+            cgroup: Some(cg),
+        };
         let child = spawn::spawn(&cfg, &plan, caps.as_ref(), &dir, dir.lock_fd(), &opts)?;
         let state = State {
             id: c.id.clone(),
@@ -78,6 +94,7 @@ pub fn create(g: &Global, c: &Create) -> Result<Created> {
             config_digest: cfg.digest.clone(),
             annotations: spec.annotations().clone().unwrap_or_default(),
             own_pid_ns: plan.new.contains(nix::sched::CloneFlags::CLONE_NEWPID),
+            cgroup: Some(cg.clone()),
         };
         dir.save(&state)?;
         if let Some(p) = &c.pid_file {
@@ -89,7 +106,11 @@ pub fn create(g: &Global, c: &Create) -> Result<Created> {
     match result {
         Ok((state, pidfd)) => Ok(Created { dir, state, pidfd }),
         Err(e) => {
-            // The Child guard has killed and reaped the init; take the directory too.
+            // The Child guard has killed and reaped the init; take its cgroup
+            // and the directory too.
+            if let Some(cg) = &cgroup {
+                let _ = cg.remove();
+            }
             let _ = dir.remove();
             Err(e)
         }
@@ -126,8 +147,6 @@ fn reject_unsupported(spec: &Spec) -> Result<()> {
     if let Some(l) = spec.linux() {
         let unsupported = [
             ("linux.seccomp", l.seccomp().is_some()),
-            ("linux.resources", l.resources().is_some()),
-            ("linux.cgroupsPath", l.cgroups_path().is_some()),
             ("linux.intelRdt", l.intel_rdt().is_some()),
             ("linux.personality", l.personality().is_some()),
             ("linux.netDevices", l.net_devices().is_some()),

@@ -34,6 +34,15 @@ pub fn run(g: &Global, id: &str, force: bool) -> Result<()> {
             s.as_str()
         ),
     }
+    if let Some(cg) = &state.cgroup {
+        // Without a PID namespace of its own, the init's death leaves the
+        // rest running: they go too, as with runc.
+        if !cg.pids()?.is_empty() {
+            super::kill::signal_cgroup(cg, libc::SIGKILL)?;
+        }
+        cg.remove()
+            .map_err(|e| e.context(format!("container {id}")))?;
+    }
     dir.remove()
 }
 
@@ -43,6 +52,9 @@ fn kill_and_wait(state: &State) -> Result<()> {
         return Ok(());
     };
     let _ = pidfd::signal(&fd, libc::SIGKILL);
+    if let Some(cg) = &state.cgroup {
+        super::kill::signal_cgroup(cg, libc::SIGKILL)?;
+    }
     if !pidfd::wait_exit(&fd, 10_000) {
         bail!(
             "container {}: init {} did not exit after SIGKILL",

@@ -33,8 +33,10 @@ pub struct Exec {
 pub fn run(g: &Global, e: &Exec) -> Result<i32> {
     let dir = ContainerDir::open_existing(&g.root, &e.id, false)?;
     let state = dir.load_existing()?;
-    if dir.status(&state) == Status::Stopped {
-        bail!("cannot exec in container {}: it has stopped", e.id);
+    match dir.status(&state) {
+        Status::Stopped => bail!("cannot exec in container {}: it has stopped", e.id),
+        Status::Paused => bail!("cannot exec in container {}: it is paused", e.id),
+        _ => {}
     }
     let Some(init) = state.init.open_alive() else {
         bail!("cannot exec in container {}: it is not running", e.id);
@@ -61,6 +63,7 @@ pub fn run(g: &Global, e: &Exec) -> Result<i32> {
         caps: caps.as_ref(),
         console,
         preserve_fds: e.preserve_fds,
+        cgroup: state.cgroup.as_ref(),
     })?;
     if let Some(p) = &e.pid_file {
         super::create::write_pid_file(p, pid)?;

@@ -6,6 +6,7 @@ use nix::errno::Errno;
 
 use super::Global;
 use crate::bail;
+use crate::cgroups::Cgroup;
 use crate::error::{Error, Result};
 use crate::linux::{pidfd, procfs, signal, sys};
 use crate::state::{ContainerDir, State};
@@ -18,13 +19,50 @@ pub fn run(g: &Global, id: &str, sig: Option<&str>, all: bool) -> Result<()> {
         bail!("container {id} is not running");
     };
     if all {
-        signal_others(&state, sig);
+        match &state.cgroup {
+            Some(cg) => signal_cgroup(cg, sig)?,
+            None => signal_others(&state, sig),
+        }
     }
-    match pidfd::signal(&init, sig) {
+    let sent = match pidfd::signal(&init, sig) {
         Ok(()) => Ok(()),
         Err(Errno::ESRCH) => bail!("container {id} is not running"),
         Err(e) => Err(Error::from(e).context(format!("signalling the init of container {id}"))),
+    };
+    // A frozen process dies of SIGKILL only once thawed.
+    if sig == libc::SIGKILL {
+        if let Some(cg) = state.cgroup.as_ref().filter(|c| c.is_frozen()) {
+            cg.freeze(false)?;
+        }
     }
+    sent
+}
+
+/// Signal every process in the container's cgroup. For SIGKILL the cgroup is
+/// frozen meanwhile, so nothing can fork out of reach, and left thawed.
+pub fn signal_cgroup(cg: &Cgroup, sig: i32) -> Result<()> {
+    let kill = sig == libc::SIGKILL;
+    if kill {
+        // Best effort: without a freezer we still signal.
+        let _ = cg.freeze(true);
+    }
+    let pids = cg.pids()?;
+    let fds: Vec<(i32, OwnedFd)> = pids
+        .iter()
+        .filter_map(|&p| sys::pidfd_open(p).ok().map(|f| (p, f)))
+        .collect();
+    // Read again now that the pidfds are open: a PID still listed is the
+    // process we hold, not one that got its number after the first read.
+    let still = cg.pids()?;
+    for (pid, fd) in &fds {
+        if still.contains(pid) {
+            let _ = pidfd::signal(fd, sig);
+        }
+    }
+    if kill {
+        cg.freeze(false)?;
+    }
+    Ok(())
 }
 
 /// `--all`: every other process in the container's PID namespace, each

@@ -2,9 +2,13 @@
 
 pub mod create;
 pub mod delete;
+pub mod events;
 pub mod kill;
+pub mod pause;
+pub mod ps;
 pub mod start;
 pub mod state;
+pub mod update;
 
 use std::path::PathBuf;
 
@@ -26,4 +30,18 @@ pub fn out(text: &str) {
     let _ = o
         .write_all(text.as_bytes())
         .and_then(|_| o.write_all(b"\n"));
+}
+
+/// The recorded cgroup of a container, or an error naming the command.
+pub fn cgroup_of<'a>(
+    state: &'a crate::state::State,
+    what: &str,
+) -> crate::error::Result<&'a crate::cgroups::Cgroup> {
+    match &state.cgroup {
+        Some(c) => Ok(c),
+        None => crate::bail!(
+            "cannot {what} container {}: it was created without a cgroup",
+            state.id
+        ),
+    }
 }

@@ -1,6 +1,7 @@
 //! Everything that talks to the kernel about containers.
 
 pub mod capabilities;
+pub mod cgroupfs;
 pub mod devices;
 pub mod mount_options;
 pub mod namespaces;

@@ -19,8 +19,22 @@ use crate::error::{Context, Error, Result};
 
 const NONE: Option<&str> = None;
 
+/// What a `cgroup` mount shows: the container's own cgroup.
+pub struct CgroupView<'a> {
+    pub cgroup: Option<&'a crate::cgroups::Cgroup>,
+    /// Whether the container has a cgroup namespace (then the real cgroup
+    /// filesystem is mounted, rooted at the container's cgroup).
+    pub own_ns: bool,
+}
+
 /// Everything up to and including the switch into the new root.
-pub fn prepare(spec: &Spec, bundle: &Path, rootfs: &Path, no_pivot: bool) -> Result<()> {
+pub fn prepare(
+    spec: &Spec,
+    bundle: &Path,
+    rootfs: &Path,
+    no_pivot: bool,
+    cgroups: &CgroupView<'_>,
+) -> Result<()> {
     let linux = spec.linux().as_ref();
     // The configured propagation is given to the new "/" at the very end
     // (`finish`). Until then the tree is private, or a slave of the host's
@@ -51,7 +65,7 @@ pub fn prepare(spec: &Spec, bundle: &Path, rootfs: &Path, no_pivot: bool) -> Res
 
     let mounts = spec.mounts().as_deref().unwrap_or(&[]);
     for (i, m) in mounts.iter().enumerate() {
-        mount_one(&root, bundle, m).with_context(|| {
+        mount_one(&root, bundle, m, cgroups).with_context(|| {
             format!(
                 "mounts[{i}] ({} on {})",
                 m.typ().as_deref().unwrap_or("bind"),
@@ -82,12 +96,13 @@ pub fn prepare(spec: &Spec, bundle: &Path, rootfs: &Path, no_pivot: bool) -> Res
     }
 }
 
-fn mount_one(root: &OwnedFd, bundle: &Path, m: &Mount) -> Result<()> {
+fn mount_one(root: &OwnedFd, bundle: &Path, m: &Mount, cgroups: &CgroupView<'_>) -> Result<()> {
     let opts = mount_options::parse(m.options().as_deref().unwrap_or(&[]));
     let typ = m.typ().as_deref().unwrap_or("");
     let bind = opts.is_bind() || typ == "bind";
-    if typ == "cgroup" || typ == "cgroup2" {
-        bail!("mount type {typ:?} is not supported yet");
+    if !bind && (typ == "cgroup" || typ == "cgroup2") {
+        super::cgroupfs::mount_cgroup(root, m.destination(), &opts, cgroups)?;
+        return apply_propagation(root, m, &opts);
     }
     if opts.tmpcopyup {
         bail!("option \"tmpcopyup\" is not supported yet");
@@ -123,22 +138,7 @@ fn mount_one(root: &OwnedFd, bundle: &Path, m: &Mount) -> Result<()> {
         let flags = MsFlags::MS_BIND | (opts.flags & MsFlags::MS_REC);
         mount(Some(&src), target.as_str(), NONE, flags, NONE)
             .with_context(|| format!("bind {}", src.display()))?;
-        let rest = opts.flags - MsFlags::MS_BIND - MsFlags::MS_REC - MsFlags::MS_REMOUNT;
-        if !rest.is_empty() {
-            // Bind mounts take ro/nosuid/... only on a remount of the new mount,
-            // which we reach by resolving the destination again (the old fd still
-            // points at the directory underneath).
-            let top = open_in_root(root, m.destination(), Create::Nothing, false)?;
-            let keep = locked_flags(&fd_path(&top));
-            mount(
-                NONE,
-                fd_path(&top).as_str(),
-                NONE,
-                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | rest | keep,
-                NONE,
-            )
-            .context("remounting the bind mount with its options")?;
-        }
+        remount_bind(root, m.destination(), opts.flags)?;
     } else {
         let data = (!opts.data.is_empty()).then_some(opts.data.as_str());
         let src = source
@@ -149,6 +149,26 @@ fn mount_one(root: &OwnedFd, bundle: &Path, m: &Mount) -> Result<()> {
             .with_context(|| format!("mount -t {typ} (data {:?})", opts.data))?;
     }
     apply_propagation(root, m, &opts)
+}
+
+/// Bind mounts take ro/nosuid/... only on a remount of the new mount, which
+/// we reach by resolving the destination again (an fd opened before the
+/// mount still points at the directory underneath).
+pub(super) fn remount_bind(root: &OwnedFd, dest: &Path, flags: MsFlags) -> Result<()> {
+    let rest = flags - MsFlags::MS_BIND - MsFlags::MS_REC - MsFlags::MS_REMOUNT;
+    if rest.is_empty() {
+        return Ok(());
+    }
+    let top = open_in_root(root, dest, Create::Nothing, false)?;
+    let keep = locked_flags(&fd_path(&top));
+    mount(
+        NONE,
+        fd_path(&top).as_str(),
+        NONE,
+        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | rest | keep,
+        NONE,
+    )
+    .context("remounting the bind mount with its options")
 }
 
 fn apply_propagation(root: &OwnedFd, m: &Mount, opts: &MountOptions) -> Result<()> {

@@ -3,7 +3,7 @@
 //! kernel), so they cannot be swapped under us by PID reuse.
 
 use std::ffi::CString;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 
 use nix::sched::{setns, CloneFlags};
 use nix::unistd::{chdir, execve, setsid};
@@ -24,6 +24,8 @@ pub struct ExecSpec<'a> {
     pub caps: Option<&'a CapPlan>,
     pub console: Option<OwnedFd>,
     pub preserve_fds: u32,
+    /// The container's cgroup: the process starts in it, as the init did.
+    pub cgroup: Option<&'a crate::cgroups::Cgroup>,
 }
 
 /// The namespaces of `pid` that differ from ours: those are the ones to join.
@@ -75,7 +77,9 @@ pub fn spawn(e: ExecSpec<'_>) -> Result<(i32, OwnedFd)> {
         .map(|v| cstring(v))
         .collect::<Result<_>>()?;
     let (parent_end, child_end) = channel::pair()?;
-    match sys::clone3(0, None).context("clone3 for exec")? {
+    let v2_dir = e.cgroup.map(|c| c.open_v2_dir()).transpose()?.flatten();
+    let cgroup_fd = v2_dir.as_ref().map(|f| f.as_raw_fd());
+    match sys::clone3(0, cgroup_fd).context("clone3 for exec")? {
         Forked::Child => {
             let _ = nix::unistd::close(parent_end.raw_fd());
             if let Err(err) = child(
@@ -91,6 +95,14 @@ pub fn spawn(e: ExecSpec<'_>) -> Result<(i32, OwnedFd)> {
         }
         Forked::Parent { pid, pidfd } => {
             drop(child_end);
+            // v1: into the container's cgroups before it may run anything.
+            if let Some(cg) = e.cgroup.filter(|_| v2_dir.is_none()) {
+                if let Err(err) = cg.place(pid) {
+                    let _ = crate::linux::pidfd::signal(&pidfd, libc::SIGKILL);
+                    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+                    return Err(err.context("exec: joining the container's cgroup"));
+                }
+            }
             parent_end.send(&Message::Continue)?;
             // The channel is close-on-exec: EOF means the execve happened.
             match parent_end.recv()? {

@@ -11,6 +11,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use nix::sched::{unshare, CloneFlags};
 use nix::unistd::{chdir, execve, sethostname, setsid};
 
 use super::channel::{Channel, Message};
@@ -38,6 +39,7 @@ pub struct Init<'a> {
     pub console: Option<&'a OwnedFd>,
     pub no_pivot: bool,
     pub preserve_fds: u32,
+    pub cgroup: Option<&'a crate::cgroups::Cgroup>,
 }
 
 /// Run the init; never returns.
@@ -85,12 +87,26 @@ fn setup(init: &Init<'_>) -> Result<Program> {
         nix::unistd::setresuid(root_u, root_u, root_u)
             .context("setresuid(0) in the user namespace: is uid 0 mapped in linux.uidMappings?")?;
     }
+    if init.plan.new.contains(CloneFlags::CLONE_NEWCGROUP) {
+        // Now, not at clone: the namespace's root is the cgroup we are in.
+        unshare(CloneFlags::CLONE_NEWCGROUP).context("unshare of the cgroup namespace")?;
+    }
     setsid().context("setsid")?;
     // Not dumpable while we still are hutch's image inside the container's
     // namespaces: nothing in there may open /proc/<us>/exe or ptrace us.
     nix::sys::prctl::set_dumpable(false).context("prctl(PR_SET_DUMPABLE)")?;
 
-    rootfs::prepare(spec, &init.cfg.bundle, &init.cfg.rootfs, init.no_pivot)?;
+    let cgroups = rootfs::CgroupView {
+        cgroup: init.cgroup,
+        own_ns: init.plan.has(oci_spec::runtime::LinuxNamespaceType::Cgroup),
+    };
+    rootfs::prepare(
+        spec,
+        &init.cfg.bundle,
+        &init.cfg.rootfs,
+        init.no_pivot,
+        &cgroups,
+    )?;
     if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
         sethostname(h).with_context(|| format!("hostname {h:?}: sethostname"))?;
     }

@@ -31,6 +31,8 @@ pub struct Options<'a> {
     /// Called with the init's PID after clone and before it may go on, e.g.
     /// to add it to cgroup v1 hierarchies.
     pub place: Option<&'a dyn Fn(i32) -> Result<()>>,
+    /// The container's cgroup, for `cgroup` mounts inside it.
+    pub cgroup: Option<&'a crate::cgroups::Cgroup>,
 }
 
 /// A cloned init that has reported its root filesystem ready and now waits
@@ -85,8 +87,11 @@ pub fn spawn(
         setns(pidns, CloneFlags::CLONE_NEWPID)
             .context("setns into the pid namespace of linux.namespaces")?;
     }
-    let forked = sys::clone3(plan.new.bits() as u64, opts.cgroup_fd)
-        .context("clone3 of the container init")?;
+    // A cgroup namespace is rooted where its creator is at that moment: the
+    // init makes its own once it has been placed in its cgroups.
+    let flags = plan.new - CloneFlags::CLONE_NEWCGROUP;
+    let forked =
+        sys::clone3(flags.bits() as u64, opts.cgroup_fd).context("clone3 of the container init")?;
     let (pid, pidfd) = match forked {
         Forked::Child => {
             let close = vec![lock_fd, parent_end.raw_fd()];
@@ -100,6 +105,7 @@ pub fn spawn(
                 console: opts.console.as_ref(),
                 no_pivot: opts.no_pivot,
                 preserve_fds: opts.preserve_fds,
+                cgroup: opts.cgroup,
             })
         }
         Forked::Parent { pid, pidfd } => (pid, pidfd),

@@ -1,0 +1,653 @@
+//! cgroup integration tests: placement, limits written and enforced, the
+//! `cgroup` mount, clean-up; on whatever cgroup layout the host has (v1 or
+//! hybrid here, v2 in hack/vm-test).
+
+// The shared harness: not every helper is used by this binary.
+#[allow(dead_code)]
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+use std::fs;
+
+/// A config running `script` in cgroup `path` with `resources`.
+fn config(script: &str, path: &str, resources: Value) -> Value {
+    let mut c = sh(script);
+    c["linux"]["cgroupsPath"] = json!(path);
+    c["linux"]["resources"] = resources;
+    c
+}
+
+/// `script`, then `ready`, then idle with sh as the init.
+fn idle_after(script: &str) -> String {
+    format!("{script}; echo ready; while :; do sleep 1000; done")
+}
+
+/// An absolute cgroup path unique to this container.
+fn path_for(id: &str) -> String {
+    format!("/{id}")
+}
+
+fn with_cgroup_mount(mut c: Value, options: &[&str]) -> Value {
+    c["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+        "options": options,
+    }));
+    c
+}
+
+#[test]
+fn init_is_in_its_cgroup_with_limits_written() {
+    let env = Env::new("cg-limits");
+    let id = env.id();
+    let path = path_for(&id);
+    let resources = json!({
+        "memory": { "limit": 64 << 20, "reservation": 32 << 20, "swappiness": 10 },
+        "cpu": { "shares": 512, "quota": 50000, "period": 100000, "cpus": "0", "mems": "0" },
+        "pids": { "limit": 30 },
+    });
+    let bundle = Bundle::new(&config(
+        &idle_after("cat /proc/self/cgroup"),
+        &path,
+        resources,
+    ));
+    let c = env.create(&id, &bundle);
+    // Placed before it runs anything: already in every hierarchy when created.
+    let pid = env.pid(&id);
+    for d in cgroup_dirs(&path) {
+        let procs = fs::read_to_string(d.join("cgroup.procs")).unwrap();
+        assert!(
+            procs.lines().any(|l| l == pid.to_string()),
+            "init {pid} not in {d:?}: {procs:?}"
+        );
+    }
+    env.start(&id).ok();
+    let out = c.wait_line("ready");
+    assert!(
+        out.contains(&path),
+        "/proc/self/cgroup inside lacks {path}: {out}"
+    );
+    if cgroup_v2() {
+        assert_eq!(cgroup_read("", &path, "memory.max"), (64 << 20).to_string());
+        assert_eq!(cgroup_read("", &path, "memory.low"), (32 << 20).to_string());
+        // shares 512 -> weight 1 + (510 * 9999) / 262142, as runc converts.
+        assert_eq!(cgroup_read("", &path, "cpu.weight"), "20");
+        assert_eq!(cgroup_read("", &path, "cpu.max"), "50000 100000");
+    } else {
+        let mem = |f| cgroup_read("memory", &path, f);
+        assert_eq!(mem("memory.limit_in_bytes"), (64 << 20).to_string());
+        assert_eq!(mem("memory.soft_limit_in_bytes"), (32 << 20).to_string());
+        assert_eq!(mem("memory.swappiness"), "10");
+        let cpu = |f| cgroup_read("cpu", &path, f);
+        assert_eq!(cpu("cpu.shares"), "512");
+        assert_eq!(cpu("cpu.cfs_quota_us"), "50000");
+        assert_eq!(cpu("cpu.cfs_period_us"), "100000");
+    }
+    assert_eq!(cgroup_read("cpuset", &path, "cpuset.cpus"), "0");
+    assert_eq!(cgroup_read("cpuset", &path, "cpuset.mems"), "0");
+    assert_eq!(cgroup_read("pids", &path, "pids.max"), "30");
+
+    env.delete_force(&id).ok();
+    assert_no_cgroup(&path);
+    env.assert_gone(&id);
+}
+
+#[test]
+fn default_path_is_hutch_id_and_delete_removes_it() {
+    let env = Env::new("cg-default");
+    let (c, _b) = env.run_container(&sh(&idle_after("cat /proc/self/cgroup")));
+    let out = c.wait_line("ready");
+    let path = format!("/hutch/{}", c.id);
+    assert!(out.contains(&path), "not in {path}: {out}");
+    let pid = env.pid(&c.id);
+    assert!(cgroup_pids("pids", &path).contains(&pid));
+    env.delete_force(&c.id).ok();
+    assert_no_cgroup(&path);
+}
+
+#[test]
+fn relative_path_is_below_the_callers_cgroup() {
+    let env = Env::new("cg-rel");
+    let id = env.id();
+    let own = fs::read_to_string("/proc/self/cgroup").unwrap();
+    let own_pids = own
+        .lines()
+        .find_map(|l| {
+            let mut f = l.splitn(3, ':');
+            let (_, ctl, p) = (f.next()?, f.next()?, f.next()?);
+            let hit = if cgroup_v2() {
+                ctl.is_empty()
+            } else {
+                ctl.split(',').any(|c| c == "pids")
+            };
+            hit.then(|| p.to_string())
+        })
+        .expect("own pids cgroup");
+    let expected = format!("{}/{id}", own_pids.trim_end_matches('/'));
+    let bundle = Bundle::new(&config(
+        &idle_after("true"),
+        &id,
+        json!({"pids": {"limit": 9}}),
+    ));
+    let c = env.create(&id, &bundle);
+    env.start(&id).ok();
+    c.wait_line("ready");
+    assert_eq!(cgroup_read("pids", &expected, "pids.max"), "9");
+    assert!(cgroup_pids("pids", &expected).contains(&env.pid(&id)));
+    env.delete_force(&id).ok();
+    assert_no_cgroup(&expected);
+}
+
+#[test]
+fn over_the_pids_limit_cannot_fork() {
+    let env = Env::new("cg-pids");
+    let id = env.id();
+    let path = path_for(&id);
+    // sh gives up at the first failed fork: do the forking in a child sh,
+    // which with the init and two sleeps fills the limit of 4.
+    let script =
+        idle_after("sh -c 'for i in 1 2 3 4 5 6 7 8; do sleep 1000 & echo started=$i; done' 2>&1");
+    let bundle = Bundle::new(&config(&script, &path, json!({"pids": {"limit": 4}})));
+    let c = env.create(&id, &bundle);
+    env.start(&id).ok();
+    let out = c.wait_line("ready");
+    assert!(
+        out.contains("can't fork"),
+        "no fork failure reported: {out}"
+    );
+    let started = out.lines().filter(|l| l.starts_with("started=")).count();
+    assert_eq!(started, 2, "forks past the limit succeeded: {out}");
+    let procs = cgroup_pids("pids", &path);
+    assert!(procs.len() <= 4, "cgroup holds {procs:?}, limit 4");
+    env.delete_force(&id).ok();
+    assert_no_cgroup(&path);
+}
+
+#[test]
+fn memory_hog_over_the_limit_is_oom_killed() {
+    let env = Env::new("cg-oom");
+    let id = env.id();
+    let path = path_for(&id);
+    // dd's 64 MiB buffer cannot fit in 16 MiB (swap included).
+    let script = idle_after("dd if=/dev/zero of=/dev/null bs=64M count=1 2>/dev/null; echo dd=$?");
+    let resources = json!({"memory": {"limit": 16 << 20, "swap": 16 << 20}});
+    let bundle = Bundle::new(&config(&script, &path, resources));
+    let c = env.create(&id, &bundle);
+    env.start(&id).ok();
+    c.wait_line("ready");
+    assert_eq!(c.value("dd"), "137", "dd was not SIGKILLed");
+    let kills = if cgroup_v2() {
+        cgroup_read("", &path, "memory.events")
+    } else {
+        cgroup_read("memory", &path, "memory.oom_control")
+    };
+    let n: u64 = kills
+        .lines()
+        .find_map(|l| l.strip_prefix("oom_kill "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    assert!(n >= 1, "no OOM kill recorded: {kills}");
+    env.delete_force(&id).ok();
+}
+
+#[test]
+fn cgroup_mount_shows_only_the_containers_cgroup_read_only() {
+    let env = Env::new("cg-mount");
+    let id = env.id();
+    let path = path_for(&id);
+    let (pids_dir, mem_file) = if cgroup_v2() {
+        ("/sys/fs/cgroup", "/sys/fs/cgroup/memory.max")
+    } else {
+        (
+            "/sys/fs/cgroup/pids",
+            "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+        )
+    };
+    let script = idle_after(&format!(
+        "echo max=$(cat {pids_dir}/pids.max); echo mem=$(cat {mem_file}); \
+         echo procs=$(cat {pids_dir}/cgroup.procs | wc -l); \
+         echo subdirs=$(find {pids_dir} -mindepth 1 -type d | wc -l); \
+         if echo 5 > {pids_dir}/pids.max; then echo write=ok; else echo write=refused; fi"
+    ));
+    let resources = json!({"pids": {"limit": 12}, "memory": {"limit": 48 << 20}});
+    let conf = with_cgroup_mount(
+        config(&script, &path, resources),
+        &["nosuid", "noexec", "nodev", "relatime", "ro"],
+    );
+    let bundle = Bundle::new(&conf);
+    let c = env.create(&id, &bundle);
+    env.start(&id).ok();
+    c.wait_line("ready");
+    assert_eq!(c.value("max"), "12");
+    assert_eq!(c.value("mem"), (48 << 20).to_string());
+    // Only the container's own cgroup: its processes, no host sub-cgroups.
+    let procs: usize = c.value("procs").parse().unwrap();
+    assert!((1..=6).contains(&procs), "procs={procs}");
+    assert_eq!(c.value("subdirs"), "0");
+    assert_eq!(c.value("write"), "refused");
+    assert_eq!(cgroup_read("pids", &path, "pids.max"), "12");
+    env.delete_force(&id).ok();
+    assert_no_cgroup(&path);
+}
+
+#[test]
+fn cgroup_namespace_roots_the_container_at_its_cgroup() {
+    let env = Env::new("cg-ns");
+    let id = env.id();
+    let path = path_for(&id);
+    let script = idle_after(
+        "echo self=$(grep -c ':/$' /proc/self/cgroup); echo lines=$(wc -l < /proc/self/cgroup); \
+         mkdir /sys/fs/cgroup/pids/sub 2>/dev/null || mkdir /sys/fs/cgroup/sub; echo made=$?",
+    );
+    let mut conf = with_cgroup_mount(
+        config(&script, &path, json!({"pids": {"limit": 20}})),
+        &["nosuid", "noexec", "nodev", "rw"],
+    );
+    conf["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "cgroup"}));
+    let bundle = Bundle::new(&conf);
+    let c = env.create(&id, &bundle);
+    env.start(&id).ok();
+    c.wait_line("ready");
+    // Every hierarchy shows the container's cgroup as "/".
+    assert_eq!(c.value("self"), c.value("lines"));
+    assert_eq!(
+        c.value("made"),
+        "0",
+        "a rw cgroup mount lets it make sub-cgroups"
+    );
+    assert!(cgroup_dir("pids", &path).join("sub").is_dir());
+    // delete removes the sub-cgroup it made as well.
+    env.delete_force(&id).ok();
+    assert_no_cgroup(&path);
+}
+
+#[test]
+fn systemd_cgroup_paths_are_refused() {
+    let env = Env::new("cg-systemd");
+    let id = env.id();
+    let bundle = Bundle::new(&config("true", "system.slice:hutch:x", json!({})));
+    let c = Container::new(&id);
+    env.create_args(&["--bundle", bundle.arg(), &id], None, &c.out)
+        .fails_with(&["linux.cgroupsPath", "systemd"]);
+    env.assert_gone(&id);
+    env.run(&["--systemd-cgroup", "state", &id])
+        .fails_with(&["systemd"]);
+}
+
+#[test]
+fn bad_values_are_refused_and_leave_nothing() {
+    let env = Env::exclusive("cg-bad");
+    let mut cases = vec![
+        (
+            json!({"memory": {"limit": -5}}),
+            vec!["linux.resources.memory.limit", "-5"],
+        ),
+        (
+            json!({"pids": {"limit": -7}}),
+            vec!["linux.resources.pids.limit"],
+        ),
+        (
+            json!({"cpu": {"cpus": "0-4095"}}),
+            vec!["linux.resources.cpu.cpus", "does not exist"],
+        ),
+        (
+            json!({"cpu": {"mems": "7"}}),
+            vec!["linux.resources.cpu.mems"],
+        ),
+        (
+            json!({"memory": {"limit": 100 << 20, "swap": 50 << 20}}),
+            vec!["memory.swap"],
+        ),
+        // Accepted by the checks, refused by the kernel (quota < 1ms): the
+        // cgroup made before that must go too.
+        (
+            json!({"cpu": {"quota": 500, "period": 100000}}),
+            vec!["linux.resources.cpu.quota"],
+        ),
+    ];
+    if cgroup_v2() {
+        cases.push((
+            json!({"unified": {"memory.bogus": "1"}}),
+            vec!["unified", "memory.bogus"],
+        ));
+    } else {
+        cases.push((
+            json!({"unified": {"memory.high": "1"}}),
+            vec!["unified", "v2"],
+        ));
+    }
+    let snapshot = HostSnapshot::take(&[]);
+    for (resources, tokens) in cases {
+        let id = env.id();
+        let path = path_for(&id);
+        let bundle = Bundle::new(&config("true", &path, resources.clone()));
+        let c = Container::new(&id);
+        env.create_args(&["--bundle", bundle.arg(), &id], None, &c.out)
+            .fails_with(&tokens);
+        env.assert_gone(&id);
+        assert_no_cgroup(&path);
+        assert_no_cgroup(&format!("/hutch/{id}"));
+    }
+    snapshot.assert_unchanged("after refused creates");
+}
+
+#[test]
+fn a_cgroup_in_use_is_refused() {
+    let env = Env::new("cg-busy");
+    let id = env.id();
+    let path = path_for(&id);
+    let bundle = Bundle::new(&config(&idle_after("true"), &path, json!({})));
+    let c = env.create(&id, &bundle);
+    env.start(&id).ok();
+    c.wait_line("ready");
+    let other = env.id();
+    let out = Container::new(&other);
+    env.create_args(&["--bundle", bundle.arg(), &other], None, &out.out)
+        .fails_with(&["cgroupsPath", "in use"]);
+    env.assert_gone(&other);
+    // The first container is untouched.
+    assert!(cgroup_pids("pids", &path).contains(&env.pid(&id)));
+}
+
+/// A container counting upwards on its stdout, one number a line.
+fn counter(env: &Env, resources: Value) -> (Container, Bundle, String) {
+    let id = env.id();
+    let path = path_for(&id);
+    let script = "echo ready; i=0; while :; do i=$((i+1)); echo $i; sleep 0.01; done";
+    let bundle = Bundle::new(&config(script, &path, resources));
+    let c = env.create(&id, &bundle);
+    env.start(&id).ok();
+    c.wait_line("ready");
+    (c, bundle, path)
+}
+
+fn last_count(c: &Container) -> u64 {
+    c.output()
+        .lines()
+        .rev()
+        .find_map(|l| l.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn pause_freezes_and_resume_thaws() {
+    let env = Env::new("cg-pause");
+    let (c, _b, path) = counter(&env, json!({}));
+    assert!(poll(WAIT, || last_count(&c) > 3), "counter never ran");
+    env.run(&["pause", &c.id]).ok();
+    assert_eq!(env.status(&c.id), "paused");
+    let frozen = last_count(&c);
+    // Running, it counts ~100 a second; frozen, not once.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(last_count(&c), frozen, "the counter advanced while paused");
+    if !cgroup_v2() {
+        assert_eq!(cgroup_read("freezer", &path, "freezer.state"), "FROZEN");
+    }
+    env.run(&["pause", &c.id]).fails_with(&["paused"]);
+    env.run(&["resume", &c.id]).ok();
+    assert_eq!(env.status(&c.id), "running");
+    assert!(
+        poll(WAIT, || last_count(&c) > frozen + 5),
+        "the counter did not resume"
+    );
+    env.run(&["resume", &c.id]).fails_with(&["running"]);
+    env.delete_force(&c.id).ok();
+    assert_no_cgroup(&path);
+}
+
+#[test]
+fn kill_and_delete_force_work_on_a_paused_container() {
+    let env = Env::new("cg-pkill");
+    let (c, _b, path) = counter(&env, json!({}));
+    env.run(&["pause", &c.id]).ok();
+    env.kill(&c.id, Some("KILL")).ok();
+    env.wait_status(&c.id, "stopped");
+    env.delete(&c.id).ok();
+    assert_no_cgroup(&path);
+
+    let (c, _b, path) = counter(&env, json!({}));
+    env.run(&["pause", &c.id]).ok();
+    let pid = env.pid(&c.id);
+    env.delete(&c.id).fails_with(&["paused"]);
+    env.delete_force(&c.id).ok();
+    assert!(!alive(pid), "init {pid} survived delete --force");
+    assert_no_cgroup(&path);
+    env.assert_gone(&c.id);
+}
+
+#[test]
+fn ps_lists_the_containers_processes() {
+    let env = Env::new("cg-ps");
+    let id = env.id();
+    let path = path_for(&id);
+    let bundle = Bundle::new(&config(
+        &idle_after("sleep 1001 & sleep 1002 & true"),
+        &path,
+        json!({}),
+    ));
+    let c = env.create(&id, &bundle);
+    env.start(&id).ok();
+    c.wait_line("ready");
+    let mut expected = cgroup_pids("pids", &path);
+    expected.sort();
+    assert_eq!(expected.len(), 4, "init, two sleeps and the idle sleep");
+    assert!(expected.contains(&env.pid(&id)));
+    let out = env.run(&["ps", "--format", "json", &id]).ok();
+    let mut listed: Vec<i32> = serde_json::from_str(&out.stdout).unwrap();
+    listed.sort();
+    assert_eq!(listed, expected);
+    let out = env.run(&["ps", &id, "-o", "pid,args"]).ok();
+    let mut lines = out.stdout.lines();
+    assert!(lines.next().unwrap().contains("PID"), "{}", out.stdout);
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), 4, "{}", out.stdout);
+    assert!(rows.iter().any(|r| r.contains("sleep 1001")));
+    assert!(rows.iter().any(|r| r.contains("sleep 1002")));
+    for p in &expected {
+        assert!(
+            rows.iter()
+                .any(|r| r.split_whitespace().next() == Some(&p.to_string())),
+            "{p} missing: {}",
+            out.stdout
+        );
+    }
+}
+
+#[test]
+fn kill_all_signals_every_process_of_the_cgroup() {
+    let env = Env::new("cg-killall");
+    let id = env.id();
+    let path = path_for(&id);
+    // No PID namespace: the init's death alone would leave the sleeps.
+    let mut conf = config(
+        &idle_after("sleep 1001 & sleep 1002 & true"),
+        &path,
+        json!({}),
+    );
+    conf["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|n| n["type"] != "pid");
+    let bundle = Bundle::new(&conf);
+    let c = env.create(&id, &bundle);
+    env.start(&id).ok();
+    c.wait_line("ready");
+    let before = cgroup_pids("pids", &path);
+    assert_eq!(before.len(), 4);
+    env.run(&["kill", "--all", &id, "KILL"]).ok();
+    assert!(
+        poll(WAIT, || cgroup_pids("pids", &path).is_empty()),
+        "left in the cgroup: {:?}",
+        cgroup_pids("pids", &path)
+    );
+    for p in before {
+        assert!(!alive(p), "{p} survived kill --all");
+    }
+    env.delete(&id).ok();
+    assert_no_cgroup(&path);
+}
+
+#[test]
+fn update_changes_the_limits() {
+    let env = Env::new("cg-update");
+    let (c, _b, path) = counter(&env, json!({"pids": {"limit": 20}}));
+    env.run(&[
+        "update",
+        "--memory",
+        "100m",
+        "--memory-swap",
+        "200m",
+        "--cpu-share",
+        "256",
+        "--cpu-quota",
+        "20000",
+        "--cpu-period",
+        "100000",
+        "--cpuset-cpus",
+        "0",
+        "--pids-limit",
+        "33",
+        &c.id,
+    ])
+    .ok();
+    assert_eq!(cgroup_read("pids", &path, "pids.max"), "33");
+    assert_eq!(cgroup_read("cpuset", &path, "cpuset.cpus"), "0");
+    if cgroup_v2() {
+        assert_eq!(
+            cgroup_read("", &path, "memory.max"),
+            (100 << 20).to_string()
+        );
+        assert_eq!(
+            cgroup_read("", &path, "memory.swap.max"),
+            (100 << 20).to_string()
+        );
+        assert_eq!(cgroup_read("", &path, "cpu.max"), "20000 100000");
+    } else {
+        assert_eq!(
+            cgroup_read("memory", &path, "memory.limit_in_bytes"),
+            (100 << 20).to_string()
+        );
+        assert_eq!(
+            cgroup_read("memory", &path, "memory.memsw.limit_in_bytes"),
+            (200 << 20).to_string()
+        );
+        assert_eq!(cgroup_read("cpu", &path, "cpu.shares"), "256");
+        assert_eq!(cgroup_read("cpu", &path, "cpu.cfs_quota_us"), "20000");
+    }
+    let r = TempDir::new("res");
+    let file = r.path().join("r.json");
+    fs::write(
+        &file,
+        r#"{"pids": {"limit": 44}, "memory": {"limit": 157286400, "swap": 209715200}}"#,
+    )
+    .unwrap();
+    env.run(&["update", "-r", file.to_str().unwrap(), &c.id])
+        .ok();
+    assert_eq!(cgroup_read("pids", &path, "pids.max"), "44");
+
+    env.run(&["update", "--pids-limit", "-5", &c.id])
+        .fails_with(&["pids.limit", "-5"]);
+    env.run(&["update", "--cpuset-cpus", "0-4095", &c.id])
+        .fails_with(&["cpu.cpus"]);
+    assert_eq!(cgroup_read("pids", &path, "pids.max"), "44");
+    assert_eq!(cgroup_read("cpuset", &path, "cpuset.cpus"), "0");
+}
+
+#[test]
+fn events_reports_stats_and_oom_kills() {
+    let env = Env::new("cg-events");
+    let id = env.id();
+    let path = path_for(&id);
+    let script = idle_after("dd if=/dev/zero of=/dev/null bs=64M count=1 2>/dev/null; echo dd=$?");
+    let resources = json!({"memory": {"limit": 16 << 20, "swap": 16 << 20}, "pids": {"limit": 50}});
+    let bundle = Bundle::new(&config(&script, &path, resources));
+    let c = env.create(&id, &bundle);
+
+    let out = env.run(&["events", "--stats", &id]).ok();
+    let ev: Value = serde_json::from_str(out.stdout.trim()).unwrap();
+    assert_eq!(ev["type"], "stats");
+    assert_eq!(ev["id"], id.as_str());
+    assert_eq!(ev["data"]["memory"]["usage"]["limit"], 16 << 20);
+    assert_eq!(ev["data"]["pids"]["limit"], 50);
+    assert!(ev["data"]["pids"]["current"].as_u64().unwrap() >= 1);
+
+    // Watch, then run the hog.
+    let scratch = TempDir::new("events");
+    let log = scratch.path().join("events");
+    let mut watch = std::process::Command::new(runtime())
+        .args([
+            "--root",
+            env.root().to_str().unwrap(),
+            "events",
+            "--interval",
+            "1h",
+            &id,
+        ])
+        .stdout(fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    assert!(
+        poll(WAIT, || fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("\"stats\"")),
+        "events printed nothing"
+    );
+    env.start(&id).ok();
+    c.wait_line("ready");
+    assert_eq!(c.value("dd"), "137");
+    assert!(
+        poll(WAIT, || fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("\"oom\"")),
+        "no oom event: {}",
+        fs::read_to_string(&log).unwrap_or_default()
+    );
+    // It stops with the container.
+    env.kill(&id, Some("KILL")).ok();
+    let status = {
+        let mut s = None;
+        poll(WAIT, || {
+            s = watch.try_wait().unwrap();
+            s.is_some()
+        });
+        s
+    };
+    if status.is_none() {
+        let _ = watch.kill();
+    }
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "events did not end: {status:?}"
+    );
+    let text = fs::read_to_string(&log).unwrap();
+    for line in text.lines() {
+        let ev: Value = serde_json::from_str(line).unwrap();
+        assert_eq!(ev["id"], id.as_str(), "{line}");
+    }
+    let oom: Value =
+        serde_json::from_str(text.lines().find(|l| l.contains("\"oom\"")).unwrap()).unwrap();
+    assert_eq!(oom, json!({"type": "oom", "id": id}));
+}
+
+#[test]
+fn exec_joins_the_containers_cgroup() {
+    let env = Env::new("cg-exec");
+    let (c, _b, path) = counter(&env, json!({"pids": {"limit": 20}}));
+    let out = env.run(&["exec", &c.id, "cat", "/proc/self/cgroup"]).ok();
+    // On v1 hosts the "0::" line is the unused v2 tree of a hybrid layout.
+    let lines: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| cgroup_v2() || !l.starts_with("0::"))
+        .collect();
+    assert!(!lines.is_empty(), "{out:#?}");
+    for l in lines {
+        assert!(l.ends_with(&path), "exec'd process outside {path}: {l}");
+    }
+    env.run(&["pause", &c.id]).ok();
+    env.run(&["exec", &c.id, "true"]).fails_with(&["paused"]);
+    env.run(&["resume", &c.id]).ok();
+}

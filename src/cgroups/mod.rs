@@ -1,0 +1,418 @@
+//! Control groups: where a container's processes live and what limits them.
+//!
+//! hutch writes the cgroup files itself rather than using a crate: the work
+//! is plain file writes, and the crates on offer (`cgroups-rs`, youki's
+//! `libcgroups`) bring large dependency trees, read far more files than a
+//! create needs, and pin their own oci-spec and nix versions.
+//!
+//! The host's layout is detected at run time with one statfs: cgroup v2
+//! (unified) at /sys/fs/cgroup, or v1 hierarchies (possibly with an empty v2
+//! tree at /sys/fs/cgroup/unified: "hybrid", which we treat as v1). A
+//! container's cgroup is recorded in its state as a [`Cgroup`]: the version
+//! and the directories, so later commands need no detection at all.
+
+mod devices_v2;
+mod resources;
+pub mod stats;
+mod v1;
+mod v2;
+
+use std::fs;
+use std::io::ErrorKind;
+use std::path::{Component, Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use oci_spec::runtime::{LinuxResources, Spec};
+use serde::{Deserialize, Serialize};
+
+use crate::bail;
+use crate::error::{Context, Error, Result};
+
+pub use resources::validate;
+
+const ROOT: &str = "/sys/fs/cgroup";
+const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Version {
+    V1,
+    V2,
+}
+
+/// One directory of a container's cgroup: on v2 the only one, on v1 one per
+/// hierarchy.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Dir {
+    /// The hierarchy's controllers as mounted ("cpu,cpuacct", "name=systemd");
+    /// empty on v2.
+    #[serde(default)]
+    pub controllers: String,
+    /// Where the hierarchy is mounted (v1), e.g. /sys/fs/cgroup/cpu.
+    #[serde(default)]
+    pub mount: PathBuf,
+    /// The container's directory in it.
+    pub path: PathBuf,
+}
+
+impl Dir {
+    fn has(&self, controller: &str) -> bool {
+        self.controllers.split(',').any(|c| c == controller)
+    }
+}
+
+/// A container's cgroup as recorded in its state.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Cgroup {
+    pub version: Version,
+    pub dirs: Vec<Dir>,
+    /// A parent hutch made for its default path (`/hutch`), removed with the
+    /// last container in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_parent: Option<String>,
+}
+
+/// The host's cgroup layout.
+pub fn detect() -> Result<Version> {
+    let fs = nix::sys::statfs::statfs(ROOT).with_context(|| format!("statfs {ROOT}"))?;
+    if fs.filesystem_type().0 as i64 == CGROUP2_SUPER_MAGIC {
+        Ok(Version::V2)
+    } else {
+        Ok(Version::V1)
+    }
+}
+
+/// The cgroup path a config asks for, as a path below a hierarchy's root
+/// (absolute) or below our own cgroup (relative).
+pub struct Wanted {
+    pub path: PathBuf,
+    pub default_parent: Option<String>,
+}
+
+const DEFAULT_PARENT: &str = "hutch";
+
+pub fn wanted(spec: &Spec, id: &str) -> Result<Wanted> {
+    let given = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.cgroups_path().as_ref());
+    let Some(p) = given.filter(|p| !p.as_os_str().is_empty()) else {
+        return Ok(Wanted {
+            path: Path::new("/").join(DEFAULT_PARENT).join(id),
+            default_parent: Some(DEFAULT_PARENT.to_string()),
+        });
+    };
+    let s = p.to_string_lossy();
+    if !p.is_absolute() && s.split(':').count() == 3 {
+        bail!(
+            "linux.cgroupsPath {s:?}: the systemd form slice:prefix:name needs systemd to manage cgroups, \
+             and hutch does not support that; give a path such as /machine/{id}"
+        );
+    }
+    for c in p.components() {
+        match c {
+            Component::RootDir | Component::Normal(_) => {}
+            Component::CurDir => {}
+            _ => bail!("linux.cgroupsPath {s:?}: \"..\" is not allowed"),
+        }
+    }
+    if p.components().all(|c| c == Component::RootDir) {
+        bail!("linux.cgroupsPath {s:?}: the root cgroup cannot be a container's cgroup");
+    }
+    Ok(Wanted {
+        path: p.clone(),
+        default_parent: None,
+    })
+}
+
+/// Lines of /proc/self/cgroup: (hierarchy controllers, path).
+fn own_cgroups() -> Result<Vec<(String, String)>> {
+    let text = fs::read_to_string("/proc/self/cgroup").context("reading /proc/self/cgroup")?;
+    Ok(text
+        .lines()
+        .filter_map(|l| {
+            let mut it = l.splitn(3, ':');
+            let _id = it.next()?;
+            let ctl = it.next()?.to_string();
+            let path = it.next()?.to_string();
+            Some((ctl, path))
+        })
+        .collect())
+}
+
+/// `base` (a host directory) joined with the wanted path, relative paths
+/// being taken below `own` (our own cgroup in that hierarchy).
+fn join(base: &Path, own: &str, wanted: &Path) -> PathBuf {
+    let rel = |p: &Path| -> PathBuf {
+        p.components()
+            .filter(|c| matches!(c, Component::Normal(_)))
+            .collect()
+    };
+    if wanted.is_absolute() {
+        base.join(rel(wanted))
+    } else {
+        base.join(rel(Path::new(own))).join(rel(wanted))
+    }
+}
+
+impl Cgroup {
+    /// Make the container's cgroup directories (and their parents); a
+    /// directory that already exists is reused, as runc does.
+    pub fn create(version: Version, wanted: &Wanted) -> Result<Cgroup> {
+        let own = own_cgroups()?;
+        let dirs = match version {
+            Version::V2 => {
+                let own2 = own
+                    .iter()
+                    .find(|(c, _)| c.is_empty())
+                    .map(|(_, p)| p.as_str())
+                    .unwrap_or("/");
+                vec![Dir {
+                    controllers: String::new(),
+                    mount: PathBuf::from(ROOT),
+                    path: join(Path::new(ROOT), own2, &wanted.path),
+                }]
+            }
+            Version::V1 => v1::dirs(&own, &wanted.path)?,
+        };
+        // Another container's processes in there would share our limits and
+        // die with our `delete`.
+        for d in &dirs {
+            let mut busy = Vec::new();
+            collect_pids(&d.path, &mut busy)?;
+            if !busy.is_empty() {
+                bail!(
+                    "linux.cgroupsPath: cgroup {} is already in use by {} process(es)",
+                    d.path.display(),
+                    busy.len()
+                );
+            }
+        }
+        let cg = Cgroup {
+            version,
+            dirs,
+            default_parent: wanted.default_parent.clone(),
+        };
+        for d in &cg.dirs {
+            let made = match version {
+                Version::V1 => v1::make_dir(d),
+                Version::V2 => v2::make_dir(&d.path),
+            };
+            if let Err(e) = made {
+                let _ = cg.remove();
+                return Err(e.context(format!("linux.cgroupsPath: creating {}", d.path.display())));
+            }
+        }
+        Ok(cg)
+    }
+
+    /// The directory holding `controller`'s files (any directory on v2).
+    pub fn dir(&self, controller: &str) -> Option<&Path> {
+        match self.version {
+            Version::V2 => self.dirs.first().map(|d| d.path.as_path()),
+            Version::V1 => self
+                .dirs
+                .iter()
+                .find(|d| d.has(controller))
+                .map(|d| d.path.as_path()),
+        }
+    }
+
+    /// A directory whose cgroup.procs lists the container's processes.
+    fn any_dir(&self) -> Option<&Path> {
+        self.dir("pids")
+            .or_else(|| self.dir("freezer"))
+            .or_else(|| self.dirs.first().map(|d| d.path.as_path()))
+    }
+
+    /// Apply `linux.resources` (already validated).
+    pub fn apply(&self, r: &LinuxResources) -> Result<()> {
+        match self.version {
+            Version::V1 => v1::apply(self, r),
+            Version::V2 => v2::apply(self, r),
+        }
+    }
+
+    /// The cgroup v2 directory to clone the init into.
+    pub fn v2_dir(&self) -> Option<&Path> {
+        (self.version == Version::V2)
+            .then(|| self.dirs.first().map(|d| d.path.as_path()))
+            .flatten()
+    }
+
+    /// The v2 directory opened for CLONE_INTO_CGROUP; None on v1.
+    pub fn open_v2_dir(&self) -> Result<Option<fs::File>> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let Some(p) = self.v2_dir() else {
+            return Ok(None);
+        };
+        fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+            .open(p)
+            .map(Some)
+            .with_context(|| format!("opening cgroup {}", p.display()))
+    }
+
+    /// Move `pid` into every v1 hierarchy (v2 uses CLONE_INTO_CGROUP).
+    pub fn place(&self, pid: i32) -> Result<()> {
+        let pid = pid.to_string();
+        for d in &self.dirs {
+            let f = d.path.join("cgroup.procs");
+            fs::write(&f, &pid).with_context(|| format!("writing {pid} to {}", f.display()))?;
+        }
+        Ok(())
+    }
+
+    /// PIDs of every process in the cgroup and its descendants.
+    pub fn pids(&self) -> Result<Vec<i32>> {
+        let mut out = Vec::new();
+        if let Some(d) = self.any_dir() {
+            collect_pids(d, &mut out)?;
+        }
+        Ok(out)
+    }
+
+    pub fn is_frozen(&self) -> bool {
+        match self.version {
+            Version::V1 => v1::is_frozen(self),
+            Version::V2 => v2::is_frozen(self),
+        }
+    }
+
+    pub fn freeze(&self, frozen: bool) -> Result<()> {
+        match self.version {
+            Version::V1 => v1::freeze(self, frozen),
+            Version::V2 => v2::freeze(self, frozen),
+        }
+    }
+
+    /// Remove the container's directories (and any it made inside them),
+    /// waiting briefly for exiting processes to leave. Directories that are
+    /// already gone are fine.
+    pub fn remove(&self) -> Result<()> {
+        let mut first_err = None;
+        for d in &self.dirs {
+            if let Err(e) = remove_tree(&d.path) {
+                first_err.get_or_insert(e);
+            }
+            if let Some(parent) = &self.default_parent {
+                // Only empty: other containers may still live in it.
+                let top = d.mount.join(parent);
+                if d.path.parent() == Some(top.as_path()) {
+                    let _ = fs::remove_dir(&top);
+                }
+            }
+        }
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+fn collect_pids(dir: &Path, out: &mut Vec<i32>) -> Result<()> {
+    let procs = dir.join("cgroup.procs");
+    match fs::read_to_string(&procs) {
+        Ok(text) => out.extend(text.lines().filter_map(|l| l.trim().parse::<i32>().ok())),
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::from(e).context(format!("reading {}", procs.display()))),
+    }
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for e in entries.flatten() {
+        if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+            collect_pids(&e.path(), out)?;
+        }
+    }
+    Ok(())
+}
+
+/// rmdir a cgroup and its sub-cgroups, deepest first. A cgroup whose last
+/// process is still exiting refuses with EBUSY for a moment: retry briefly.
+fn remove_tree(dir: &Path) -> Result<()> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::from(e).context(format!("reading {}", dir.display()))),
+    };
+    for e in entries.flatten() {
+        if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+            remove_tree(&e.path())?;
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match fs::remove_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => {
+                return Err(Error::from(e).context(format!("removing cgroup {}", dir.display())))
+            }
+        }
+    }
+}
+
+/// mkdir -p that tolerates a concurrent `delete` removing an empty parent
+/// (the shared default parent) between our mkdirs.
+fn mkdir_all(path: &Path) -> Result<bool> {
+    for _ in 0..100 {
+        match fs::create_dir(path) {
+            Ok(()) => return Ok(true),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => return Ok(false),
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                let parent = path
+                    .parent()
+                    .ok_or_else(|| Error::new("cgroup path has no parent"))?;
+                mkdir_all(parent)?;
+            }
+            Err(e) => return Err(Error::from(e).context(format!("mkdir {}", path.display()))),
+        }
+    }
+    bail!("mkdir {}: its parent keeps vanishing", path.display())
+}
+
+/// Write one cgroup file, naming the config field in the error.
+fn write(dir: &Path, file: &str, value: &str, field: &str) -> Result<()> {
+    let p = dir.join(file);
+    fs::write(&p, value).map_err(|e| {
+        let why = if e.kind() == ErrorKind::NotFound {
+            "this host's kernel has no such file (controller or feature not available)".to_string()
+        } else {
+            e.to_string()
+        };
+        Error::new(format!(
+            "{field}: writing {value:?} to {}: {why}",
+            p.display()
+        ))
+    })
+}
+
+fn read_trim(p: &Path) -> Option<String> {
+    fs::read_to_string(p).ok().map(|s| s.trim().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn joins_absolute_and_relative_paths() {
+        let base = Path::new("/sys/fs/cgroup/memory");
+        assert_eq!(
+            join(base, "/user/1", Path::new("/a/b")),
+            Path::new("/sys/fs/cgroup/memory/a/b")
+        );
+        assert_eq!(
+            join(base, "/user/1", Path::new("a/b")),
+            Path::new("/sys/fs/cgroup/memory/user/1/a/b")
+        );
+        assert_eq!(
+            join(base, "/", Path::new("./c")),
+            Path::new("/sys/fs/cgroup/memory/c")
+        );
+    }
+}
