@@ -996,3 +996,229 @@ fn host_view_of_a_config_with_many_fields() {
     let exe = fs::metadata(rootfs().join(INSPECTOR.trim_start_matches('/'))).unwrap();
     assert!(exe.mode() & 0o111 != 0);
 }
+
+// ---------------------------------------------------------------------------
+// seccomp
+
+fn with_seccomp(profile: Value) -> Value {
+    let mut c = base();
+    c["linux"]["seccomp"] = profile;
+    c
+}
+
+#[test]
+fn seccomp_denies_a_syscall_with_its_errno() {
+    let env = Env::new("seccompdeny");
+    let c = with_seccomp(json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+        "syscalls": [
+            { "names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO" },
+            { "names": ["rmdir", "unlinkat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13 }
+        ]
+    }));
+    let r = inspect(&env, c, &["--mkdir", "/tmp/denied:755"]);
+    assert_eq!(r["mkdir"]["/tmp/denied:755"], "EPERM");
+    assert_eq!(status(&r, "Seccomp"), "2");
+    // Without noNewPrivileges the filter was loaded with CAP_SYS_ADMIN, and
+    // no_new_privs stays off.
+    assert_eq!(status(&r, "NoNewPrivs"), "0");
+}
+
+#[test]
+fn seccomp_errno_ret_and_no_new_privileges() {
+    let env = Env::new("seccomperrno");
+    let mut c = with_seccomp(json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{ "names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13 }]
+    }));
+    c["process"]["noNewPrivileges"] = json!(true);
+    c["process"]["user"] = json!({ "uid": 1000, "gid": 1000 });
+    let r = inspect(&env, c, &["--mkdir", "/tmp/denied:755"]);
+    assert_eq!(r["mkdir"]["/tmp/denied:755"], "EACCES");
+    assert_eq!(status(&r, "Seccomp"), "2");
+    assert_eq!(status(&r, "NoNewPrivs"), "1");
+}
+
+#[test]
+fn seccomp_argument_conditions() {
+    let env = Env::new("seccompargs");
+    // mkdir(path, mode): arg 1; mkdirat(dirfd, path, mode): arg 2.
+    let c = with_seccomp(json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [
+            { "names": ["mkdir"], "action": "SCMP_ACT_ERRNO",
+              "args": [{ "index": 1, "value": 0o700, "op": "SCMP_CMP_EQ" }] },
+            { "names": ["mkdirat"], "action": "SCMP_ACT_ERRNO",
+              "args": [{ "index": 2, "value": 0o700, "op": "SCMP_CMP_EQ" }] },
+            // Masked: no bits for group and others at all.
+            { "names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13,
+              "args": [{ "index": 1, "value": 0o077, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ" }] },
+            { "names": ["mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13,
+              "args": [{ "index": 2, "value": 0o077, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ" }] }
+        ]
+    }));
+    let r = inspect(
+        &env,
+        c,
+        &[
+            "--mkdir",
+            "/tmp/a:700",
+            "--mkdir",
+            "/tmp/b:755",
+            "--mkdir",
+            "/tmp/c:500",
+        ],
+    );
+    assert_eq!(r["mkdir"]["/tmp/a:700"], "EPERM");
+    assert_eq!(r["mkdir"]["/tmp/b:755"], "ok");
+    assert_eq!(r["mkdir"]["/tmp/c:500"], "EACCES");
+}
+
+/// The OCI profile podman would generate from its default seccomp.json for
+/// `caps` on this architecture (containers/common's conversion: archMap to
+/// architectures, includes/excludes by arch and capability resolved).
+fn podman_profile(raw: &Value, caps: &[&str]) -> Value {
+    // includes/excludes name arches as Go does.
+    let (arch, goarch) = match std::env::consts::ARCH {
+        "x86_64" => ("SCMP_ARCH_X86_64", "amd64"),
+        "aarch64" => ("SCMP_ARCH_AARCH64", "arm64"),
+        other => panic!("no podman arch name for {other}"),
+    };
+    let mut arches = vec![json!(arch)];
+    for m in raw["archMap"].as_array().unwrap() {
+        if m["architecture"] == arch {
+            arches.extend(m["subArchitectures"].as_array().unwrap().iter().cloned());
+        }
+    }
+    let has_cap = |c: &str| caps.contains(&c.trim_start_matches("CAP_"));
+    let mut syscalls = Vec::new();
+    for s in raw["syscalls"].as_array().unwrap() {
+        let inc = &s["includes"];
+        let exc = &s["excludes"];
+        let arch_ok = |list: &Value| strings(list).contains(&goarch);
+        if inc["arches"].is_array() && !arch_ok(&inc["arches"]) {
+            continue;
+        }
+        if inc["caps"].is_array() && !strings(&inc["caps"]).iter().all(|c| has_cap(c)) {
+            continue;
+        }
+        if exc["arches"].is_array() && arch_ok(&exc["arches"]) {
+            continue;
+        }
+        if exc["caps"].is_array() && strings(&exc["caps"]).iter().any(|c| has_cap(c)) {
+            continue;
+        }
+        let mut rule = json!({ "names": s["names"], "action": s["action"] });
+        for k in ["args", "errnoRet"] {
+            if !s[k].is_null() {
+                rule[k] = s[k].clone();
+            }
+        }
+        syscalls.push(rule);
+    }
+    json!({
+        "defaultAction": raw["defaultAction"],
+        "defaultErrnoRet": raw["defaultErrnoRet"],
+        "architectures": arches,
+        "syscalls": syscalls,
+    })
+}
+
+const PODMAN_CAPS: [&str; 11] = [
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "NET_BIND_SERVICE",
+    "SETFCAP",
+    "SETGID",
+    "SETPCAP",
+    "SETUID",
+    "SYS_CHROOT",
+];
+
+#[test]
+fn seccomp_podman_default_profile() {
+    let file = "/usr/share/containers/seccomp.json";
+    let Ok(text) = fs::read_to_string(file) else {
+        println!("skipped: no {file} (Debian package golang-github-containers-common)");
+        return;
+    };
+    let raw: Value = serde_json::from_str(&text).unwrap();
+    let profile = podman_profile(&raw, &PODMAN_CAPS);
+    let names: usize = profile["syscalls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["names"].as_array().unwrap().len())
+        .sum();
+    assert!(names > 300, "only {names} syscall names in the profile");
+    let env = Env::new("podman");
+    let set = caps_json(&PODMAN_CAPS);
+    for nnp in [false, true] {
+        let mut c = with_seccomp(profile.clone());
+        c["process"]["capabilities"] = json!({
+            "bounding": set, "permitted": set, "effective": set
+        });
+        c["process"]["noNewPrivileges"] = json!(nnp);
+        let r = inspect(&env, c.clone(), &["--mkdir", "/tmp/ok:755"]);
+        assert_eq!(status(&r, "Seccomp"), "2", "noNewPrivileges {nnp}");
+        assert_eq!(r["mkdir"]["/tmp/ok:755"], "ok");
+        // A shell, its fork and exec work under it.
+        c["process"]["args"] = json!(["sh", "-c", "echo ok; (echo sub) | cat"]);
+        let (ct, _b) = env.run_container(&c);
+        env.wait_status(&ct.id, "stopped");
+        assert_eq!(ct.output(), "ok\nsub\n", "noNewPrivileges {nnp}");
+    }
+}
+
+#[test]
+fn rejects_a_bad_seccomp_action() {
+    let c = with_seccomp(json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{ "names": ["mkdir"], "action": "SCMP_ACT_BOGUS" }]
+    }));
+    rejects(
+        "seccompact",
+        &c,
+        &["linux.seccomp.syscalls[0].action", "SCMP_ACT_BOGUS"],
+    );
+}
+
+#[test]
+fn rejects_a_bad_seccomp_architecture() {
+    let c = with_seccomp(json!({
+        "defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_PDP11"]
+    }));
+    rejects(
+        "seccomparch",
+        &c,
+        &["linux.seccomp.architectures", "SCMP_ARCH_PDP11"],
+    );
+}
+
+#[test]
+fn rejects_a_bad_seccomp_argument_index() {
+    let c = with_seccomp(json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{ "names": ["mkdir"], "action": "SCMP_ACT_ERRNO",
+                       "args": [{ "index": 7, "value": 1, "op": "SCMP_CMP_EQ" }] }]
+    }));
+    rejects(
+        "seccompidx",
+        &c,
+        &["linux.seccomp.syscalls[0].args[0]", "index 7"],
+    );
+}
+
+#[test]
+fn rejects_a_seccomp_listener() {
+    let c = with_seccomp(json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "listenerPath": "/run/hutch-test-listener.sock",
+        "syscalls": [{ "names": ["mkdir"], "action": "SCMP_ACT_NOTIFY" }]
+    }));
+    rejects("seccompnotify", &c, &["linux.seccomp", "not supported"]);
+}

@@ -7,7 +7,7 @@ use oci_spec::runtime::Spec;
 use super::Global;
 use crate::bail;
 use crate::error::{Context, Result};
-use crate::linux::{capabilities, namespaces, rlimits, sysctl};
+use crate::linux::{capabilities, namespaces, rlimits, seccomp, sysctl};
 use crate::process::spawn::{self, Options};
 use crate::spec;
 use crate::state::{validate_id, ContainerDir, State};
@@ -31,6 +31,10 @@ pub fn run(g: &Global, c: &Create) -> Result<()> {
     let process = spec.process().as_ref();
     let caps = capabilities::plan(process.and_then(|p| p.capabilities().as_ref()))?;
     rlimits::validate(process.and_then(|p| p.rlimits().as_deref()).unwrap_or(&[]))?;
+    let filter = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+        Some(s) => Some(seccomp::build(s)?),
+        None => None,
+    };
 
     let dir = ContainerDir::create(&g.root, &c.id)?;
     let opts = Options {
@@ -38,6 +42,7 @@ pub fn run(g: &Global, c: &Create) -> Result<()> {
         preserve_fds: c.preserve_fds,
         cgroup_fd: None,
         place: None,
+        seccomp: filter.as_ref(),
     };
     let result = (|| {
         let child = spawn::spawn(&cfg, &plan, caps.as_ref(), &dir, dir.lock_fd(), &opts)?;
@@ -101,7 +106,6 @@ fn reject_unsupported(spec: &Spec, console_socket: Option<&Path>) -> Result<()> 
     }
     if let Some(l) = spec.linux() {
         let unsupported = [
-            ("linux.seccomp", l.seccomp().is_some()),
             ("linux.resources", l.resources().is_some()),
             ("linux.cgroupsPath", l.cgroups_path().is_some()),
             ("linux.intelRdt", l.intel_rdt().is_some()),

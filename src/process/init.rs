@@ -18,6 +18,7 @@ use crate::bail;
 use crate::error::{Context, Error, Result};
 use crate::linux::capabilities::CapPlan;
 use crate::linux::namespaces::Plan;
+use crate::linux::seccomp::Filter;
 use crate::linux::{namespaces, rlimits, rootfs, sys, user};
 use crate::spec::Config;
 
@@ -35,6 +36,7 @@ pub struct Init<'a> {
     pub close: Vec<RawFd>,
     pub no_pivot: bool,
     pub preserve_fds: u32,
+    pub seccomp: Option<&'a Filter>,
 }
 
 /// Run the init; never returns.
@@ -140,6 +142,15 @@ fn wait_and_exec(init: &Init<'_>, prog: Program) -> Result<()> {
         .process()
         .as_ref()
         .ok_or_else(|| Error::new("process: missing"))?;
+    let nnp = process.no_new_privileges().unwrap_or(false);
+    // Loading a filter needs no_new_privs or CAP_SYS_ADMIN. Without
+    // no_new_privs, and if the program will not keep CAP_SYS_ADMIN, it goes
+    // on now, while we still hold it, and must allow what follows (as in
+    // runc); otherwise right before execve.
+    let late = nnp || keeps_sys_admin(process.user().uid(), init.caps);
+    if let (Some(f), false) = (init.seccomp, late) {
+        f.load()?;
+    }
     if let Some(caps) = init.caps {
         caps.apply_bounding()?;
     }
@@ -147,7 +158,7 @@ fn wait_and_exec(init: &Init<'_>, prog: Program) -> Result<()> {
     if let Some(caps) = init.caps {
         caps.apply_rest()?;
     }
-    if process.no_new_privileges().unwrap_or(false) {
+    if nnp {
         nix::sys::prctl::set_no_new_privs().context("process.noNewPrivileges: prctl")?;
     }
     // Nothing of the runtime's past crosses into the program but stdio and the
@@ -163,8 +174,20 @@ fn wait_and_exec(init: &Init<'_>, prog: Program) -> Result<()> {
             Err(e) => return Err(Error::from(e).context("reading the exec fifo")),
         }
     }
+    if let (Some(f), true) = (init.seccomp, late) {
+        f.load()?;
+    }
     execve(&prog.path, &prog.argv, &prog.env).with_context(|| format!("exec {:?}", prog.path))?;
     Ok(())
+}
+
+/// Whether the program runs with CAP_SYS_ADMIN in its effective set.
+fn keeps_sys_admin(uid: u32, caps: Option<&CapPlan>) -> bool {
+    match caps {
+        Some(c) => c.effective_has(caps::Capability::CAP_SYS_ADMIN),
+        // Unchanged sets: root keeps everything, setuid to others clears them.
+        None => uid == 0,
+    }
 }
 
 fn cstring(s: &str) -> Result<CString> {

@@ -17,6 +17,7 @@ use crate::error::{Context, Error, Result};
 use crate::linux::capabilities::CapPlan;
 use crate::linux::namespaces::{self, Plan};
 use crate::linux::pidfd::{self, ProcessIdentity};
+use crate::linux::seccomp::Filter;
 use crate::linux::sys::{self, Forked};
 use crate::spec::Config;
 use crate::state::{ContainerDir, EXEC_FIFO};
@@ -29,6 +30,8 @@ pub struct Options<'a> {
     /// Called with the init's PID after clone and before it may go on, e.g.
     /// to add it to cgroup v1 hierarchies.
     pub place: Option<&'a dyn Fn(i32) -> Result<()>>,
+    /// The compiled `linux.seccomp`, loaded by the init just before execve.
+    pub seccomp: Option<&'a Filter>,
 }
 
 /// A cloned init that has reported its root filesystem ready and now waits
@@ -96,6 +99,7 @@ pub fn spawn(
                 close,
                 no_pivot: opts.no_pivot,
                 preserve_fds: opts.preserve_fds,
+                seccomp: opts.seccomp,
             })
         }
         Forked::Parent { pid, pidfd } => (pid, pidfd),
