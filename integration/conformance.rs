@@ -1222,3 +1222,214 @@ fn rejects_a_seccomp_listener() {
     }));
     rejects("seccompnotify", &c, &["linux.seccomp", "not supported"]);
 }
+
+// ---------------------------------------------------------------------------
+// hooks
+
+/// A hook running `script` with /bin/sh (the host's, or the container's for
+/// startContainer), with HOOKVAR=`name` in its environment.
+fn hook(name: &str, script: &str) -> Value {
+    json!({
+        "path": "/bin/sh",
+        "args": ["sh", "-c", script],
+        "env": [format!("HOOKVAR={name}")],
+    })
+}
+
+/// A hook that records its stdin, environment and mount namespace in `dir`
+/// as NAME.json, NAME.env, NAME.mnt and appends NAME to `order`.
+fn recording_hook(dir: &str, name: &str) -> Value {
+    hook(
+        name,
+        &format!(
+            "cat > {dir}/{name}.json; tr '\\0' ' ' < /proc/self/environ > {dir}/{name}.env; \
+             readlink /proc/self/ns/mnt > {dir}/{name}.mnt; echo {name} >> {dir}/order"
+        ),
+    )
+}
+
+fn read_json(p: &Path) -> Value {
+    let text = fs::read_to_string(p).unwrap_or_else(|e| panic!("{p:?}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{p:?} ({e}): {text}"))
+}
+
+fn lines(p: &Path) -> Vec<String> {
+    fs::read_to_string(p)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn hooks_run_in_order_with_state_env_and_namespaces() {
+    let env = Env::new("hooks");
+    let out = TempDir::new("hooks");
+    let d = out.path().to_str().unwrap().to_string();
+    let mut c = spec(&["sh", "-c", "while :; do sleep 1000; done"]);
+    c["annotations"] = json!({ "org.example.hook": "yes" });
+    c["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/hookout", "type": "bind", "source": d, "options": ["bind"]
+    }));
+    c["hooks"] = json!({
+        "prestart": [recording_hook(&d, "prestart")],
+        "createRuntime": [recording_hook(&d, "createRuntime")],
+        "createContainer": [recording_hook(&d, "createContainer")],
+        "startContainer": [recording_hook("/hookout", "startContainer")],
+        "poststart": [recording_hook(&d, "poststart")],
+        "poststop": [recording_hook(&d, "poststop")],
+    });
+    let bundle = Bundle::new(&c);
+    let id = env.id();
+    let ct = env.create(&id, &bundle);
+    let order = out.path().join("order");
+    assert_eq!(
+        lines(&order),
+        ["prestart", "createRuntime", "createContainer"]
+    );
+    let pid = env.pid(&id);
+    let host_mnt = ns("self", "mnt");
+    let container_mnt = ns(&pid.to_string(), "mnt");
+    for name in ["prestart", "createRuntime", "createContainer"] {
+        let st = read_json(&out.path().join(format!("{name}.json")));
+        assert_eq!(st["id"], id.as_str(), "{name}: {st}");
+        assert_eq!(st["status"], "creating", "{name}: {st}");
+        assert_eq!(st["bundle"], bundle.arg(), "{name}: {st}");
+        assert_eq!(st["annotations"]["org.example.hook"], "yes", "{name}");
+        // Only the hook's own env, nothing of hutch's.
+        let env_line = fs::read_to_string(out.path().join(format!("{name}.env"))).unwrap();
+        assert_eq!(
+            env_line.trim(),
+            format!("HOOKVAR={name}"),
+            "{name}: environment"
+        );
+        let mnt = fs::read_to_string(out.path().join(format!("{name}.mnt"))).unwrap();
+        let want = if name == "createContainer" {
+            &container_mnt
+        } else {
+            &host_mnt
+        };
+        assert_eq!(mnt.trim(), want, "{name}: mount namespace");
+        // The pid as the hook's namespace sees it.
+        let want_pid = if name == "createContainer" { 1 } else { pid };
+        assert_eq!(st["pid"], want_pid, "{name}: {st}");
+    }
+
+    env.start(&id).ok();
+    let all = lines(&order);
+    assert_eq!(all[3..], ["startContainer", "poststart"]);
+    let st = read_json(&out.path().join("startContainer.json"));
+    assert_eq!(
+        (st["status"].as_str(), st["pid"].as_i64()),
+        (Some("created"), Some(1))
+    );
+    let mnt = fs::read_to_string(out.path().join("startContainer.mnt")).unwrap();
+    assert_eq!(mnt.trim(), container_mnt);
+    let st = read_json(&out.path().join("poststart.json"));
+    assert_eq!(st["status"], "running");
+    assert_eq!(st["pid"], pid);
+    assert_eq!(env.status(&id), "running");
+
+    env.kill(&id, Some("KILL")).ok();
+    env.wait_status(&id, "stopped");
+    env.delete(&id).ok();
+    assert_eq!(lines(&order).last().map(String::as_str), Some("poststop"));
+    let st = read_json(&out.path().join("poststop.json"));
+    assert_eq!(st["status"], "stopped");
+    env.assert_gone(&ct.id);
+}
+
+#[test]
+fn failing_create_hooks_fail_create_and_run_poststop() {
+    for point in ["prestart", "createRuntime", "createContainer"] {
+        let out = TempDir::new("hookfail");
+        let d = out.path().to_str().unwrap();
+        let mut c = base();
+        c["hooks"] = json!({
+            point: [hook(point, "echo boom from $HOOKVAR >&2; exit 3")],
+            "poststop": [recording_hook(d, "poststop")],
+        });
+        rejects(
+            &format!("hook-{}", point.to_lowercase()),
+            &c,
+            &[
+                &format!("hooks.{point}[0]"),
+                "/bin/sh",
+                &format!("boom from {point}"),
+            ],
+        );
+        assert_eq!(lines(&out.path().join("order")), ["poststop"], "{point}");
+    }
+}
+
+#[test]
+fn a_hook_past_its_timeout_fails_create() {
+    let mut c = base();
+    c["hooks"] = json!({
+        "createRuntime": [{ "path": "/bin/sleep", "args": ["sleep", "30"], "timeout": 1 }]
+    });
+    rejects("hooktimeout", &c, &["hooks.createRuntime[0]", "timed out"]);
+}
+
+#[test]
+fn rejects_bad_hook_values() {
+    let mut c = base();
+    c["hooks"] = json!({ "prestart": [{ "path": "bin/true" }] });
+    rejects("hookrel", &c, &["hooks.prestart[0].path", "absolute"]);
+    c["hooks"] = json!({ "poststart": [{ "path": "/bin/true", "timeout": 0 }] });
+    rejects(
+        "hookzero",
+        &c,
+        &["hooks.poststart[0].timeout", "greater than zero"],
+    );
+    c["hooks"] = json!({ "createRuntime": [{ "path": "/hutch/no/such/hook" }] });
+    rejects(
+        "hookmissing",
+        &c,
+        &["hooks.createRuntime[0]", "/hutch/no/such/hook"],
+    );
+}
+
+#[test]
+fn failing_start_hooks_fail_start_and_stop_the_container() {
+    let env = Env::new("hookstart");
+    for point in ["startContainer", "poststart"] {
+        let out = TempDir::new("hookstart");
+        let d = out.path().to_str().unwrap();
+        let mut c = spec(&["sh", "-c", "while :; do sleep 1000; done"]);
+        c["hooks"] = json!({
+            point: [hook(point, "echo boom from $HOOKVAR >&2; exit 4")],
+            "poststop": [recording_hook(d, "poststop")],
+        });
+        let bundle = Bundle::new(&c);
+        let id = env.id();
+        env.create(&id, &bundle);
+        env.start(&id)
+            .fails_with(&[&id, point, &format!("boom from {point}")]);
+        env.wait_status(&id, "stopped");
+        env.delete(&id).ok();
+        env.assert_gone(&id);
+        assert_eq!(lines(&out.path().join("order")), ["poststop"], "{point}");
+    }
+}
+
+#[test]
+fn a_failing_poststop_hook_only_warns() {
+    let env = Env::new("hookpoststop");
+    let out = TempDir::new("hookpoststop");
+    let d = out.path().to_str().unwrap();
+    let mut c = base();
+    c["process"]["args"] = json!(["true"]);
+    c["hooks"] = json!({
+        "poststop": [hook("first", "exit 1"), recording_hook(d, "second")],
+    });
+    let (ct, _b) = env.run_container(&c);
+    env.wait_status(&ct.id, "stopped");
+    let del = env.delete(&ct.id).ok();
+    assert!(
+        del.stderr.contains("warning") && del.stderr.contains("hooks.poststop[0]"),
+        "{del:#?}"
+    );
+    env.assert_gone(&ct.id);
+    assert_eq!(lines(&out.path().join("order")), ["second"]);
+}

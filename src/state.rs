@@ -21,6 +21,9 @@ use crate::linux::pidfd::ProcessIdentity;
 
 pub const STATE_FILE: &str = "state.json";
 pub const EXEC_FIFO: &str = "exec.fifo";
+/// Where the init writes why it failed after `create` returned (a
+/// startContainer hook, exec), for `start` to report.
+pub const INIT_ERROR: &str = "init.err";
 
 /// What hutch remembers about a container between invocations.
 #[derive(Debug, Serialize, Deserialize)]
@@ -39,6 +42,10 @@ pub struct State {
     /// init kills everything in it).
     #[serde(default)]
     pub own_pid_ns: bool,
+    /// config.json's hooks as they were at create: later edits of the
+    /// bundle must not change the container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hooks: Option<oci_spec::runtime::Hooks>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

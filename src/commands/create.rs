@@ -7,6 +7,7 @@ use oci_spec::runtime::Spec;
 use super::Global;
 use crate::bail;
 use crate::error::{Context, Result};
+use crate::hooks::{self, Point};
 use crate::linux::{capabilities, namespaces, rlimits, seccomp, sysctl};
 use crate::process::spawn::{self, Options};
 use crate::spec;
@@ -36,6 +37,21 @@ pub fn run(g: &Global, c: &Create) -> Result<()> {
         None => None,
     };
 
+    let hooks = spec.hooks().as_ref();
+    if let Some(h) = hooks {
+        hooks::validate(h)?;
+    }
+    let annotations = spec.annotations().clone().unwrap_or_default();
+    // prestart and createRuntime: in our namespaces, once the container's
+    // mounts are made and before it pivots into them.
+    let create_hooks = |pid: i32| -> Result<()> {
+        let state = hooks::state_json(&c.id, "creating", pid, &cfg.bundle, &annotations);
+        hooks::run(hooks, Point::Prestart, &state)?;
+        hooks::run(hooks, Point::CreateRuntime, &state)
+    };
+    let before_pivot: Option<&dyn Fn(i32) -> Result<()>> =
+        hooks::any(hooks, &[Point::Prestart, Point::CreateRuntime]).then_some(&create_hooks);
+
     let dir = ContainerDir::create(&g.root, &c.id)?;
     let opts = Options {
         no_pivot: c.no_pivot,
@@ -43,6 +59,7 @@ pub fn run(g: &Global, c: &Create) -> Result<()> {
         cgroup_fd: None,
         place: None,
         seccomp: filter.as_ref(),
+        before_pivot,
     };
     let result = (|| {
         let child = spawn::spawn(&cfg, &plan, caps.as_ref(), &dir, dir.lock_fd(), &opts)?;
@@ -53,8 +70,9 @@ pub fn run(g: &Global, c: &Create) -> Result<()> {
             rootfs: cfg.rootfs.clone(),
             created: crate::time::now_rfc3339(),
             config_digest: cfg.digest.clone(),
-            annotations: spec.annotations().clone().unwrap_or_default(),
+            annotations: annotations.clone(),
             own_pid_ns: plan.new.contains(nix::sched::CloneFlags::CLONE_NEWPID),
+            hooks: spec.hooks().clone(),
         };
         dir.save(&state)?;
         if let Some(p) = &c.pid_file {
@@ -66,6 +84,9 @@ pub fn run(g: &Global, c: &Create) -> Result<()> {
     if let Err(e) = result {
         // The Child guard has killed and reaped the init; take the directory too.
         let _ = dir.remove();
+        // The container existed in part: runtime.md goes on to poststop.
+        let state = hooks::state_json(&c.id, "stopped", 0, &cfg.bundle, &annotations);
+        hooks::run_warn(hooks, Point::Poststop, &state);
         return Err(e);
     }
     Ok(())
@@ -100,9 +121,6 @@ fn reject_unsupported(spec: &Spec, console_socket: Option<&Path>) -> Result<()> 
                 bail!("{name} is not supported yet");
             }
         }
-    }
-    if spec.hooks().is_some() {
-        bail!("hooks are not supported yet");
     }
     if let Some(l) = spec.linux() {
         let unsupported = [

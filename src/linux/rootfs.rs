@@ -19,8 +19,8 @@ use crate::error::{Context, Error, Result};
 
 const NONE: Option<&str> = None;
 
-/// Everything up to and including the switch into the new root.
-pub fn prepare(spec: &Spec, bundle: &Path, rootfs: &Path, no_pivot: bool) -> Result<()> {
+/// Everything up to the switch into the new root.
+pub fn prepare(spec: &Spec, bundle: &Path, rootfs: &Path) -> Result<()> {
     let linux = spec.linux().as_ref();
     // The configured propagation is given to the new "/" at the very end
     // (`finish`). Until then the tree is private, or a slave of the host's
@@ -73,8 +73,11 @@ pub fn prepare(spec: &Spec, bundle: &Path, rootfs: &Path, no_pivot: bool) -> Res
         devices::create_defaults(&root, user_ns)?;
     }
     let extra = linux.and_then(|l| l.devices().as_deref()).unwrap_or(&[]);
-    devices::create(&root, extra, user_ns)?;
+    devices::create(&root, extra, user_ns)
+}
 
+/// Make the prepared rootfs the process's root.
+pub fn switch_root(rootfs: &Path, no_pivot: bool) -> Result<()> {
     if no_pivot {
         move_root(rootfs)
     } else {

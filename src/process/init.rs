@@ -5,7 +5,7 @@
 
 use std::ffi::CString;
 use std::fs::File;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::os::fd::RawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
@@ -16,6 +16,7 @@ use nix::unistd::{chdir, execve, sethostname, setsid};
 use super::channel::{Channel, Message};
 use crate::bail;
 use crate::error::{Context, Error, Result};
+use crate::hooks::{self, Point};
 use crate::linux::capabilities::CapPlan;
 use crate::linux::namespaces::Plan;
 use crate::linux::seccomp::Filter;
@@ -37,6 +38,11 @@ pub struct Init<'a> {
     pub no_pivot: bool,
     pub preserve_fds: u32,
     pub seccomp: Option<&'a Filter>,
+    pub id: &'a str,
+    /// Ask the parent to run the prestart/createRuntime hooks before pivot_root.
+    pub before_pivot: bool,
+    /// Where errors after `create` has returned go, for `start` to report.
+    pub errlog: File,
 }
 
 /// Run the init; never returns.
@@ -53,6 +59,7 @@ pub fn run(init: Init<'_>) -> ! {
     };
     // From here on the parent has returned: errors can only go to stderr.
     if let Err(e) = wait_and_exec(&init, prog) {
+        let _ = (&init.errlog).write_all(e.to_string().as_bytes());
         eprintln!("hutch init: {e}");
         sys::exit_now(127);
     }
@@ -88,7 +95,17 @@ fn setup(init: &Init<'_>) -> Result<Program> {
     // namespaces: nothing in there may open /proc/<us>/exe or ptrace us.
     nix::sys::prctl::set_dumpable(false).context("prctl(PR_SET_DUMPABLE)")?;
 
-    rootfs::prepare(spec, &init.cfg.bundle, &init.cfg.rootfs, init.no_pivot)?;
+    rootfs::prepare(spec, &init.cfg.bundle, &init.cfg.rootfs)?;
+    if init.before_pivot {
+        init.chan.send(&Message::Hooks)?;
+        match init.chan.recv()? {
+            Some(Message::Continue) => {}
+            _ => bail!("create went away while running the createRuntime hooks"),
+        }
+    }
+    // In the container's namespaces, before pivot_root (config.md).
+    run_hooks(init, Point::CreateContainer, "creating")?;
+    rootfs::switch_root(&init.cfg.rootfs, init.no_pivot)?;
     if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
         sethostname(h).with_context(|| format!("hostname {h:?}: sethostname"))?;
     }
@@ -174,11 +191,29 @@ fn wait_and_exec(init: &Init<'_>, prog: Program) -> Result<()> {
             Err(e) => return Err(Error::from(e).context("reading the exec fifo")),
         }
     }
+    // As the program's user, in its root, just before its execve.
+    run_hooks(init, Point::StartContainer, "created")?;
     if let (Some(f), true) = (init.seccomp, late) {
         f.load()?;
     }
     execve(&prog.path, &prog.argv, &prog.env).with_context(|| format!("exec {:?}", prog.path))?;
     Ok(())
+}
+
+/// Hooks the init runs itself, with the state as the container sees it.
+fn run_hooks(init: &Init<'_>, point: Point, status: &str) -> Result<()> {
+    let spec = &init.cfg.spec;
+    if !hooks::any(spec.hooks().as_ref(), &[point]) {
+        return Ok(());
+    }
+    let state = hooks::state_json(
+        init.id,
+        status,
+        nix::unistd::getpid().as_raw(),
+        &init.cfg.bundle,
+        &spec.annotations().clone().unwrap_or_default(),
+    );
+    hooks::run(spec.hooks().as_ref(), point, &state)
 }
 
 /// Whether the program runs with CAP_SYS_ADMIN in its effective set.
