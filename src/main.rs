@@ -46,29 +46,65 @@ fn main() {
         );
     }
     let result = match &command {
-        Command::Create {
-            bundle,
-            pid_file,
+        Command::Create(args) => commands::create::run(&g, &args.to_create())
+            .map_err(|e| e.context(format!("create {}", args.id))),
+        Command::Run {
+            create,
+            detach,
+            keep,
+        } => {
+            let r = commands::run::Run {
+                create: create.to_create(),
+                detach: *detach,
+                keep: *keep,
+            };
+            match commands::run::run(&g, &r) {
+                Ok(code) => std::process::exit(code),
+                Err(e) => Err(e.context(format!("run {}", create.id))),
+            }
+        }
+        Command::Exec {
+            process,
+            tty,
             console_socket,
-            no_pivot,
-            no_new_keyring: _,
+            cwd,
+            env,
+            user,
+            additional_gids,
+            cap,
+            no_new_privs,
+            detach,
+            pid_file,
             preserve_fds,
             id,
-        } => commands::create::run(
-            &g,
-            &commands::create::Create {
+            command,
+        } => {
+            let e = commands::exec::Exec {
                 id: id.clone(),
-                bundle: bundle.clone(),
-                pid_file: pid_file.clone(),
+                process_file: process.clone(),
+                args: command.clone(),
+                tty: *tty,
                 console_socket: console_socket.clone(),
-                no_pivot: *no_pivot,
+                cwd: cwd.clone(),
+                env: env.clone(),
+                user: user.clone(),
+                additional_gids: additional_gids.clone(),
+                caps: cap.clone(),
+                no_new_privs: *no_new_privs,
+                detach: *detach,
+                pid_file: pid_file.clone(),
                 preserve_fds: *preserve_fds,
-            },
-        )
-        .map_err(|e| e.context(format!("create {id}"))),
+            };
+            match commands::exec::run(&g, &e) {
+                Ok(code) => std::process::exit(code),
+                Err(err) => Err(err.context(format!("exec {id}"))),
+            }
+        }
         Command::Start { id } => commands::start::run(&g, id),
         Command::State { id } => commands::state::run(&g, id),
         Command::Kill { all, id, signal } => commands::kill::run(&g, id, signal.as_deref(), *all),
+        Command::Features => commands::features::run(),
+        Command::Spec { bundle, rootless } => commands::spec::run(bundle, *rootless),
         Command::List { format, quiet } => commands::list::run(&g, format, *quiet),
         Command::Delete { force, id } => commands::delete::run(&g, id, *force),
     };

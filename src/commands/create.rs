@@ -1,5 +1,6 @@
 //! `hutch create`: set the container up and leave its init waiting for `start`.
 
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::Spec;
@@ -10,6 +11,7 @@ use crate::error::{Context, Result};
 use crate::hooks::{self, Point};
 use crate::linux::{capabilities, namespaces, rlimits, seccomp, sysctl};
 use crate::process::spawn::{self, Options};
+use crate::process::terminal;
 use crate::spec;
 use crate::state::{validate_id, ContainerDir, State};
 
@@ -23,10 +25,21 @@ pub struct Create {
 }
 
 pub fn run(g: &Global, c: &Create) -> Result<()> {
+    create(g, c).map(|_| ())
+}
+
+/// A container just created, still locked by us (for `run`).
+pub struct Created {
+    pub dir: ContainerDir,
+    pub state: State,
+    pub pidfd: OwnedFd,
+}
+
+pub fn create(g: &Global, c: &Create) -> Result<Created> {
     validate_id(&c.id)?;
     let cfg = spec::load(&c.bundle)?;
     let spec = &cfg.spec;
-    reject_unsupported(spec, c.console_socket.as_deref())?;
+    reject_unsupported(spec)?;
     let plan = namespaces::plan(spec)?;
     sysctl::validate(spec, |ns| plan.has(ns))?;
     let process = spec.process().as_ref();
@@ -52,8 +65,23 @@ pub fn run(g: &Global, c: &Create) -> Result<()> {
     let before_pivot: Option<&dyn Fn(i32) -> Result<()>> =
         hooks::any(hooks, &[Point::Prestart, Point::CreateRuntime]).then_some(&create_hooks);
 
+    let terminal = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
+    let console = match (&c.console_socket, terminal) {
+        (Some(path), true) => Some(terminal::connect_socket(path)?),
+        (None, true) => {
+            bail!("process.terminal is true: --console-socket is required to receive the terminal")
+        }
+        (Some(_), false) => bail!("--console-socket given but process.terminal is false"),
+        (None, false) => None,
+    };
+
     let dir = ContainerDir::create(&g.root, &c.id)?;
     let opts = Options {
+        console,
         no_pivot: c.no_pivot,
         preserve_fds: c.preserve_fds,
         cgroup_fd: None,
@@ -79,29 +107,27 @@ pub fn run(g: &Global, c: &Create) -> Result<()> {
             write_pid_file(p, state.init.pid)?;
         }
         // Only now may the init go on: if we die before this, it exits on EOF.
-        child.release()
+        Ok((state, child.release()?))
     })();
-    if let Err(e) = result {
-        // The Child guard has killed and reaped the init; take the directory too.
-        let _ = dir.remove();
-        // The container existed in part: runtime.md goes on to poststop.
-        let state = hooks::state_json(&c.id, "stopped", 0, &cfg.bundle, &annotations);
-        hooks::run_warn(hooks, Point::Poststop, &state);
-        return Err(e);
+    match result {
+        Ok((state, pidfd)) => Ok(Created { dir, state, pidfd }),
+        Err(e) => {
+            // The Child guard has killed and reaped the init; take the directory too.
+            let _ = dir.remove();
+            // The container existed in part: runtime.md goes on to poststop.
+            if hooks::any(hooks, &[Point::Poststop]) {
+                let state = hooks::state_json(&c.id, "stopped", 0, &cfg.bundle, &annotations);
+                hooks::run_warn(hooks, Point::Poststop, &state);
+            }
+            Err(e)
+        }
     }
-    Ok(())
 }
 
 /// Fields we cannot apply yet are refused by name: a silently ignored field
 /// is a hole in isolation.
-fn reject_unsupported(spec: &Spec, console_socket: Option<&Path>) -> Result<()> {
+fn reject_unsupported(spec: &Spec) -> Result<()> {
     if let Some(p) = spec.process() {
-        if p.terminal().unwrap_or(false) {
-            if console_socket.is_none() {
-                bail!("process.terminal is true: --console-socket is required to receive the terminal");
-            }
-            bail!("process.terminal: terminals are not supported yet");
-        }
         if p.apparmor_profile()
             .as_deref()
             .is_some_and(|s| !s.is_empty())
@@ -144,7 +170,7 @@ fn reject_unsupported(spec: &Spec, console_socket: Option<&Path>) -> Result<()> 
 }
 
 /// Written like state: to a temporary name, then renamed into place.
-fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     let tmp = path.with_extension("hutch-tmp");
     std::fs::write(&tmp, pid.to_string())
         .with_context(|| format!("--pid-file {}", tmp.display()))?;

@@ -6,8 +6,7 @@ use std::os::unix::fs::OpenOptionsExt;
 
 use super::Global;
 use crate::bail;
-use crate::error::Error;
-use crate::error::{Context, Result};
+use crate::error::{Context, Error, Result};
 use crate::hooks::{self, Point};
 use crate::linux::pidfd;
 use crate::state::{ContainerDir, State, Status, EXEC_FIFO, INIT_ERROR};
@@ -15,7 +14,13 @@ use crate::state::{ContainerDir, State, Status, EXEC_FIFO, INIT_ERROR};
 pub fn run(g: &Global, id: &str) -> Result<()> {
     let dir = ContainerDir::open_existing(&g.root, id, true)?;
     let state = dir.load_existing()?;
-    match dir.status(&state) {
+    start(&dir, &state)
+}
+
+/// Start a container whose directory we hold locked.
+pub fn start(dir: &ContainerDir, state: &State) -> Result<()> {
+    let id = &state.id;
+    match dir.status(state) {
         Status::Created => {}
         Status::Stopped => bail!("cannot start container {id}: it has stopped"),
         s => bail!(
@@ -49,7 +54,7 @@ pub fn run(g: &Global, id: &str) -> Result<()> {
     }
     // A failing startContainer hook, or a failing poststart hook, stops the
     // container (runtime.md); `delete` then runs poststop.
-    let result = wait_for_exec(&dir, &state).and_then(|()| {
+    let result = wait_for_exec(dir, state).and_then(|()| {
         let st = hooks::state_json(
             id,
             "running",

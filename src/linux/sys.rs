@@ -147,3 +147,39 @@ pub fn setdomainname(name: &str) -> Result<(), Errno> {
     }
     Ok(())
 }
+
+/// TIOCSCTTY: make `tty` the controlling terminal of our (new) session.
+pub fn set_controlling_tty(tty: &impl AsRawFd) -> Result<(), Errno> {
+    // SAFETY: TIOCSCTTY takes an int argument (0: do not steal); no memory is passed.
+    let ret = unsafe { libc::ioctl(tty.as_raw_fd(), libc::TIOCSCTTY, 0) };
+    if ret < 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
+
+/// TIOCSWINSZ: the terminal size the process starts with.
+pub fn set_winsize(tty: &impl AsRawFd, rows: u16, cols: u16) -> Result<(), Errno> {
+    let ws = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: `ws` is a valid winsize that outlives the call; the kernel only reads it.
+    let ret = unsafe { libc::ioctl(tty.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+    if ret < 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
+
+/// Before execve: unblock every signal (`run` blocks some to forward them)
+/// and give SIGPIPE back its default action (Rust's runtime ignores it, and an
+/// ignored signal would stay ignored in the container's program).
+pub fn reset_signals() {
+    use nix::sys::signal::{signal, SigHandler, SigSet, Signal};
+    let _ = SigSet::empty().thread_set_mask();
+    // SAFETY: SIG_DFL installs no handler code; nothing runs in signal context.
+    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
+}

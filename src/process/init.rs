@@ -6,7 +6,7 @@
 use std::ffi::CString;
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::RawFd;
+use std::os::fd::{OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use nix::unistd::{chdir, execve, sethostname, setsid};
 
 use super::channel::{Channel, Message};
+use super::terminal;
 use crate::bail;
 use crate::error::{Context, Error, Result};
 use crate::hooks::{self, Point};
@@ -35,6 +36,8 @@ pub struct Init<'a> {
     /// fds the child must close at once (the state directory lock: an flock is
     /// held as long as any fd of it is open, and it must die with `create`).
     pub close: Vec<RawFd>,
+    /// Connected --console-socket: the pty master goes there.
+    pub console: Option<&'a OwnedFd>,
     pub no_pivot: bool,
     pub preserve_fds: u32,
     pub seccomp: Option<&'a Filter>,
@@ -82,13 +85,14 @@ fn setup(init: &Init<'_>) -> Result<Program> {
     }
     namespaces::join(init.plan)?;
     if init.plan.has(oci_spec::runtime::LinuxNamespaceType::User) {
-        // Our ids are still the host's, unmapped in the new user namespace:
-        // become its root, or nothing we create would have an owner.
-        let root = (nix::unistd::Gid::from_raw(0), nix::unistd::Uid::from_raw(0));
-        nix::unistd::setresgid(root.0, root.0, root.0)
-            .context("linux.gidMappings: becoming gid 0 in the user namespace (is 0 mapped?)")?;
-        nix::unistd::setresuid(root.1, root.1, root.1)
-            .context("linux.uidMappings: becoming uid 0 in the user namespace (is 0 mapped?)")?;
+        // Become root of the user namespace: files we create (mount points,
+        // device nodes) need an owner that is mapped in it.
+        let root_g = nix::unistd::Gid::from_raw(0);
+        let root_u = nix::unistd::Uid::from_raw(0);
+        nix::unistd::setresgid(root_g, root_g, root_g)
+            .context("setresgid(0) in the user namespace: is gid 0 mapped in linux.gidMappings?")?;
+        nix::unistd::setresuid(root_u, root_u, root_u)
+            .context("setresuid(0) in the user namespace: is uid 0 mapped in linux.uidMappings?")?;
     }
     setsid().context("setsid")?;
     // Not dumpable while we still are hutch's image inside the container's
@@ -115,6 +119,14 @@ fn setup(init: &Init<'_>) -> Result<Program> {
     }
     crate::linux::sysctl::apply(spec)?;
     rootfs::finish(spec)?;
+    if let Some(sock) = init.console {
+        let size = spec
+            .process()
+            .as_ref()
+            .and_then(|p| p.console_size())
+            .map(|b| (b.height() as u16, b.width() as u16));
+        terminal::setup(sock, size)?;
+    }
 
     let process = spec
         .process()
@@ -193,6 +205,7 @@ fn wait_and_exec(init: &Init<'_>, prog: Program) -> Result<()> {
     }
     // As the program's user, in its root, just before its execve.
     run_hooks(init, Point::StartContainer, "created")?;
+    sys::reset_signals();
     if let (Some(f), true) = (init.seccomp, late) {
         f.load()?;
     }
@@ -225,13 +238,13 @@ fn keeps_sys_admin(uid: u32, caps: Option<&CapPlan>) -> bool {
     }
 }
 
-fn cstring(s: &str) -> Result<CString> {
+pub fn cstring(s: &str) -> Result<CString> {
     CString::new(s).map_err(|_| Error::new(format!("{s:?} contains a NUL byte")))
 }
 
 /// Resolve args[0] as execvp would, against the container's PATH, so a missing
 /// program fails `create`, not silently after `start`.
-fn find_program(arg0: &str, env: &[String]) -> Result<PathBuf> {
+pub fn find_program(arg0: &str, env: &[String]) -> Result<PathBuf> {
     let executable = |p: &Path| {
         std::fs::metadata(p)
             .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)

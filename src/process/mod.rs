@@ -2,5 +2,8 @@
 //! between the two, and the init itself.
 
 pub mod channel;
+pub mod exec;
 pub mod init;
 pub mod spawn;
+pub mod terminal;
+pub mod wait;

@@ -25,6 +25,8 @@ use crate::state::{ContainerDir, EXEC_FIFO, INIT_ERROR};
 pub struct Options<'a> {
     pub no_pivot: bool,
     pub preserve_fds: u32,
+    /// The client's --console-socket, connected, when process.terminal is set.
+    pub console: Option<OwnedFd>,
     /// A cgroup v2 directory to clone the init into (CLONE_INTO_CGROUP).
     pub cgroup_fd: Option<RawFd>,
     /// Called with the init's PID after clone and before it may go on, e.g.
@@ -47,11 +49,12 @@ pub struct Child {
 }
 
 impl Child {
-    /// State is on disk: let the init go on to wait for `start`.
-    pub fn release(mut self) -> Result<()> {
+    /// State is on disk: let the init go on to wait for `start`. Returns a
+    /// pidfd on the init, for callers that wait for it (`run`).
+    pub fn release(mut self) -> Result<OwnedFd> {
         self.chan.send(&Message::Recorded)?;
         self.released = true;
-        Ok(())
+        self.pidfd.try_clone().context("dup of the init's pidfd")
     }
 }
 
@@ -103,6 +106,7 @@ pub fn spawn(
                 chan: child_end,
                 fifo,
                 close,
+                console: opts.console.as_ref(),
                 no_pivot: opts.no_pivot,
                 preserve_fds: opts.preserve_fds,
                 seccomp: opts.seccomp,

@@ -1,0 +1,176 @@
+//! `hutch exec`: run another process in a running container.
+
+use std::path::PathBuf;
+
+use oci_spec::runtime::{Capability, Process};
+
+use super::Global;
+use crate::bail;
+use crate::error::{Context, Error, Result};
+use crate::linux::{capabilities, rlimits};
+use crate::process::exec::{self, ExecSpec};
+use crate::process::{terminal, wait};
+use crate::state::{ContainerDir, Status};
+
+pub struct Exec {
+    pub id: String,
+    pub process_file: Option<PathBuf>,
+    pub args: Vec<String>,
+    pub tty: bool,
+    pub console_socket: Option<PathBuf>,
+    pub cwd: Option<PathBuf>,
+    pub env: Vec<String>,
+    pub user: Option<String>,
+    pub additional_gids: Vec<u32>,
+    pub caps: Vec<String>,
+    pub no_new_privs: bool,
+    pub detach: bool,
+    pub pid_file: Option<PathBuf>,
+    pub preserve_fds: u32,
+}
+
+/// Returns the exit code to leave with.
+pub fn run(g: &Global, e: &Exec) -> Result<i32> {
+    let dir = ContainerDir::open_existing(&g.root, &e.id, false)?;
+    let state = dir.load_existing()?;
+    if dir.status(&state) == Status::Stopped {
+        bail!("cannot exec in container {}: it has stopped", e.id);
+    }
+    let Some(init) = state.init.open_alive() else {
+        bail!("cannot exec in container {}: it is not running", e.id);
+    };
+    let process = build_process(&state.bundle, &state.config_digest, e)?;
+    let caps = capabilities::plan(process.capabilities().as_ref())?;
+    rlimits::validate(process.rlimits().as_deref().unwrap_or(&[]))?;
+    let terminal = process.terminal().unwrap_or(false);
+    let console = match (&e.console_socket, terminal) {
+        (Some(p), true) => Some(terminal::connect_socket(p)?),
+        (None, true) => bail!("a terminal (--tty or process.terminal) needs --console-socket"),
+        (Some(_), false) => bail!("--console-socket given without a terminal (--tty)"),
+        (None, false) => None,
+    };
+    let signals = if e.detach {
+        None
+    } else {
+        Some(wait::block_forwarded()?)
+    };
+    let (pid, pidfd) = exec::spawn(ExecSpec {
+        init: &init,
+        init_pid: state.init.pid,
+        process: &process,
+        caps: caps.as_ref(),
+        console,
+        preserve_fds: e.preserve_fds,
+    })?;
+    if let Some(p) = &e.pid_file {
+        super::create::write_pid_file(p, pid)?;
+    }
+    drop(dir);
+    match signals {
+        None => Ok(0),
+        Some(s) => wait::wait_forwarding(pid, &pidfd, &s),
+    }
+}
+
+/// The process to run: --process FILE as is, or the container's own process
+/// with the command line's changes.
+fn build_process(bundle: &std::path::Path, digest: &str, e: &Exec) -> Result<Process> {
+    if let Some(path) = &e.process_file {
+        let bytes = std::fs::read(path).with_context(|| format!("--process {}", path.display()))?;
+        let de = &mut serde_json::Deserializer::from_slice(&bytes);
+        let p: Process = serde_path_to_error::deserialize(de).map_err(|err| {
+            Error::new(format!(
+                "--process {}: field {}: {}",
+                path.display(),
+                err.path(),
+                err.inner()
+            ))
+        })?;
+        if p.args().as_ref().is_none_or(|a| a.is_empty()) {
+            bail!("--process {}: args: missing or empty", path.display());
+        }
+        return Ok(p);
+    }
+    if e.args.is_empty() {
+        bail!("exec: no command given (COMMAND [ARGS...] or --process FILE)");
+    }
+    let config = bundle.join("config.json");
+    let bytes = std::fs::read(&config).with_context(|| format!("reading {}", config.display()))?;
+    if crate::digest::sha256_hex(&bytes) != digest {
+        bail!(
+            "{} changed since the container was created; pass --process instead",
+            config.display()
+        );
+    }
+    let spec = crate::spec::parse(&bytes).with_context(|| config.display())?;
+    let mut p = spec
+        .process()
+        .clone()
+        .ok_or_else(|| Error::new("config.json has no process"))?;
+    p.set_args(Some(e.args.clone()));
+    p.set_terminal(Some(e.tty));
+    if let Some(cwd) = &e.cwd {
+        p.set_cwd(cwd.clone());
+    }
+    if !e.env.is_empty() {
+        let mut env = p.env().clone().unwrap_or_default();
+        for kv in &e.env {
+            let key = kv.split('=').next().unwrap_or("");
+            env.retain(|old| old.split('=').next() != Some(key));
+            env.push(kv.clone());
+        }
+        p.set_env(Some(env));
+    }
+    if let Some(u) = &e.user {
+        let (uid, gid) = match u.split_once(':') {
+            Some((a, b)) => (a, Some(b)),
+            None => (u.as_str(), None),
+        };
+        let parse = |s: &str| {
+            s.parse::<u32>()
+                .map_err(|_| Error::new(format!("--user {u:?}: expected UID[:GID] as numbers")))
+        };
+        let mut user = p.user().clone();
+        user.set_uid(parse(uid)?);
+        user.set_gid(gid.map(parse).transpose()?.unwrap_or(0));
+        p.set_user(user);
+    }
+    if !e.additional_gids.is_empty() {
+        let mut user = p.user().clone();
+        user.set_additional_gids(Some(e.additional_gids.clone()));
+        p.set_user(user);
+    }
+    if !e.caps.is_empty() {
+        let mut caps = p.capabilities().clone().unwrap_or_default();
+        for name in &e.caps {
+            let cap: Capability =
+                serde_json::from_value(serde_json::Value::String(name.clone()))
+                    .map_err(|_| Error::new(format!("--cap {name:?}: unknown capability")))?;
+            for set in [
+                caps.bounding().clone(),
+                caps.effective().clone(),
+                caps.permitted().clone(),
+                caps.inheritable().clone(),
+                caps.ambient().clone(),
+            ]
+            .iter()
+            .enumerate()
+            {
+                let mut s = set.1.clone().unwrap_or_default();
+                s.insert(cap);
+                match set.0 {
+                    0 => caps.set_bounding(Some(s)),
+                    1 => caps.set_effective(Some(s)),
+                    2 => caps.set_permitted(Some(s)),
+                    3 => caps.set_inheritable(Some(s)),
+                    _ => caps.set_ambient(Some(s)),
+                };
+            }
+        }
+        p.set_capabilities(Some(caps));
+    }
+    if e.no_new_privs {
+        p.set_no_new_privileges(Some(true));
+    }
+    Ok(p)
+}

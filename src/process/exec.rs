@@ -1,0 +1,161 @@
+//! `exec`: a new process inside a running container. We join the init's
+//! namespaces through its pidfd (one setns for all of them, ordered by the
+//! kernel), so they cannot be swapped under us by PID reuse.
+
+use std::ffi::CString;
+use std::os::fd::OwnedFd;
+
+use nix::sched::{setns, CloneFlags};
+use nix::unistd::{chdir, execve, setsid};
+use oci_spec::runtime::Process;
+
+use super::channel::{self, Channel, Message};
+use super::init::{cstring, find_program};
+use super::terminal;
+use crate::error::{Context, Error, Result};
+use crate::linux::capabilities::CapPlan;
+use crate::linux::sys::{self, Forked};
+use crate::linux::{procfs, rlimits, user};
+
+pub struct ExecSpec<'a> {
+    pub init: &'a OwnedFd,
+    pub init_pid: i32,
+    pub process: &'a Process,
+    pub caps: Option<&'a CapPlan>,
+    pub console: Option<OwnedFd>,
+    pub preserve_fds: u32,
+}
+
+/// The namespaces of `pid` that differ from ours: those are the ones to join.
+fn differing(pid: i32) -> CloneFlags {
+    let kinds = [
+        ("user", CloneFlags::CLONE_NEWUSER),
+        ("mnt", CloneFlags::CLONE_NEWNS),
+        ("uts", CloneFlags::CLONE_NEWUTS),
+        ("ipc", CloneFlags::CLONE_NEWIPC),
+        ("net", CloneFlags::CLONE_NEWNET),
+        ("cgroup", CloneFlags::CLONE_NEWCGROUP),
+        ("pid", CloneFlags::CLONE_NEWPID),
+        ("time", CloneFlags::from_bits_retain(libc::CLONE_NEWTIME)),
+    ];
+    let me = std::process::id() as i32;
+    let mut flags = CloneFlags::empty();
+    for (name, flag) in kinds {
+        let theirs = procfs::ns_inode(pid, name);
+        if theirs.is_some() && theirs != procfs::ns_inode(me, name) {
+            flags |= flag;
+        }
+    }
+    flags
+}
+
+/// Start the process; returns its host PID and a pidfd once it has exec'd.
+pub fn spawn(e: ExecSpec<'_>) -> Result<(i32, OwnedFd)> {
+    let flags = differing(e.init_pid);
+    if flags.contains(CloneFlags::CLONE_NEWPID) {
+        // Only our children enter it: the process we clone next is in the container's PID namespace.
+        setns(e.init, CloneFlags::CLONE_NEWPID)
+            .context("setns into the container's pid namespace")?;
+    }
+    let argv: Vec<CString> = e
+        .process
+        .args()
+        .iter()
+        .flatten()
+        .map(|a| cstring(a))
+        .collect::<Result<_>>()?;
+    if argv.is_empty() {
+        return Err(Error::new("exec: no command given (args or --process)"));
+    }
+    let env: Vec<CString> = e
+        .process
+        .env()
+        .iter()
+        .flatten()
+        .map(|v| cstring(v))
+        .collect::<Result<_>>()?;
+    let (parent_end, child_end) = channel::pair()?;
+    match sys::clone3(0, None).context("clone3 for exec")? {
+        Forked::Child => {
+            let _ = nix::unistd::close(parent_end.raw_fd());
+            if let Err(err) = child(
+                &e,
+                flags - CloneFlags::CLONE_NEWPID,
+                &child_end,
+                &argv,
+                &env,
+            ) {
+                let _ = child_end.send(&Message::Failed(err.to_string()));
+            }
+            sys::exit_now(127)
+        }
+        Forked::Parent { pid, pidfd } => {
+            drop(child_end);
+            parent_end.send(&Message::Continue)?;
+            // The channel is close-on-exec: EOF means the execve happened.
+            match parent_end.recv()? {
+                None => Ok((pid, pidfd)),
+                Some(Message::Failed(why)) => {
+                    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+                    Err(Error::new(why))
+                }
+                Some(m) => Err(Error::new(format!(
+                    "unexpected {m:?} from the exec'd process"
+                ))),
+            }
+        }
+    }
+}
+
+fn child(
+    e: &ExecSpec<'_>,
+    flags: CloneFlags,
+    chan: &Channel,
+    argv: &[CString],
+    env: &[CString],
+) -> Result<()> {
+    match chan.recv()? {
+        Some(Message::Continue) => {}
+        _ => return Err(Error::new("exec: runtime went away")),
+    }
+    // Still hutch's image, about to enter the container: nothing in there may
+    // open our /proc/PID/exe (runc CVE-2019-5736) or ptrace us.
+    nix::sys::prctl::set_dumpable(false).context("prctl(PR_SET_DUMPABLE)")?;
+    if !flags.is_empty() {
+        setns(e.init, flags).context("setns into the container's namespaces")?;
+    }
+    let p = e.process;
+    chdir(p.cwd()).with_context(|| format!("cwd {}", p.cwd().display()))?;
+    let arg0 = p
+        .args()
+        .as_ref()
+        .and_then(|a| a.first())
+        .map(String::as_str)
+        .unwrap_or("");
+    let path = find_program(arg0, p.env().as_deref().unwrap_or(&[]))?;
+    let path = cstring(&path.to_string_lossy())?;
+    if let Some(limits) = p.rlimits() {
+        rlimits::apply(limits)?;
+    }
+    if let Some(sock) = &e.console {
+        setsid().context("setsid")?;
+        let size = p
+            .console_size()
+            .map(|b| (b.height() as u16, b.width() as u16));
+        terminal::setup(sock, size)?;
+    }
+    if let Some(caps) = e.caps {
+        caps.apply_bounding()?;
+    }
+    user::apply(p.user(), e.caps.is_some())?;
+    if let Some(caps) = e.caps {
+        caps.apply_rest()?;
+    }
+    if p.no_new_privileges().unwrap_or(false) {
+        nix::sys::prctl::set_no_new_privs().context("noNewPrivileges: prctl")?;
+    }
+    sys::cloexec_from(3 + e.preserve_fds).context("close_range(CLOEXEC)")?;
+    sys::reset_signals();
+    execve(&path, argv, env).with_context(|| format!("exec {arg0:?}"))?;
+    Ok(())
+}

@@ -1,0 +1,66 @@
+//! `process.terminal`: a pty made inside the container's own devpts, whose
+//! master goes to the client over `--console-socket` (SCM_RIGHTS, as runc
+//! sends it) and whose slave becomes the process's stdio and controlling tty.
+
+use std::io::IoSlice;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::Path;
+
+use nix::fcntl::OFlag;
+use nix::pty::{grantpt, posix_openpt, ptsname_r, unlockpt};
+use nix::sys::socket::{
+    connect, sendmsg, socket, AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType, UnixAddr,
+};
+
+use crate::error::{Context, Error, Result};
+use crate::linux::sys;
+
+/// In the runtime, before cloning: connect to the client's socket (a host path).
+pub fn connect_socket(path: &Path) -> Result<OwnedFd> {
+    let fd = socket(
+        AddressFamily::Unix,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .context("socket for --console-socket")?;
+    let addr =
+        UnixAddr::new(path).with_context(|| format!("--console-socket {}", path.display()))?;
+    connect(fd.as_raw_fd(), &addr)
+        .with_context(|| format!("connecting to --console-socket {}", path.display()))?;
+    Ok(fd)
+}
+
+/// In the container, after its /dev/pts is mounted: make the pty, hand the
+/// master to the client, take the slave as stdio and controlling terminal.
+pub fn setup(socket: &OwnedFd, size: Option<(u16, u16)>) -> Result<()> {
+    let master = posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
+        .context("opening /dev/ptmx in the container (is /dev/pts mounted?)")?;
+    grantpt(&master).context("grantpt")?;
+    unlockpt(&master).context("unlockpt")?;
+    let name = ptsname_r(&master).context("ptsname")?;
+    let slave = nix::fcntl::open(
+        name.as_str(),
+        OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .with_context(|| format!("opening {name}"))?;
+    if let Some((rows, cols)) = size {
+        sys::set_winsize(&slave, rows, cols).context("process.consoleSize: TIOCSWINSZ")?;
+    }
+    let fds = [master.as_raw_fd()];
+    sendmsg::<UnixAddr>(
+        socket.as_raw_fd(),
+        &[IoSlice::new(name.as_bytes())],
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::MSG_NOSIGNAL,
+        None,
+    )
+    .context("sending the terminal master over --console-socket")?;
+    drop(master);
+    nix::unistd::dup2_stdin(slave.as_fd()).context("dup2 of the terminal to stdin")?;
+    nix::unistd::dup2_stdout(slave.as_fd()).context("dup2 of the terminal to stdout")?;
+    nix::unistd::dup2_stderr(slave.as_fd()).context("dup2 of the terminal to stderr")?;
+    sys::set_controlling_tty(&slave).map_err(|e| Error::from(e).context("TIOCSCTTY"))?;
+    Ok(())
+}
