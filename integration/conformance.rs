@@ -1433,3 +1433,34 @@ fn a_failing_poststop_hook_only_warns() {
     env.assert_gone(&ct.id);
     assert_eq!(lines(&out.path().join("order")), ["second"]);
 }
+
+#[test]
+fn features_list_seccomp_and_hooks() {
+    let out = run_runtime(None, &["features"], None, Out::Capture).ok();
+    let f: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        strings(&f["hooks"]),
+        [
+            "prestart",
+            "createRuntime",
+            "createContainer",
+            "startContainer",
+            "poststart",
+            "poststop"
+        ]
+    );
+    let s = &f["linux"]["seccomp"];
+    assert_eq!(s["enabled"], true);
+    for a in [
+        "SCMP_ACT_ALLOW",
+        "SCMP_ACT_ERRNO",
+        "SCMP_ACT_KILL_PROCESS",
+        "SCMP_ACT_LOG",
+    ] {
+        assert!(strings(&s["actions"]).contains(&a), "{a}");
+    }
+    // Refused by create, so not listed.
+    assert!(!strings(&s["actions"]).contains(&"SCMP_ACT_NOTIFY"));
+    assert_eq!(strings(&s["operators"]).len(), 7);
+    assert!(strings(&s["archs"]).contains(&"SCMP_ARCH_X86_64"));
+}

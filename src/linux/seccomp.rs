@@ -23,6 +23,55 @@ use crate::error::{Error, Result};
 
 const FIELD: &str = "linux.seccomp";
 
+/// What `hutch features` reports (features-linux.md).
+pub const ACTIONS: [&str; 8] = [
+    "SCMP_ACT_ALLOW",
+    "SCMP_ACT_ERRNO",
+    "SCMP_ACT_KILL",
+    "SCMP_ACT_KILL_PROCESS",
+    "SCMP_ACT_KILL_THREAD",
+    "SCMP_ACT_LOG",
+    "SCMP_ACT_TRACE",
+    "SCMP_ACT_TRAP",
+];
+pub const OPERATORS: [&str; 7] = [
+    "SCMP_CMP_EQ",
+    "SCMP_CMP_GE",
+    "SCMP_CMP_GT",
+    "SCMP_CMP_LE",
+    "SCMP_CMP_LT",
+    "SCMP_CMP_MASKED_EQ",
+    "SCMP_CMP_NE",
+];
+pub const ARCHS: [&str; 20] = [
+    "SCMP_ARCH_AARCH64",
+    "SCMP_ARCH_ARM",
+    "SCMP_ARCH_LOONGARCH64",
+    "SCMP_ARCH_MIPS",
+    "SCMP_ARCH_MIPS64",
+    "SCMP_ARCH_MIPS64N32",
+    "SCMP_ARCH_MIPSEL",
+    "SCMP_ARCH_MIPSEL64",
+    "SCMP_ARCH_MIPSEL64N32",
+    "SCMP_ARCH_PARISC",
+    "SCMP_ARCH_PARISC64",
+    "SCMP_ARCH_PPC",
+    "SCMP_ARCH_PPC64",
+    "SCMP_ARCH_PPC64LE",
+    "SCMP_ARCH_RISCV64",
+    "SCMP_ARCH_S390",
+    "SCMP_ARCH_S390X",
+    "SCMP_ARCH_X32",
+    "SCMP_ARCH_X86",
+    "SCMP_ARCH_X86_64",
+];
+pub const KNOWN_FLAGS: [&str; 4] = [
+    "SECCOMP_FILTER_FLAG_LOG",
+    "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+    "SECCOMP_FILTER_FLAG_TSYNC",
+    "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
+];
+
 /// A compiled filter, ready to load in the init.
 pub struct Filter {
     ctx: ScmpFilterContext,
@@ -195,6 +244,13 @@ mod tests {
                 ]}"#,
         )
         .expect("build");
+    }
+
+    #[test]
+    fn every_listed_arch_is_known_to_libseccomp() {
+        for a in ARCHS {
+            ScmpArch::from_str(a).unwrap_or_else(|_| panic!("{a}"));
+        }
     }
 
     #[test]
