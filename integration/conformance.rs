@@ -1464,3 +1464,20 @@ fn features_list_seccomp_and_hooks() {
     assert_eq!(strings(&s["operators"]).len(), 7);
     assert!(strings(&s["archs"]).contains(&"SCMP_ARCH_X86_64"));
 }
+
+#[test]
+fn seccomp_holds_for_exec_processes_too() {
+    let env = Env::new("seccompexec");
+    let mut c = with_seccomp(json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{ "names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO" }]
+    }));
+    c["process"]["args"] = json!(["sh", "-c", "while :; do sleep 1000; done"]);
+    let (ct, _b) = env.run_container(&c);
+    let out = env
+        .run(&["exec", &ct.id, inspector(), "--mkdir", "/tmp/denied:755"])
+        .ok();
+    let r: Value = serde_json::from_str(out.stdout.trim()).unwrap();
+    assert_eq!(r["mkdir"]["/tmp/denied:755"], "EPERM");
+    assert_eq!(status(&r, "Seccomp"), "2");
+}

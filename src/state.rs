@@ -46,6 +46,9 @@ pub struct State {
     /// bundle must not change the container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hooks: Option<oci_spec::runtime::Hooks>,
+    /// linux.seccomp as it was at create, for processes `exec` adds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -101,6 +101,7 @@ pub fn create(g: &Global, c: &Create) -> Result<Created> {
             annotations: annotations.clone(),
             own_pid_ns: plan.new.contains(nix::sched::CloneFlags::CLONE_NEWPID),
             hooks: spec.hooks().clone(),
+            seccomp: spec.linux().as_ref().and_then(|l| l.seccomp().clone()),
         };
         dir.save(&state)?;
         if let Some(p) = &c.pid_file {

@@ -18,6 +18,7 @@ use oci_spec::runtime::{
     LinuxSeccompOperator as Op,
 };
 
+use super::capabilities::CapPlan;
 use crate::bail;
 use crate::error::{Error, Result};
 
@@ -208,6 +209,19 @@ pub fn build(s: &LinuxSeccomp) -> Result<Filter> {
         }
     }
     Ok(Filter { ctx })
+}
+
+/// Whether to load the filter last, right before execve: possible when the
+/// program has no_new_privs or keeps CAP_SYS_ADMIN (loading needs one of
+/// them). Otherwise it is loaded before privileges are dropped and must
+/// allow what follows, as in runc.
+pub fn load_late(no_new_privs: bool, uid: u32, caps: Option<&CapPlan>) -> bool {
+    no_new_privs
+        || match caps {
+            Some(c) => c.effective_has(caps::Capability::CAP_SYS_ADMIN),
+            // Unchanged sets: root keeps everything, setuid to others clears them.
+            None => uid == 0,
+        }
 }
 
 impl Filter {

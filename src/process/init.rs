@@ -176,7 +176,7 @@ fn wait_and_exec(init: &Init<'_>, prog: Program) -> Result<()> {
     // no_new_privs, and if the program will not keep CAP_SYS_ADMIN, it goes
     // on now, while we still hold it, and must allow what follows (as in
     // runc); otherwise right before execve.
-    let late = nnp || keeps_sys_admin(process.user().uid(), init.caps);
+    let late = crate::linux::seccomp::load_late(nnp, process.user().uid(), init.caps);
     if let (Some(f), false) = (init.seccomp, late) {
         f.load()?;
     }
@@ -227,15 +227,6 @@ fn run_hooks(init: &Init<'_>, point: Point, status: &str) -> Result<()> {
         &spec.annotations().clone().unwrap_or_default(),
     );
     hooks::run(spec.hooks().as_ref(), point, &state)
-}
-
-/// Whether the program runs with CAP_SYS_ADMIN in its effective set.
-fn keeps_sys_admin(uid: u32, caps: Option<&CapPlan>) -> bool {
-    match caps {
-        Some(c) => c.effective_has(caps::Capability::CAP_SYS_ADMIN),
-        // Unchanged sets: root keeps everything, setuid to others clears them.
-        None => uid == 0,
-    }
 }
 
 pub fn cstring(s: &str) -> Result<CString> {
