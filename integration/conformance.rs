@@ -1481,3 +1481,34 @@ fn seccomp_holds_for_exec_processes_too() {
     assert_eq!(r["mkdir"]["/tmp/denied:755"], "EPERM");
     assert_eq!(status(&r, "Seccomp"), "2");
 }
+
+#[test]
+fn rejects_a_domainname_without_uts_namespace() {
+    let mut c = base();
+    c["linux"]["namespaces"] = json!([{ "type": "mount" }, { "type": "pid" }]);
+    c["hostname"] = json!(null);
+    c["domainname"] = json!("example.org");
+    rejects("nodomainuts", &c, &["domainname", "uts"]);
+}
+
+#[test]
+fn rejects_id_mappings_without_a_user_namespace() {
+    let mut c = base();
+    c["linux"]["uidMappings"] = json!([{ "containerID": 0, "hostID": 100000, "size": 10 }]);
+    rejects("mapnouserns", &c, &["linux.uidMappings", "user namespace"]);
+}
+
+#[test]
+fn rejects_idmapped_mounts() {
+    let mut c = base();
+    c["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/x", "type": "bind", "source": "/tmp", "options": ["bind"],
+        "uidMappings": [{ "containerID": 0, "hostID": 1000, "size": 1 }],
+        "gidMappings": [{ "containerID": 0, "hostID": 1000, "size": 1 }]
+    }));
+    rejects(
+        "idmapmount",
+        &c,
+        &["mounts[6].uidMappings", "not supported"],
+    );
+}

@@ -149,6 +149,11 @@ fn reject_unsupported(spec: &Spec) -> Result<()> {
             }
         }
     }
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        if m.uid_mappings().is_some() || m.gid_mappings().is_some() {
+            bail!("mounts[{i}].uidMappings/gidMappings: idmapped mounts are not supported yet");
+        }
+    }
     if let Some(l) = spec.linux() {
         let unsupported = [
             ("linux.resources", l.resources().is_some()),
