@@ -2,8 +2,6 @@
 //! `cgroup` mount, clean-up; on whatever cgroup layout the host has (v1 or
 //! hybrid here, v2 in hack/vm-test).
 
-// The shared harness: not every helper is used by this binary.
-#[allow(dead_code)]
 mod common;
 
 use common::*;

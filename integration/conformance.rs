@@ -996,3 +996,519 @@ fn host_view_of_a_config_with_many_fields() {
     let exe = fs::metadata(rootfs().join(INSPECTOR.trim_start_matches('/'))).unwrap();
     assert!(exe.mode() & 0o111 != 0);
 }
+
+// ---------------------------------------------------------------------------
+// seccomp
+
+fn with_seccomp(profile: Value) -> Value {
+    let mut c = base();
+    c["linux"]["seccomp"] = profile;
+    c
+}
+
+#[test]
+fn seccomp_denies_a_syscall_with_its_errno() {
+    let env = Env::new("seccompdeny");
+    let c = with_seccomp(json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+        "syscalls": [
+            { "names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO" },
+            { "names": ["rmdir", "unlinkat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13 }
+        ]
+    }));
+    let r = inspect(&env, c, &["--mkdir", "/tmp/denied:755"]);
+    assert_eq!(r["mkdir"]["/tmp/denied:755"], "EPERM");
+    assert_eq!(status(&r, "Seccomp"), "2");
+    // Without noNewPrivileges the filter was loaded with CAP_SYS_ADMIN, and
+    // no_new_privs stays off.
+    assert_eq!(status(&r, "NoNewPrivs"), "0");
+}
+
+#[test]
+fn seccomp_errno_ret_and_no_new_privileges() {
+    let env = Env::new("seccomperrno");
+    let mut c = with_seccomp(json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{ "names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13 }]
+    }));
+    c["process"]["noNewPrivileges"] = json!(true);
+    c["process"]["user"] = json!({ "uid": 1000, "gid": 1000 });
+    let r = inspect(&env, c, &["--mkdir", "/tmp/denied:755"]);
+    assert_eq!(r["mkdir"]["/tmp/denied:755"], "EACCES");
+    assert_eq!(status(&r, "Seccomp"), "2");
+    assert_eq!(status(&r, "NoNewPrivs"), "1");
+}
+
+#[test]
+fn seccomp_argument_conditions() {
+    let env = Env::new("seccompargs");
+    // mkdir(path, mode): arg 1; mkdirat(dirfd, path, mode): arg 2.
+    let c = with_seccomp(json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [
+            { "names": ["mkdir"], "action": "SCMP_ACT_ERRNO",
+              "args": [{ "index": 1, "value": 0o700, "op": "SCMP_CMP_EQ" }] },
+            { "names": ["mkdirat"], "action": "SCMP_ACT_ERRNO",
+              "args": [{ "index": 2, "value": 0o700, "op": "SCMP_CMP_EQ" }] },
+            // Masked: no bits for group and others at all.
+            { "names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13,
+              "args": [{ "index": 1, "value": 0o077, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ" }] },
+            { "names": ["mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13,
+              "args": [{ "index": 2, "value": 0o077, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ" }] }
+        ]
+    }));
+    let r = inspect(
+        &env,
+        c,
+        &[
+            "--mkdir",
+            "/tmp/a:700",
+            "--mkdir",
+            "/tmp/b:755",
+            "--mkdir",
+            "/tmp/c:500",
+        ],
+    );
+    assert_eq!(r["mkdir"]["/tmp/a:700"], "EPERM");
+    assert_eq!(r["mkdir"]["/tmp/b:755"], "ok");
+    assert_eq!(r["mkdir"]["/tmp/c:500"], "EACCES");
+}
+
+/// The OCI profile podman would generate from its default seccomp.json for
+/// `caps` on this architecture (containers/common's conversion: archMap to
+/// architectures, includes/excludes by arch and capability resolved).
+fn podman_profile(raw: &Value, caps: &[&str]) -> Value {
+    // includes/excludes name arches as Go does.
+    let (arch, goarch) = match std::env::consts::ARCH {
+        "x86_64" => ("SCMP_ARCH_X86_64", "amd64"),
+        "aarch64" => ("SCMP_ARCH_AARCH64", "arm64"),
+        other => panic!("no podman arch name for {other}"),
+    };
+    let mut arches = vec![json!(arch)];
+    for m in raw["archMap"].as_array().unwrap() {
+        if m["architecture"] == arch {
+            arches.extend(m["subArchitectures"].as_array().unwrap().iter().cloned());
+        }
+    }
+    let has_cap = |c: &str| caps.contains(&c.trim_start_matches("CAP_"));
+    let mut syscalls = Vec::new();
+    for s in raw["syscalls"].as_array().unwrap() {
+        let inc = &s["includes"];
+        let exc = &s["excludes"];
+        let arch_ok = |list: &Value| strings(list).contains(&goarch);
+        if inc["arches"].is_array() && !arch_ok(&inc["arches"]) {
+            continue;
+        }
+        if inc["caps"].is_array() && !strings(&inc["caps"]).iter().all(|c| has_cap(c)) {
+            continue;
+        }
+        if exc["arches"].is_array() && arch_ok(&exc["arches"]) {
+            continue;
+        }
+        if exc["caps"].is_array() && strings(&exc["caps"]).iter().any(|c| has_cap(c)) {
+            continue;
+        }
+        let mut rule = json!({ "names": s["names"], "action": s["action"] });
+        for k in ["args", "errnoRet"] {
+            if !s[k].is_null() {
+                rule[k] = s[k].clone();
+            }
+        }
+        syscalls.push(rule);
+    }
+    json!({
+        "defaultAction": raw["defaultAction"],
+        "defaultErrnoRet": raw["defaultErrnoRet"],
+        "architectures": arches,
+        "syscalls": syscalls,
+    })
+}
+
+const PODMAN_CAPS: [&str; 11] = [
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "NET_BIND_SERVICE",
+    "SETFCAP",
+    "SETGID",
+    "SETPCAP",
+    "SETUID",
+    "SYS_CHROOT",
+];
+
+#[test]
+fn seccomp_podman_default_profile() {
+    let file = "/usr/share/containers/seccomp.json";
+    let Ok(text) = fs::read_to_string(file) else {
+        println!("skipped: no {file} (Debian package golang-github-containers-common)");
+        return;
+    };
+    let raw: Value = serde_json::from_str(&text).unwrap();
+    let profile = podman_profile(&raw, &PODMAN_CAPS);
+    let names: usize = profile["syscalls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["names"].as_array().unwrap().len())
+        .sum();
+    assert!(names > 300, "only {names} syscall names in the profile");
+    let env = Env::new("podman");
+    let set = caps_json(&PODMAN_CAPS);
+    for nnp in [false, true] {
+        let mut c = with_seccomp(profile.clone());
+        c["process"]["capabilities"] = json!({
+            "bounding": set, "permitted": set, "effective": set
+        });
+        c["process"]["noNewPrivileges"] = json!(nnp);
+        let r = inspect(&env, c.clone(), &["--mkdir", "/tmp/ok:755"]);
+        assert_eq!(status(&r, "Seccomp"), "2", "noNewPrivileges {nnp}");
+        assert_eq!(r["mkdir"]["/tmp/ok:755"], "ok");
+        // A shell, its fork and exec work under it.
+        c["process"]["args"] = json!(["sh", "-c", "echo ok; (echo sub) | cat"]);
+        let (ct, _b) = env.run_container(&c);
+        env.wait_status(&ct.id, "stopped");
+        assert_eq!(ct.output(), "ok\nsub\n", "noNewPrivileges {nnp}");
+    }
+}
+
+#[test]
+fn rejects_a_bad_seccomp_action() {
+    let c = with_seccomp(json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{ "names": ["mkdir"], "action": "SCMP_ACT_BOGUS" }]
+    }));
+    rejects(
+        "seccompact",
+        &c,
+        &["linux.seccomp.syscalls[0].action", "SCMP_ACT_BOGUS"],
+    );
+}
+
+#[test]
+fn rejects_a_bad_seccomp_architecture() {
+    let c = with_seccomp(json!({
+        "defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_PDP11"]
+    }));
+    rejects(
+        "seccomparch",
+        &c,
+        &["linux.seccomp.architectures", "SCMP_ARCH_PDP11"],
+    );
+}
+
+#[test]
+fn rejects_a_bad_seccomp_argument_index() {
+    let c = with_seccomp(json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{ "names": ["mkdir"], "action": "SCMP_ACT_ERRNO",
+                       "args": [{ "index": 7, "value": 1, "op": "SCMP_CMP_EQ" }] }]
+    }));
+    rejects(
+        "seccompidx",
+        &c,
+        &["linux.seccomp.syscalls[0].args[0]", "index 7"],
+    );
+}
+
+#[test]
+fn rejects_a_seccomp_listener() {
+    let c = with_seccomp(json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "listenerPath": "/run/hutch-test-listener.sock",
+        "syscalls": [{ "names": ["mkdir"], "action": "SCMP_ACT_NOTIFY" }]
+    }));
+    rejects("seccompnotify", &c, &["linux.seccomp", "not supported"]);
+}
+
+// ---------------------------------------------------------------------------
+// hooks
+
+/// A hook running `script` with /bin/sh (the host's, or the container's for
+/// startContainer), with HOOKVAR=`name` in its environment.
+fn hook(name: &str, script: &str) -> Value {
+    json!({
+        "path": "/bin/sh",
+        "args": ["sh", "-c", script],
+        "env": [format!("HOOKVAR={name}")],
+    })
+}
+
+/// A hook that records its stdin, environment and mount namespace in `dir`
+/// as NAME.json, NAME.env, NAME.mnt and appends NAME to `order`.
+fn recording_hook(dir: &str, name: &str) -> Value {
+    hook(
+        name,
+        &format!(
+            "cat > {dir}/{name}.json; tr '\\0' ' ' < /proc/self/environ > {dir}/{name}.env; \
+             readlink /proc/self/ns/mnt > {dir}/{name}.mnt; echo {name} >> {dir}/order"
+        ),
+    )
+}
+
+fn read_json(p: &Path) -> Value {
+    let text = fs::read_to_string(p).unwrap_or_else(|e| panic!("{p:?}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{p:?} ({e}): {text}"))
+}
+
+fn lines(p: &Path) -> Vec<String> {
+    fs::read_to_string(p)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn hooks_run_in_order_with_state_env_and_namespaces() {
+    let env = Env::new("hooks");
+    let out = TempDir::new("hooks");
+    let d = out.path().to_str().unwrap().to_string();
+    let mut c = spec(&["sh", "-c", "while :; do sleep 1000; done"]);
+    c["annotations"] = json!({ "org.example.hook": "yes" });
+    c["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/hookout", "type": "bind", "source": d, "options": ["bind"]
+    }));
+    c["hooks"] = json!({
+        "prestart": [recording_hook(&d, "prestart")],
+        "createRuntime": [recording_hook(&d, "createRuntime")],
+        "createContainer": [recording_hook(&d, "createContainer")],
+        "startContainer": [recording_hook("/hookout", "startContainer")],
+        "poststart": [recording_hook(&d, "poststart")],
+        "poststop": [recording_hook(&d, "poststop")],
+    });
+    let bundle = Bundle::new(&c);
+    let id = env.id();
+    let ct = env.create(&id, &bundle);
+    let order = out.path().join("order");
+    assert_eq!(
+        lines(&order),
+        ["prestart", "createRuntime", "createContainer"]
+    );
+    let pid = env.pid(&id);
+    let host_mnt = ns("self", "mnt");
+    let container_mnt = ns(&pid.to_string(), "mnt");
+    for name in ["prestart", "createRuntime", "createContainer"] {
+        let st = read_json(&out.path().join(format!("{name}.json")));
+        assert_eq!(st["id"], id.as_str(), "{name}: {st}");
+        assert_eq!(st["status"], "creating", "{name}: {st}");
+        assert_eq!(st["bundle"], bundle.arg(), "{name}: {st}");
+        assert_eq!(st["annotations"]["org.example.hook"], "yes", "{name}");
+        // Only the hook's own env, nothing of hutch's.
+        let env_line = fs::read_to_string(out.path().join(format!("{name}.env"))).unwrap();
+        assert_eq!(
+            env_line.trim(),
+            format!("HOOKVAR={name}"),
+            "{name}: environment"
+        );
+        let mnt = fs::read_to_string(out.path().join(format!("{name}.mnt"))).unwrap();
+        let want = if name == "createContainer" {
+            &container_mnt
+        } else {
+            &host_mnt
+        };
+        assert_eq!(mnt.trim(), want, "{name}: mount namespace");
+        // The pid as the hook's namespace sees it.
+        let want_pid = if name == "createContainer" { 1 } else { pid };
+        assert_eq!(st["pid"], want_pid, "{name}: {st}");
+    }
+
+    env.start(&id).ok();
+    let all = lines(&order);
+    assert_eq!(all[3..], ["startContainer", "poststart"]);
+    let st = read_json(&out.path().join("startContainer.json"));
+    assert_eq!(
+        (st["status"].as_str(), st["pid"].as_i64()),
+        (Some("created"), Some(1))
+    );
+    let mnt = fs::read_to_string(out.path().join("startContainer.mnt")).unwrap();
+    assert_eq!(mnt.trim(), container_mnt);
+    let st = read_json(&out.path().join("poststart.json"));
+    assert_eq!(st["status"], "running");
+    assert_eq!(st["pid"], pid);
+    assert_eq!(env.status(&id), "running");
+
+    env.kill(&id, Some("KILL")).ok();
+    env.wait_status(&id, "stopped");
+    env.delete(&id).ok();
+    assert_eq!(lines(&order).last().map(String::as_str), Some("poststop"));
+    let st = read_json(&out.path().join("poststop.json"));
+    assert_eq!(st["status"], "stopped");
+    env.assert_gone(&ct.id);
+}
+
+#[test]
+fn failing_create_hooks_fail_create_and_run_poststop() {
+    for point in ["prestart", "createRuntime", "createContainer"] {
+        let out = TempDir::new("hookfail");
+        let d = out.path().to_str().unwrap();
+        let mut c = base();
+        c["hooks"] = json!({
+            point: [hook(point, "echo boom from $HOOKVAR >&2; exit 3")],
+            "poststop": [recording_hook(d, "poststop")],
+        });
+        rejects(
+            &format!("hook-{}", point.to_lowercase()),
+            &c,
+            &[
+                &format!("hooks.{point}[0]"),
+                "/bin/sh",
+                &format!("boom from {point}"),
+            ],
+        );
+        assert_eq!(lines(&out.path().join("order")), ["poststop"], "{point}");
+    }
+}
+
+#[test]
+fn a_hook_past_its_timeout_fails_create() {
+    let mut c = base();
+    c["hooks"] = json!({
+        "createRuntime": [{ "path": "/bin/sleep", "args": ["sleep", "30"], "timeout": 1 }]
+    });
+    rejects("hooktimeout", &c, &["hooks.createRuntime[0]", "timed out"]);
+}
+
+#[test]
+fn rejects_bad_hook_values() {
+    let mut c = base();
+    c["hooks"] = json!({ "prestart": [{ "path": "bin/true" }] });
+    rejects("hookrel", &c, &["hooks.prestart[0].path", "absolute"]);
+    c["hooks"] = json!({ "poststart": [{ "path": "/bin/true", "timeout": 0 }] });
+    rejects(
+        "hookzero",
+        &c,
+        &["hooks.poststart[0].timeout", "greater than zero"],
+    );
+    c["hooks"] = json!({ "createRuntime": [{ "path": "/hutch/no/such/hook" }] });
+    rejects(
+        "hookmissing",
+        &c,
+        &["hooks.createRuntime[0]", "/hutch/no/such/hook"],
+    );
+}
+
+#[test]
+fn failing_start_hooks_fail_start_and_stop_the_container() {
+    let env = Env::new("hookstart");
+    for point in ["startContainer", "poststart"] {
+        let out = TempDir::new("hookstart");
+        let d = out.path().to_str().unwrap();
+        let mut c = spec(&["sh", "-c", "while :; do sleep 1000; done"]);
+        c["hooks"] = json!({
+            point: [hook(point, "echo boom from $HOOKVAR >&2; exit 4")],
+            "poststop": [recording_hook(d, "poststop")],
+        });
+        let bundle = Bundle::new(&c);
+        let id = env.id();
+        env.create(&id, &bundle);
+        env.start(&id)
+            .fails_with(&[&id, point, &format!("boom from {point}")]);
+        env.wait_status(&id, "stopped");
+        env.delete(&id).ok();
+        env.assert_gone(&id);
+        assert_eq!(lines(&out.path().join("order")), ["poststop"], "{point}");
+    }
+}
+
+#[test]
+fn a_failing_poststop_hook_only_warns() {
+    let env = Env::new("hookpoststop");
+    let out = TempDir::new("hookpoststop");
+    let d = out.path().to_str().unwrap();
+    let mut c = base();
+    c["process"]["args"] = json!(["true"]);
+    c["hooks"] = json!({
+        "poststop": [hook("first", "exit 1"), recording_hook(d, "second")],
+    });
+    let (ct, _b) = env.run_container(&c);
+    env.wait_status(&ct.id, "stopped");
+    let del = env.delete(&ct.id).ok();
+    assert!(
+        del.stderr.contains("warning") && del.stderr.contains("hooks.poststop[0]"),
+        "{del:#?}"
+    );
+    env.assert_gone(&ct.id);
+    assert_eq!(lines(&out.path().join("order")), ["second"]);
+}
+
+#[test]
+fn features_list_seccomp_and_hooks() {
+    let out = run_runtime(None, &["features"], None, Out::Capture).ok();
+    let f: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        strings(&f["hooks"]),
+        [
+            "prestart",
+            "createRuntime",
+            "createContainer",
+            "startContainer",
+            "poststart",
+            "poststop"
+        ]
+    );
+    let s = &f["linux"]["seccomp"];
+    assert_eq!(s["enabled"], true);
+    for a in [
+        "SCMP_ACT_ALLOW",
+        "SCMP_ACT_ERRNO",
+        "SCMP_ACT_KILL_PROCESS",
+        "SCMP_ACT_LOG",
+    ] {
+        assert!(strings(&s["actions"]).contains(&a), "{a}");
+    }
+    // Refused by create, so not listed.
+    assert!(!strings(&s["actions"]).contains(&"SCMP_ACT_NOTIFY"));
+    assert_eq!(strings(&s["operators"]).len(), 7);
+    assert!(strings(&s["archs"]).contains(&"SCMP_ARCH_X86_64"));
+}
+
+#[test]
+fn seccomp_holds_for_exec_processes_too() {
+    let env = Env::new("seccompexec");
+    let mut c = with_seccomp(json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{ "names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO" }]
+    }));
+    c["process"]["args"] = json!(["sh", "-c", "while :; do sleep 1000; done"]);
+    let (ct, _b) = env.run_container(&c);
+    let out = env
+        .run(&["exec", &ct.id, inspector(), "--mkdir", "/tmp/denied:755"])
+        .ok();
+    let r: Value = serde_json::from_str(out.stdout.trim()).unwrap();
+    assert_eq!(r["mkdir"]["/tmp/denied:755"], "EPERM");
+    assert_eq!(status(&r, "Seccomp"), "2");
+}
+
+#[test]
+fn rejects_a_domainname_without_uts_namespace() {
+    let mut c = base();
+    c["linux"]["namespaces"] = json!([{ "type": "mount" }, { "type": "pid" }]);
+    c["hostname"] = json!(null);
+    c["domainname"] = json!("example.org");
+    rejects("nodomainuts", &c, &["domainname", "uts"]);
+}
+
+#[test]
+fn rejects_id_mappings_without_a_user_namespace() {
+    let mut c = base();
+    c["linux"]["uidMappings"] = json!([{ "containerID": 0, "hostID": 100000, "size": 10 }]);
+    rejects("mapnouserns", &c, &["linux.uidMappings", "user namespace"]);
+}
+
+#[test]
+fn rejects_idmapped_mounts() {
+    let mut c = base();
+    c["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/x", "type": "bind", "source": "/tmp", "options": ["bind"],
+        "uidMappings": [{ "containerID": 0, "hostID": 1000, "size": 1 }],
+        "gidMappings": [{ "containerID": 0, "hostID": 1000, "size": 1 }]
+    }));
+    rejects(
+        "idmapmount",
+        &c,
+        &["mounts[6].uidMappings", "not supported"],
+    );
+}

@@ -21,6 +21,9 @@ use crate::linux::pidfd::ProcessIdentity;
 
 pub const STATE_FILE: &str = "state.json";
 pub const EXEC_FIFO: &str = "exec.fifo";
+/// Where the init writes why it failed after `create` returned (a
+/// startContainer hook, exec), for `start` to report.
+pub const INIT_ERROR: &str = "init.err";
 
 /// What hutch remembers about a container between invocations.
 #[derive(Debug, Serialize, Deserialize)]
@@ -42,6 +45,13 @@ pub struct State {
     /// The container's cgroup (none for containers made before hutch had them).
     #[serde(default)]
     pub cgroup: Option<crate::cgroups::Cgroup>,
+    /// config.json's hooks as they were at create: later edits of the
+    /// bundle must not change the container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hooks: Option<oci_spec::runtime::Hooks>,
+    /// linux.seccomp as it was at create, for processes `exec` adds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

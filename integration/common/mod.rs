@@ -828,14 +828,12 @@ pub fn read_pty_until(master: &std::os::fd::OwnedFd, done: impl Fn(&str) -> bool
 // cgroups, as the host sees them
 
 /// Whether the host has cgroup v2 alone at /sys/fs/cgroup.
-#[allow(dead_code)] // used by the cgroups tests only
 pub fn cgroup_v2() -> bool {
     Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
 }
 
 /// The host directory of cgroup `path` (absolute, as in `linux.cgroupsPath`)
 /// for `controller` ("memory", "pids"...; ignored on v2).
-#[allow(dead_code)] // used by the cgroups tests only
 pub fn cgroup_dir(controller: &str, path: &str) -> PathBuf {
     let rel = path.trim_start_matches('/');
     if cgroup_v2() {
@@ -846,7 +844,6 @@ pub fn cgroup_dir(controller: &str, path: &str) -> PathBuf {
 }
 
 /// A cgroup file, trimmed; panics if it cannot be read.
-#[allow(dead_code)] // used by the cgroups tests only
 #[track_caller]
 pub fn cgroup_read(controller: &str, path: &str, file: &str) -> String {
     let p = cgroup_dir(controller, path).join(file);
@@ -857,7 +854,6 @@ pub fn cgroup_read(controller: &str, path: &str, file: &str) -> String {
 }
 
 /// Every directory of cgroup `path` on the host (one per v1 hierarchy).
-#[allow(dead_code)] // used by the cgroups tests only
 pub fn cgroup_dirs(path: &str) -> Vec<PathBuf> {
     let rel = path.trim_start_matches('/');
     if cgroup_v2() {
@@ -873,7 +869,6 @@ pub fn cgroup_dirs(path: &str) -> Vec<PathBuf> {
 }
 
 /// Asserts no directory of cgroup `path` is left on the host.
-#[allow(dead_code)] // used by the cgroups tests only
 #[track_caller]
 pub fn assert_no_cgroup(path: &str) {
     let left: Vec<_> = cgroup_dirs(path)
@@ -884,7 +879,6 @@ pub fn assert_no_cgroup(path: &str) {
 }
 
 /// PIDs in cgroup.procs of `path` for `controller`.
-#[allow(dead_code)] // used by the cgroups tests only
 pub fn cgroup_pids(controller: &str, path: &str) -> Vec<i32> {
     fs::read_to_string(cgroup_dir(controller, path).join("cgroup.procs"))
         .unwrap_or_default()

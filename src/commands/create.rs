@@ -10,7 +10,8 @@ use super::Global;
 use crate::bail;
 use crate::cgroups::{self, Cgroup};
 use crate::error::{Context, Result};
-use crate::linux::{capabilities, namespaces, rlimits, sysctl};
+use crate::hooks::{self, Point};
+use crate::linux::{capabilities, namespaces, rlimits, seccomp, sysctl};
 use crate::process::spawn::{self, Options};
 use crate::process::terminal;
 use crate::spec;
@@ -52,6 +53,25 @@ pub fn create(g: &Global, c: &Create) -> Result<Created> {
     if let Some(r) = resources {
         cgroups::validate(r, version)?;
     }
+    let filter = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+        Some(s) => Some(seccomp::build(s)?),
+        None => None,
+    };
+
+    let hooks = spec.hooks().as_ref();
+    if let Some(h) = hooks {
+        hooks::validate(h)?;
+    }
+    let annotations = spec.annotations().clone().unwrap_or_default();
+    // prestart and createRuntime: in our namespaces, once the container's
+    // mounts are made and before it pivots into them.
+    let create_hooks = |pid: i32| -> Result<()> {
+        let state = hooks::state_json(&c.id, "creating", pid, &cfg.bundle, &annotations);
+        hooks::run(hooks, Point::Prestart, &state)?;
+        hooks::run(hooks, Point::CreateRuntime, &state)
+    };
+    let before_pivot: Option<&dyn Fn(i32) -> Result<()>> =
+        hooks::any(hooks, &[Point::Prestart, Point::CreateRuntime]).then_some(&create_hooks);
 
     let terminal = spec
         .process()
@@ -83,6 +103,8 @@ pub fn create(g: &Global, c: &Create) -> Result<Created> {
             cgroup_fd: v2_dir.as_ref().map(|f| f.as_raw_fd()),
             place: if v2_dir.is_none() { Some(&place) } else { None },
             cgroup: Some(cg),
+            seccomp: filter.as_ref(),
+            before_pivot,
         };
         let child = spawn::spawn(&cfg, &plan, caps.as_ref(), &dir, dir.lock_fd(), &opts)?;
         let state = State {
@@ -92,9 +114,11 @@ pub fn create(g: &Global, c: &Create) -> Result<Created> {
             rootfs: cfg.rootfs.clone(),
             created: crate::time::now_rfc3339(),
             config_digest: cfg.digest.clone(),
-            annotations: spec.annotations().clone().unwrap_or_default(),
+            annotations: annotations.clone(),
             own_pid_ns: plan.new.contains(nix::sched::CloneFlags::CLONE_NEWPID),
             cgroup: Some(cg.clone()),
+            hooks: spec.hooks().clone(),
+            seccomp: spec.linux().as_ref().and_then(|l| l.seccomp().clone()),
         };
         dir.save(&state)?;
         if let Some(p) = &c.pid_file {
@@ -112,6 +136,11 @@ pub fn create(g: &Global, c: &Create) -> Result<Created> {
                 let _ = cg.remove();
             }
             let _ = dir.remove();
+            // The container existed in part: runtime.md goes on to poststop.
+            if hooks::any(hooks, &[Point::Poststop]) {
+                let state = hooks::state_json(&c.id, "stopped", 0, &cfg.bundle, &annotations);
+                hooks::run_warn(hooks, Point::Poststop, &state);
+            }
             Err(e)
         }
     }
@@ -141,12 +170,13 @@ fn reject_unsupported(spec: &Spec) -> Result<()> {
             }
         }
     }
-    if spec.hooks().is_some() {
-        bail!("hooks are not supported yet");
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        if m.uid_mappings().is_some() || m.gid_mappings().is_some() {
+            bail!("mounts[{i}].uidMappings/gidMappings: idmapped mounts are not supported yet");
+        }
     }
     if let Some(l) = spec.linux() {
         let unsupported = [
-            ("linux.seccomp", l.seccomp().is_some()),
             ("linux.intelRdt", l.intel_rdt().is_some()),
             ("linux.personality", l.personality().is_some()),
             ("linux.netDevices", l.net_devices().is_some()),

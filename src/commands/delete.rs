@@ -3,6 +3,7 @@
 use super::Global;
 use crate::bail;
 use crate::error::Result;
+use crate::hooks::{self, Point};
 use crate::linux::pidfd;
 use crate::state::{ContainerDir, State, Status};
 
@@ -43,7 +44,13 @@ pub fn run(g: &Global, id: &str, force: bool) -> Result<()> {
         cg.remove()
             .map_err(|e| e.context(format!("container {id}")))?;
     }
-    dir.remove()
+    dir.remove()?;
+    // After the container is gone (runtime.md step 13); failures only warn.
+    if hooks::any(state.hooks.as_ref(), &[Point::Poststop]) {
+        let st = hooks::state_json(id, "stopped", 0, &state.bundle, &state.annotations);
+        hooks::run_warn(state.hooks.as_ref(), Point::Poststop, &st);
+    }
+    Ok(())
 }
 
 /// SIGKILL the init (and with it its PID namespace) and wait until it is gone.

@@ -44,6 +44,11 @@ pub fn run(g: &Global, e: &Exec) -> Result<i32> {
     let process = build_process(&state.bundle, &state.config_digest, e)?;
     let caps = capabilities::plan(process.capabilities().as_ref())?;
     rlimits::validate(process.rlimits().as_deref().unwrap_or(&[]))?;
+    // The container's filter holds for every process in it.
+    let filter = match &state.seccomp {
+        Some(s) => Some(crate::linux::seccomp::build(s)?),
+        None => None,
+    };
     let terminal = process.terminal().unwrap_or(false);
     let console = match (&e.console_socket, terminal) {
         (Some(p), true) => Some(terminal::connect_socket(p)?),
@@ -61,6 +66,7 @@ pub fn run(g: &Global, e: &Exec) -> Result<i32> {
         init_pid: state.init.pid,
         process: &process,
         caps: caps.as_ref(),
+        seccomp: filter.as_ref(),
         console,
         preserve_fds: e.preserve_fds,
         cgroup: state.cgroup.as_ref(),

@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use crate::error::{Error, Result};
-use crate::linux::mount_options;
+use crate::linux::{mount_options, seccomp};
 
 pub fn run() -> Result<()> {
     let caps: Vec<String> = caps::all().iter().map(|c| c.to_string()).collect();
@@ -13,13 +13,21 @@ pub fn run() -> Result<()> {
     let out = json!({
         "ociVersionMin": "1.0.0",
         "ociVersionMax": super::state::OCI_VERSION,
-        "hooks": [],
+        "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
         "mountOptions": mount_options::KNOWN,
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
             "capabilities": caps,
             "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false, "rdma": true},
-            "seccomp": {"enabled": false},
+            "seccomp": {
+                "enabled": true,
+                "actions": seccomp::ACTIONS,
+                "operators": seccomp::OPERATORS,
+                "archs": seccomp::ARCHS,
+                "knownFlags": seccomp::KNOWN_FLAGS,
+                // WAIT_KILLABLE_RECV needs libseccomp 2.6.
+                "supportedFlags": &seccomp::KNOWN_FLAGS[..3]
+            },
             "apparmor": {"enabled": false},
             "selinux": {"enabled": false},
             "intelRdt": {"enabled": false},

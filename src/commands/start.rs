@@ -6,8 +6,10 @@ use std::os::unix::fs::OpenOptionsExt;
 
 use super::Global;
 use crate::bail;
-use crate::error::{Context, Result};
-use crate::state::{ContainerDir, State, Status, EXEC_FIFO};
+use crate::error::{Context, Error, Result};
+use crate::hooks::{self, Point};
+use crate::linux::pidfd;
+use crate::state::{ContainerDir, State, Status, EXEC_FIFO, INIT_ERROR};
 
 pub fn run(g: &Global, id: &str) -> Result<()> {
     let dir = ContainerDir::open_existing(&g.root, id, true)?;
@@ -44,5 +46,62 @@ pub fn start(dir: &ContainerDir, state: &State) -> Result<()> {
     };
     f.write_all(&[0])
         .with_context(|| format!("writing {}", fifo.display()))?;
-    std::fs::remove_file(&fifo).with_context(|| format!("removing {}", fifo.display()))
+    std::fs::remove_file(&fifo).with_context(|| format!("removing {}", fifo.display()))?;
+
+    let hooks = state.hooks.as_ref();
+    if !hooks::any(hooks, &[Point::StartContainer, Point::Poststart]) {
+        return Ok(());
+    }
+    // A failing startContainer hook, or a failing poststart hook, stops the
+    // container (runtime.md); `delete` then runs poststop.
+    let result = wait_for_exec(dir, state).and_then(|()| {
+        let st = hooks::state_json(
+            id,
+            "running",
+            state.init.pid,
+            &state.bundle,
+            &state.annotations,
+        );
+        hooks::run(hooks, Point::Poststart, &st).map_err(|e| e.context(format!("container {id}")))
+    });
+    if result.is_err() {
+        if let Some(fd) = state.init.open_alive() {
+            let _ = pidfd::signal(&fd, libc::SIGKILL);
+            pidfd::wait_exit(&fd, 10_000);
+        }
+    }
+    result
+}
+
+/// Wait until the init has exec'd the program (its /proc/PID/exe is no
+/// longer hutch) or has died; then report why, from what it wrote.
+fn wait_for_exec(dir: &ContainerDir, state: &State) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let me = std::fs::metadata("/proc/self/exe").context("stat /proc/self/exe")?;
+    let exe = format!("/proc/{}/exe", state.init.pid);
+    let died = || {
+        let why = std::fs::read_to_string(dir.file(INIT_ERROR)).unwrap_or_default();
+        let why = if why.is_empty() {
+            "no reason given".to_string()
+        } else {
+            why
+        };
+        Err(Error::new(format!(
+            "container {}: the init exited before running the program: {why}",
+            state.id
+        )))
+    };
+    let Some(fd) = state.init.open_alive() else {
+        return died();
+    };
+    loop {
+        if pidfd::wait_exit(&fd, 1) {
+            return died();
+        }
+        if let Ok(m) = std::fs::metadata(&exe) {
+            if (m.dev(), m.ino()) != (me.dev(), me.ino()) {
+                return Ok(());
+            }
+        }
+    }
 }

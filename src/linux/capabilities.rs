@@ -48,6 +48,10 @@ fn err(what: &str, e: caps::errors::CapsError) -> Error {
 }
 
 impl CapPlan {
+    pub fn effective_has(&self, cap: Cap) -> bool {
+        self.effective.as_ref().is_some_and(|e| e.contains(&cap))
+    }
+
     /// Step 1, while still root: shrink the bounding set (needs CAP_SETPCAP).
     pub fn apply_bounding(&self) -> Result<()> {
         let Some(keep) = &self.bounding else {

@@ -10,6 +10,7 @@ pub mod procfs;
 pub mod resolve;
 pub mod rlimits;
 pub mod rootfs;
+pub mod seccomp;
 pub mod signal;
 pub mod sys;
 pub mod sysctl;

@@ -105,6 +105,18 @@ pub fn plan(spec: &Spec) -> Result<Plan> {
     if hostname && !p.has(LinuxNamespaceType::Uts) {
         bail!("hostname: setting a hostname needs a uts namespace in linux.namespaces");
     }
+    // Without a uts namespace of its own, setdomainname would change the host's.
+    let domainname = spec.domainname().as_deref().is_some_and(|h| !h.is_empty());
+    if domainname && !p.has(LinuxNamespaceType::Uts) {
+        bail!("domainname: setting a domainname needs a uts namespace in linux.namespaces");
+    }
+    if let Some(l) = spec.linux() {
+        let maps = l.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
+            || l.gid_mappings().as_ref().is_some_and(|m| !m.is_empty());
+        if maps && !p.new.contains(CloneFlags::CLONE_NEWUSER) {
+            bail!("linux.uidMappings/gidMappings: given, but linux.namespaces creates no user namespace");
+        }
+    }
     Ok(p)
 }
 

@@ -27,14 +27,8 @@ pub struct CgroupView<'a> {
     pub own_ns: bool,
 }
 
-/// Everything up to and including the switch into the new root.
-pub fn prepare(
-    spec: &Spec,
-    bundle: &Path,
-    rootfs: &Path,
-    no_pivot: bool,
-    cgroups: &CgroupView<'_>,
-) -> Result<()> {
+/// Everything up to the switch into the new root.
+pub fn prepare(spec: &Spec, bundle: &Path, rootfs: &Path, cgroups: &CgroupView<'_>) -> Result<()> {
     let linux = spec.linux().as_ref();
     // The configured propagation is given to the new "/" at the very end
     // (`finish`). Until then the tree is private, or a slave of the host's
@@ -87,8 +81,11 @@ pub fn prepare(
         devices::create_defaults(&root, user_ns)?;
     }
     let extra = linux.and_then(|l| l.devices().as_deref()).unwrap_or(&[]);
-    devices::create(&root, extra, user_ns)?;
+    devices::create(&root, extra, user_ns)
+}
 
+/// Make the prepared rootfs the process's root.
+pub fn switch_root(rootfs: &Path, no_pivot: bool) -> Result<()> {
     if no_pivot {
         move_root(rootfs)
     } else {

@@ -17,6 +17,9 @@ pub enum Message {
     Ready,
     /// parent → init: state is recorded; init may block on the exec fifo.
     Recorded,
+    /// init → parent: mounts are done, pivot_root is next: run the
+    /// prestart and createRuntime hooks, then answer Continue.
+    Hooks,
     /// init → parent: set-up failed, with the reason.
     Failed(String),
 }
@@ -27,6 +30,7 @@ impl Message {
             Message::Continue => vec![b'M'],
             Message::Ready => vec![b'R'],
             Message::Recorded => vec![b'C'],
+            Message::Hooks => vec![b'H'],
             Message::Failed(s) => {
                 let mut v = Vec::with_capacity(1 + s.len());
                 v.push(b'F');
@@ -41,6 +45,7 @@ impl Message {
             b'M' => Message::Continue,
             b'R' => Message::Ready,
             b'C' => Message::Recorded,
+            b'H' => Message::Hooks,
             b'F' => Message::Failed(String::from_utf8_lossy(&b[1..]).into_owned()),
             _ => return None,
         })

@@ -14,6 +14,7 @@ use super::init::{cstring, find_program};
 use super::terminal;
 use crate::error::{Context, Error, Result};
 use crate::linux::capabilities::CapPlan;
+use crate::linux::seccomp::{self, Filter};
 use crate::linux::sys::{self, Forked};
 use crate::linux::{procfs, rlimits, user};
 
@@ -22,6 +23,7 @@ pub struct ExecSpec<'a> {
     pub init_pid: i32,
     pub process: &'a Process,
     pub caps: Option<&'a CapPlan>,
+    pub seccomp: Option<&'a Filter>,
     pub console: Option<OwnedFd>,
     pub preserve_fds: u32,
     /// The container's cgroup: the process starts in it, as the init did.
@@ -156,6 +158,11 @@ fn child(
             .map(|b| (b.height() as u16, b.width() as u16));
         terminal::setup(sock, size)?;
     }
+    let nnp = p.no_new_privileges().unwrap_or(false);
+    let late = seccomp::load_late(nnp, p.user().uid(), e.caps);
+    if let (Some(f), false) = (e.seccomp, late) {
+        f.load()?;
+    }
     if let Some(caps) = e.caps {
         caps.apply_bounding()?;
     }
@@ -163,11 +170,14 @@ fn child(
     if let Some(caps) = e.caps {
         caps.apply_rest()?;
     }
-    if p.no_new_privileges().unwrap_or(false) {
+    if nnp {
         nix::sys::prctl::set_no_new_privs().context("noNewPrivileges: prctl")?;
     }
     sys::cloexec_from(3 + e.preserve_fds).context("close_range(CLOEXEC)")?;
     sys::reset_signals();
+    if let (Some(f), true) = (e.seccomp, late) {
+        f.load()?;
+    }
     execve(&path, argv, env).with_context(|| format!("exec {arg0:?}"))?;
     Ok(())
 }

@@ -5,7 +5,7 @@
 
 use std::ffi::CString;
 use std::fs::File;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::os::fd::{OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
@@ -18,8 +18,10 @@ use super::channel::{Channel, Message};
 use super::terminal;
 use crate::bail;
 use crate::error::{Context, Error, Result};
+use crate::hooks::{self, Point};
 use crate::linux::capabilities::CapPlan;
 use crate::linux::namespaces::Plan;
+use crate::linux::seccomp::Filter;
 use crate::linux::{namespaces, rlimits, rootfs, sys, user};
 use crate::spec::Config;
 
@@ -40,6 +42,12 @@ pub struct Init<'a> {
     pub no_pivot: bool,
     pub preserve_fds: u32,
     pub cgroup: Option<&'a crate::cgroups::Cgroup>,
+    pub seccomp: Option<&'a Filter>,
+    pub id: &'a str,
+    /// Ask the parent to run the prestart/createRuntime hooks before pivot_root.
+    pub before_pivot: bool,
+    /// Where errors after `create` has returned go, for `start` to report.
+    pub errlog: File,
 }
 
 /// Run the init; never returns.
@@ -56,6 +64,7 @@ pub fn run(init: Init<'_>) -> ! {
     };
     // From here on the parent has returned: errors can only go to stderr.
     if let Err(e) = wait_and_exec(&init, prog) {
+        let _ = (&init.errlog).write_all(e.to_string().as_bytes());
         eprintln!("hutch init: {e}");
         sys::exit_now(127);
     }
@@ -100,13 +109,17 @@ fn setup(init: &Init<'_>) -> Result<Program> {
         cgroup: init.cgroup,
         own_ns: init.plan.has(oci_spec::runtime::LinuxNamespaceType::Cgroup),
     };
-    rootfs::prepare(
-        spec,
-        &init.cfg.bundle,
-        &init.cfg.rootfs,
-        init.no_pivot,
-        &cgroups,
-    )?;
+    rootfs::prepare(spec, &init.cfg.bundle, &init.cfg.rootfs, &cgroups)?;
+    if init.before_pivot {
+        init.chan.send(&Message::Hooks)?;
+        match init.chan.recv()? {
+            Some(Message::Continue) => {}
+            _ => bail!("create went away while running the createRuntime hooks"),
+        }
+    }
+    // In the container's namespaces, before pivot_root (config.md).
+    run_hooks(init, Point::CreateContainer, "creating")?;
+    rootfs::switch_root(&init.cfg.rootfs, init.no_pivot)?;
     if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
         sethostname(h).with_context(|| format!("hostname {h:?}: sethostname"))?;
     }
@@ -168,6 +181,15 @@ fn wait_and_exec(init: &Init<'_>, prog: Program) -> Result<()> {
         .process()
         .as_ref()
         .ok_or_else(|| Error::new("process: missing"))?;
+    let nnp = process.no_new_privileges().unwrap_or(false);
+    // Loading a filter needs no_new_privs or CAP_SYS_ADMIN. Without
+    // no_new_privs, and if the program will not keep CAP_SYS_ADMIN, it goes
+    // on now, while we still hold it, and must allow what follows (as in
+    // runc); otherwise right before execve.
+    let late = crate::linux::seccomp::load_late(nnp, process.user().uid(), init.caps);
+    if let (Some(f), false) = (init.seccomp, late) {
+        f.load()?;
+    }
     if let Some(caps) = init.caps {
         caps.apply_bounding()?;
     }
@@ -175,7 +197,7 @@ fn wait_and_exec(init: &Init<'_>, prog: Program) -> Result<()> {
     if let Some(caps) = init.caps {
         caps.apply_rest()?;
     }
-    if process.no_new_privileges().unwrap_or(false) {
+    if nnp {
         nix::sys::prctl::set_no_new_privs().context("process.noNewPrivileges: prctl")?;
     }
     // Nothing of the runtime's past crosses into the program but stdio and the
@@ -191,9 +213,30 @@ fn wait_and_exec(init: &Init<'_>, prog: Program) -> Result<()> {
             Err(e) => return Err(Error::from(e).context("reading the exec fifo")),
         }
     }
+    // As the program's user, in its root, just before its execve.
+    run_hooks(init, Point::StartContainer, "created")?;
     sys::reset_signals();
+    if let (Some(f), true) = (init.seccomp, late) {
+        f.load()?;
+    }
     execve(&prog.path, &prog.argv, &prog.env).with_context(|| format!("exec {:?}", prog.path))?;
     Ok(())
+}
+
+/// Hooks the init runs itself, with the state as the container sees it.
+fn run_hooks(init: &Init<'_>, point: Point, status: &str) -> Result<()> {
+    let spec = &init.cfg.spec;
+    if !hooks::any(spec.hooks().as_ref(), &[point]) {
+        return Ok(());
+    }
+    let state = hooks::state_json(
+        init.id,
+        status,
+        nix::unistd::getpid().as_raw(),
+        &init.cfg.bundle,
+        &spec.annotations().clone().unwrap_or_default(),
+    );
+    hooks::run(spec.hooks().as_ref(), point, &state)
 }
 
 pub fn cstring(s: &str) -> Result<CString> {

@@ -17,9 +17,10 @@ use crate::error::{Context, Error, Result};
 use crate::linux::capabilities::CapPlan;
 use crate::linux::namespaces::{self, Plan};
 use crate::linux::pidfd::{self, ProcessIdentity};
+use crate::linux::seccomp::Filter;
 use crate::linux::sys::{self, Forked};
 use crate::spec::Config;
-use crate::state::{ContainerDir, EXEC_FIFO};
+use crate::state::{ContainerDir, EXEC_FIFO, INIT_ERROR};
 
 pub struct Options<'a> {
     pub no_pivot: bool,
@@ -33,6 +34,11 @@ pub struct Options<'a> {
     pub place: Option<&'a dyn Fn(i32) -> Result<()>>,
     /// The container's cgroup, for `cgroup` mounts inside it.
     pub cgroup: Option<&'a crate::cgroups::Cgroup>,
+    /// The compiled `linux.seccomp`, loaded by the init just before execve.
+    pub seccomp: Option<&'a Filter>,
+    /// Called with the init's PID once its mounts are done and before it
+    /// pivots into the rootfs (the prestart and createRuntime hooks).
+    pub before_pivot: Option<&'a dyn Fn(i32) -> Result<()>>,
 }
 
 /// A cloned init that has reported its root filesystem ready and now waits
@@ -81,6 +87,9 @@ pub fn spawn(
         .custom_flags(libc::O_CLOEXEC)
         .open(&fifo_path)
         .with_context(|| format!("opening {}", fifo_path.display()))?;
+    let errlog_path = dir.file(INIT_ERROR);
+    let errlog = std::fs::File::create(&errlog_path)
+        .with_context(|| format!("creating {}", errlog_path.display()))?;
     let (parent_end, child_end) = channel::pair()?;
 
     if let Some(pidns) = &plan.join_pid {
@@ -106,12 +115,17 @@ pub fn spawn(
                 no_pivot: opts.no_pivot,
                 preserve_fds: opts.preserve_fds,
                 cgroup: opts.cgroup,
+                seccomp: opts.seccomp,
+                id: &dir.id,
+                before_pivot: opts.before_pivot.is_some(),
+                errlog,
             })
         }
         Forked::Parent { pid, pidfd } => (pid, pidfd),
     };
     drop(child_end);
     drop(fifo);
+    drop(errlog);
     let identity = ProcessIdentity::of_child(pid, &pidfd)
         .ok_or_else(|| Error::new("the container init exited at once"));
     let identity = match identity {
@@ -134,13 +148,23 @@ pub fn spawn(
         place(pid)?;
     }
     child.chan.send(&Message::Continue)?;
-    match child.chan.recv()? {
-        Some(Message::Ready) => Ok(child),
-        Some(Message::Failed(why)) => Err(Error::new(why)),
-        Some(other) => Err(Error::new(format!(
-            "unexpected {other:?} from the container init"
-        ))),
-        None => Err(Error::new("the container init exited during set-up")),
+    loop {
+        match child.chan.recv()? {
+            Some(Message::Ready) => return Ok(child),
+            Some(Message::Hooks) if opts.before_pivot.is_some() => {
+                if let Some(f) = opts.before_pivot {
+                    f(pid)?;
+                }
+                child.chan.send(&Message::Continue)?;
+            }
+            Some(Message::Failed(why)) => return Err(Error::new(why)),
+            Some(other) => {
+                return Err(Error::new(format!(
+                    "unexpected {other:?} from the container init"
+                )))
+            }
+            None => return Err(Error::new("the container init exited during set-up")),
+        }
     }
 }
 
