@@ -645,3 +645,64 @@ fn json_log_ends_with_the_error() {
         .unwrap()
         .contains("nope"));
 }
+
+// ---------------------------------------------------------------------------
+// Mount options the clients' configs use
+
+/// podman --read-only mounts tmpfs with `tmpcopyup` on /tmp, /run, /var/tmp:
+/// the tmpfs starts with a copy of the image's directory.
+#[test]
+fn tmpcopyup_fills_the_tmpfs_with_the_directory_underneath() {
+    let env = Env::new("copyup");
+    let image = TempDir::new("copyup-rootfs");
+    let root = image.path().join("rootfs");
+    // A rootfs of our own: the shared one must not get files in /srv.
+    let status = Command::new("cp")
+        .args(["-a", rootfs().to_str().unwrap(), root.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let srv = root.join("srv");
+    fs::create_dir_all(srv.join("sub")).unwrap();
+    fs::write(srv.join("sub/file"), "from-the-image").unwrap();
+    std::os::unix::fs::symlink("sub/file", srv.join("link")).unwrap();
+    std::os::unix::fs::chown(srv.join("sub"), Some(1234), Some(5678)).unwrap();
+    fs::set_permissions(
+        srv.join("sub"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o750),
+    )
+    .unwrap();
+
+    let mut config = sh(
+        "echo fs=$(stat -f -c %T /srv); echo file=$(cat /srv/link); \
+         echo sub=$(stat -c %u:%g:%a /srv/sub); echo new > /srv/new && echo write=ok",
+    );
+    config["root"] = json!({ "path": root, "readonly": true });
+    config["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/srv", "type": "tmpfs", "source": "tmpfs",
+        "options": ["rw", "nosuid", "nodev", "tmpcopyup", "mode=755"]
+    }));
+    let (_, out) = run(&env, &config, &[]);
+    assert_eq!(code(&out), 0, "{out:#?}");
+    for line in [
+        "fs=tmpfs",
+        "file=from-the-image",
+        "sub=1234:5678:750",
+        "write=ok",
+    ] {
+        assert!(
+            out.stdout.lines().any(|l| l == line),
+            "no {line:?}: {out:#?}"
+        );
+    }
+    // The image itself is untouched.
+    assert!(!srv.join("new").exists());
+
+    let mut bad = sh("true");
+    bad["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/srv", "type": "bind", "source": "/tmp",
+        "options": ["rbind", "tmpcopyup"]
+    }));
+    let (_, out) = run(&env, &bad, &[]);
+    out.fails_with(&["mounts[6]", "tmpcopyup", "tmpfs"]);
+}

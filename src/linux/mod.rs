@@ -2,6 +2,7 @@
 
 pub mod capabilities;
 pub mod cgroupfs;
+pub mod copyup;
 pub mod devices;
 pub mod mount_options;
 pub mod namespaces;

@@ -101,8 +101,8 @@ fn mount_one(root: &OwnedFd, bundle: &Path, m: &Mount, cgroups: &CgroupView<'_>)
         super::cgroupfs::mount_cgroup(root, m.destination(), &opts, cgroups)?;
         return apply_propagation(root, m, &opts);
     }
-    if opts.tmpcopyup {
-        bail!("option \"tmpcopyup\" is not supported yet");
+    if opts.tmpcopyup && (bind || typ != "tmpfs") {
+        bail!("option \"tmpcopyup\" is for tmpfs mounts only");
     }
     let source: Option<PathBuf> = m.source().as_ref().map(|s| {
         if bind && s.is_relative() {
@@ -144,6 +144,11 @@ fn mount_one(root: &OwnedFd, bundle: &Path, m: &Mount, cgroups: &CgroupView<'_>)
             .unwrap_or_else(|| typ.as_ref());
         mount(Some(src), target.as_str(), Some(typ), opts.flags, data)
             .with_context(|| format!("mount -t {typ} (data {:?})", opts.data))?;
+        if opts.tmpcopyup {
+            // `dest` still names the directory underneath the new tmpfs.
+            let top = open_in_root(root, m.destination(), Create::Nothing, false)?;
+            super::copyup::copy_tree(Path::new(&target), Path::new(&fd_path(&top)))?;
+        }
     }
     apply_propagation(root, m, &opts)
 }
