@@ -649,3 +649,22 @@ fn exec_joins_the_containers_cgroup() {
     env.run(&["exec", &c.id, "true"]).fails_with(&["paused"]);
     env.run(&["resume", &c.id]).ok();
 }
+
+/// docker sends `"blockIO": {"weight": 0}` for "no weight": runc skips zero
+/// weights and so must we (the kernel refuses 0).
+#[test]
+fn zero_blkio_weights_mean_unset() {
+    let env = Env::new("cg-blkio0");
+    let id = env.id();
+    let path = path_for(&id);
+    let resources = json!({
+        "blockIO": { "weight": 0, "leafWeight": 0,
+                     "weightDevice": [{ "major": 8, "minor": 0, "weight": 0, "leafWeight": 0 }] },
+    });
+    let bundle = Bundle::new(&config(&idle_after("true"), &path, resources));
+    let c = env.create(&id, &bundle);
+    env.start(&id).ok();
+    c.wait_line("ready");
+    env.delete_force(&id).ok();
+    assert_no_cgroup(&path);
+}

@@ -367,7 +367,9 @@ fn apply_blkio(cg: &Cgroup, b: &oci_spec::runtime::LinuxBlockIo) -> Result<()> {
             format!("blkio.bfq.{name}")
         }
     };
-    if let Some(w) = b.weight() {
+    // 0 means "not set" (docker always sends weight 0), as runc reads it;
+    // the kernel refuses 0.
+    if let Some(w) = b.weight().filter(|w| *w != 0) {
         write(
             d,
             &weight_file("weight"),
@@ -375,7 +377,7 @@ fn apply_blkio(cg: &Cgroup, b: &oci_spec::runtime::LinuxBlockIo) -> Result<()> {
             "linux.resources.blockIO.weight",
         )?;
     }
-    if let Some(w) = b.leaf_weight() {
+    if let Some(w) = b.leaf_weight().filter(|w| *w != 0) {
         write(
             d,
             "blkio.leaf_weight",
@@ -385,11 +387,11 @@ fn apply_blkio(cg: &Cgroup, b: &oci_spec::runtime::LinuxBlockIo) -> Result<()> {
     }
     for (i, wd) in b.weight_device().iter().flatten().enumerate() {
         let field = format!("linux.resources.blockIO.weightDevice[{i}]");
-        if let Some(w) = wd.weight() {
+        if let Some(w) = wd.weight().filter(|w| *w != 0) {
             let line = format!("{}:{} {w}", wd.major(), wd.minor());
             write(d, &weight_file("weight_device"), &line, &field)?;
         }
-        if let Some(w) = wd.leaf_weight() {
+        if let Some(w) = wd.leaf_weight().filter(|w| *w != 0) {
             let line = format!("{}:{} {w}", wd.major(), wd.minor());
             write(d, "blkio.leaf_weight_device", &line, &field)?;
         }

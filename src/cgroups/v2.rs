@@ -172,7 +172,7 @@ pub fn apply(cg: &Cgroup, r: &LinuxResources) -> Result<()> {
             }
         }
         for (i, wd) in b.weight_device().iter().flatten().enumerate() {
-            if let Some(w) = wd.weight() {
+            if let Some(w) = wd.weight().filter(|w| *w != 0) {
                 let field = format!("linux.resources.blockIO.weightDevice[{i}]");
                 let (file, v) = if bfq {
                     ("io.bfq.weight", u64::from(w))
