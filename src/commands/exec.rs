@@ -61,6 +61,7 @@ pub fn run(g: &Global, e: &Exec) -> Result<i32> {
         caps: caps.as_ref(),
         console,
         preserve_fds: e.preserve_fds,
+        close: &[dir.lock_fd()],
     })?;
     if let Some(p) = &e.pid_file {
         super::create::write_pid_file(p, pid)?;

@@ -8,10 +8,9 @@ use std::fs::File;
 use std::io::Read;
 use std::os::fd::{OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use nix::unistd::{chdir, execve, sethostname, setsid};
+use nix::unistd::{execve, sethostname, setsid};
 
 use super::channel::{Channel, Message};
 use super::terminal;
@@ -19,7 +18,7 @@ use crate::bail;
 use crate::error::{Context, Error, Result};
 use crate::linux::capabilities::CapPlan;
 use crate::linux::namespaces::Plan;
-use crate::linux::{namespaces, rlimits, rootfs, sys, user};
+use crate::linux::{namespaces, resolve, rlimits, rootfs, sys, user};
 use crate::spec::Config;
 
 /// Everything the init needs, prepared (and checked) by the parent before cloning.
@@ -76,9 +75,8 @@ fn setup(init: &Init<'_>) -> Result<Program> {
     }
     namespaces::join(init.plan)?;
     setsid().context("setsid")?;
-    // Not dumpable while we still are hutch's image inside the container's
-    // namespaces: nothing in there may open /proc/<us>/exe or ptrace us.
-    nix::sys::prctl::set_dumpable(false).context("prctl(PR_SET_DUMPABLE)")?;
+    // Non-dumpable since clone (set by the parent before it): nothing in the
+    // container may open /proc/<us>/exe or ptrace us until our execve.
 
     rootfs::prepare(spec, &init.cfg.bundle, &init.cfg.rootfs, init.no_pivot)?;
     if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
@@ -104,7 +102,7 @@ fn setup(init: &Init<'_>) -> Result<Program> {
         .as_ref()
         .ok_or_else(|| Error::new("process: missing"))?;
     let cwd = process.cwd();
-    chdir(cwd).with_context(|| format!("process.cwd {}", cwd.display()))?;
+    resolve::chdir_in_root(cwd).with_context(|| format!("process.cwd {}", cwd.display()))?;
     let env: Vec<CString> = process
         .env()
         .iter()
@@ -177,9 +175,12 @@ pub fn cstring(s: &str) -> Result<CString> {
 /// Resolve args[0] as execvp would, against the container's PATH, so a missing
 /// program fails `create`, not silently after `start`.
 pub fn find_program(arg0: &str, env: &[String]) -> Result<PathBuf> {
+    // Looked up without magic links: `/proc/self/fd/N/..` must not reach a
+    // host directory through an fd the runtime holds (runc CVE-2024-21626).
     let executable = |p: &Path| {
-        std::fs::metadata(p)
-            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        resolve::open_no_magiclinks(p)
+            .and_then(|fd| nix::sys::stat::fstat(&fd).map_err(Into::into))
+            .map(|st| st.st_mode & libc::S_IFMT == libc::S_IFREG && st.st_mode & 0o111 != 0)
             .unwrap_or(false)
     };
     if arg0.contains('/') {

@@ -85,6 +85,10 @@ pub fn spawn(
         setns(pidns, CloneFlags::CLONE_NEWPID)
             .context("setns into the pid namespace of linux.namespaces")?;
     }
+    // Inherited by the init: it is hutch's image until its execve, and may
+    // share a PID namespace with container processes (linux.namespaces path),
+    // so it must be non-dumpable from its first instruction (runc CVE-2019-5736).
+    nix::sys::prctl::set_dumpable(false).context("prctl(PR_SET_DUMPABLE)")?;
     let forked = sys::clone3(plan.new.bits() as u64, opts.cgroup_fd)
         .context("clone3 of the container init")?;
     let (pid, pidfd) = match forked {
