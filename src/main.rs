@@ -9,6 +9,7 @@ mod logging;
 mod process;
 mod spec;
 mod state;
+mod testpoint;
 mod time;
 
 use clap::Parser;

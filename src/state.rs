@@ -225,6 +225,7 @@ impl ContainerDir {
         let tmp = self.file(".state.json.tmp");
         let bytes = serde_json::to_vec(state).map_err(|e| Error::new(e.to_string()))?;
         fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+        crate::testpoint::pause_at("before-state");
         let dst = self.file(STATE_FILE);
         fs::rename(&tmp, &dst).with_context(|| format!("renaming to {}", dst.display()))
     }

@@ -60,6 +60,7 @@ pub fn create(g: &Global, c: &Create) -> Result<Created> {
     };
 
     let dir = ContainerDir::create(&g.root, &c.id)?;
+    crate::testpoint::pause_at("state-dir");
     let opts = Options {
         console,
         no_pivot: c.no_pivot,
@@ -69,6 +70,7 @@ pub fn create(g: &Global, c: &Create) -> Result<Created> {
     };
     let result = (|| {
         let child = spawn::spawn(&cfg, &plan, caps.as_ref(), &dir, dir.lock_fd(), &opts)?;
+        crate::testpoint::pause_at("rootfs-ready");
         let state = State {
             id: c.id.clone(),
             init: child.identity.clone(),
@@ -84,7 +86,9 @@ pub fn create(g: &Global, c: &Create) -> Result<Created> {
             write_pid_file(p, state.init.pid)?;
         }
         // Only now may the init go on: if we die before this, it exits on EOF.
-        Ok((state, child.release()?))
+        let pidfd = child.release()?;
+        crate::testpoint::pause_at("waiting-for-start");
+        Ok((state, pidfd))
     })();
     match result {
         Ok((state, pidfd)) => Ok(Created { dir, state, pidfd }),

@@ -125,6 +125,7 @@ pub fn spawn(
         chan: parent_end,
         released: false,
     };
+    crate::testpoint::pause_at("cloned");
     if plan.new.contains(CloneFlags::CLONE_NEWUSER) {
         write_id_maps(cfg, pid)?;
     }
