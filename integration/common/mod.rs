@@ -378,6 +378,11 @@ impl Env {
         self.root.path()
     }
 
+    /// The runtime binary this Env runs.
+    pub fn bin(&self) -> &Path {
+        &self.bin
+    }
+
     /// Runs every command of this Env with the runtime binary at `bin`.
     pub fn with_runtime(mut self, bin: &Path) -> Env {
         self.bin = bin.to_path_buf();
