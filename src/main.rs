@@ -4,6 +4,8 @@ mod cli;
 mod commands;
 mod digest;
 mod error;
+#[cfg(test)]
+mod fuzz;
 mod linux;
 mod logging;
 mod process;
@@ -113,6 +115,7 @@ fn main() {
 
 /// One line on stderr (and the log file, where clients look for it), exit 1.
 fn fail(msg: &str, logs_to_file: bool) -> ! {
+    let msg = &error::one_line(msg);
     if logs_to_file {
         log::error!("{msg}");
     }

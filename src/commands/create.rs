@@ -3,12 +3,13 @@
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::Spec;
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
 use super::Global;
 use crate::bail;
 use crate::error::{Context, Result};
-use crate::linux::{capabilities, namespaces, rlimits, sysctl};
+use crate::linux::capabilities::{self, CapPlan};
+use crate::linux::{namespaces, rlimits, sysctl};
 use crate::process::spawn::{self, Options};
 use crate::process::terminal;
 use crate::spec;
@@ -40,10 +41,7 @@ pub fn create(g: &Global, c: &Create) -> Result<Created> {
     let spec = &cfg.spec;
     reject_unsupported(spec)?;
     let plan = namespaces::plan(spec)?;
-    sysctl::validate(spec, |ns| plan.has(ns))?;
-    let process = spec.process().as_ref();
-    let caps = capabilities::plan(process.and_then(|p| p.capabilities().as_ref()))?;
-    rlimits::validate(process.and_then(|p| p.rlimits().as_deref()).unwrap_or(&[]))?;
+    let caps = check(spec, |ns| plan.has(ns))?;
 
     let terminal = spec
         .process()
@@ -100,9 +98,20 @@ pub fn create(g: &Global, c: &Create) -> Result<Created> {
     }
 }
 
+/// The checks of a config that need nothing but the config (and which
+/// namespaces the container will have): run before anything is created, and
+/// by the config fuzzer (src/fuzz.rs).
+pub fn check(spec: &Spec, has: impl Fn(LinuxNamespaceType) -> bool) -> Result<Option<CapPlan>> {
+    sysctl::validate(spec, has)?;
+    let process = spec.process().as_ref();
+    let caps = capabilities::plan(process.and_then(|p| p.capabilities().as_ref()))?;
+    rlimits::validate(process.and_then(|p| p.rlimits().as_deref()).unwrap_or(&[]))?;
+    Ok(caps)
+}
+
 /// Fields we cannot apply yet are refused by name: a silently ignored field
 /// is a hole in isolation.
-fn reject_unsupported(spec: &Spec) -> Result<()> {
+pub fn reject_unsupported(spec: &Spec) -> Result<()> {
     if let Some(p) = spec.process() {
         if p.apparmor_profile()
             .as_deref()
