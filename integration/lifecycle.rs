@@ -678,3 +678,100 @@ fn version_and_help_succeed() {
         );
     }
 }
+
+#[test]
+fn user_namespace_maps_root_to_an_unprivileged_host_uid() {
+    let env = Env::new("userns");
+    let mut config = report_then_idle(
+        "echo uid=$(id -u); echo map=$(cat /proc/self/uid_map | tr -s ' ' | sed 's/^ //'); \
+         echo user=$(readlink /proc/self/ns/user)",
+    );
+    config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "user"}));
+    config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
+    config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
+    let (c, _b) = env.run_container(&config);
+    c.wait_line("ready");
+    assert_eq!(c.value("uid"), "0", "root inside the user namespace");
+    assert_eq!(c.value("map"), "0 200000 65536");
+    assert_ne!(
+        c.value("user"),
+        ns("self", "user"),
+        "user namespace is the host's"
+    );
+    // The host sees the init as the mapped, unprivileged uid.
+    let pid = env.pid(&c.id);
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let uid_line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    assert!(
+        uid_line.split_whitespace().skip(1).all(|u| u == "200000"),
+        "{uid_line}"
+    );
+}
+
+#[test]
+fn user_namespace_without_mappings_is_refused() {
+    let env = Env::new("usernomap");
+    let mut config = spec(&["true"]);
+    config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "user"}));
+    let bundle = Bundle::new(&config);
+    let id = env.id();
+    env.run(&["create", "--bundle", bundle.arg(), &id])
+        .fails_with(&["linux.uidMappings"]);
+    env.assert_gone(&id);
+}
+
+#[test]
+fn spec_writes_a_config_that_runs_with_its_capabilities_and_limits() {
+    let env = Env::new("spec");
+    let dir = TempDir::new("specbundle");
+    run_runtime(
+        None,
+        &["spec", "--bundle", dir.path().to_str().unwrap()],
+        None,
+        Out::Capture,
+    )
+    .ok();
+    let text = fs::read_to_string(dir.path().join("config.json")).unwrap();
+    let mut config: Value = serde_json::from_str(&text).unwrap();
+    // A second `spec` must not overwrite it.
+    run_runtime(
+        None,
+        &["spec", "--bundle", dir.path().to_str().unwrap()],
+        None,
+        Out::Capture,
+    )
+    .fails_with(&["already exists"]);
+    config["root"]["path"] = json!(rootfs());
+    config["process"]["args"] = json!([
+        "sh",
+        "-c",
+        "echo eff=$(grep CapEff /proc/self/status | cut -f2); echo nofile=$(ulimit -n); \
+         echo nnp=$(grep NoNewPrivs /proc/self/status | cut -f2); touch /x 2>/dev/null; echo rofs=$?; echo ready"
+    ]);
+    let (c, _b) = env.run_container(&config);
+    c.wait_line("ready");
+    // CAP_KILL (5), CAP_NET_BIND_SERVICE (10), CAP_AUDIT_WRITE (29) only.
+    assert_eq!(c.value("eff"), "0000000020000420");
+    assert_eq!(c.value("nofile"), "1024");
+    assert_eq!(c.value("nnp"), "1");
+    assert_ne!(c.value("rofs"), "0", "root.readonly: / was writable");
+}
+
+#[test]
+fn features_lists_what_is_implemented() {
+    let out = run_runtime(None, &["features"], None, Out::Capture).ok();
+    let f: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(f["ociVersionMin"], "1.0.0");
+    let ns = f["linux"]["namespaces"].as_array().unwrap();
+    for kind in ["pid", "mount", "uts", "ipc", "network", "user", "cgroup"] {
+        assert!(ns.iter().any(|n| n == kind), "{kind} missing from {ns:?}");
+    }
+    let opts = f["mountOptions"].as_array().unwrap();
+    assert!(opts.iter().any(|o| o == "rbind"));
+}

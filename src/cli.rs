@@ -108,6 +108,17 @@ pub enum Command {
         id: String,
         signal: Option<String>,
     },
+    /// Print the features this build implements, as JSON
+    Features,
+    /// Write a starting config.json into the bundle directory
+    Spec {
+        /// Bundle directory to write config.json into
+        #[arg(short = 'b', long, default_value = ".", value_name = "DIR")]
+        bundle: PathBuf,
+        /// Make a spec for a rootless container
+        #[arg(long)]
+        rootless: bool,
+    },
     /// List the containers under --root
     List {
         /// Output format: table or json

@@ -105,6 +105,8 @@ fn main() {
         Command::Start { id } => commands::start::run(&g, id),
         Command::State { id } => commands::state::run(&g, id),
         Command::Kill { all, id, signal } => commands::kill::run(&g, id, signal.as_deref(), *all),
+        Command::Features => commands::features::run(),
+        Command::Spec { bundle, rootless } => commands::spec::run(bundle, *rootless),
         Command::List { format, quiet } => commands::list::run(&g, format, *quiet),
         Command::Delete { force, id } => commands::delete::run(&g, id, *force),
     };

@@ -26,7 +26,7 @@ pub fn run(g: &Global, format: &str, quiet: bool) -> Result<()> {
     }
     if quiet {
         for (s, _, _) in &rows {
-            println!("{}", s.id);
+            super::out(&s.id);
         }
         return Ok(());
     }
@@ -48,22 +48,22 @@ pub fn run(g: &Global, format: &str, quiet: bool) -> Result<()> {
             })
             .collect();
         let text = serde_json::to_string(&list).map_err(|e| Error::new(e.to_string()))?;
-        println!("{text}");
+        super::out(&text);
         return Ok(());
     }
-    println!(
+    super::out(&format!(
         "{:<12} {:<8} {:<10} {:<40} {:<31} OWNER",
         "ID", "PID", "STATUS", "BUNDLE", "CREATED"
-    );
+    ));
     for (s, st, pid) in &rows {
-        println!(
+        super::out(&format!(
             "{:<12} {:<8} {:<10} {:<40} {:<31} root",
             s.id,
             pid,
             st.as_str(),
             s.bundle.display(),
             s.created
-        );
+        ));
     }
     Ok(())
 }

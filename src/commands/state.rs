@@ -31,6 +31,6 @@ pub fn run(g: &Global, id: &str) -> Result<()> {
     });
     let text =
         serde_json::to_string_pretty(&out).map_err(|e| crate::error::Error::new(e.to_string()))?;
-    println!("{text}");
+    super::out(&text);
     Ok(())
 }

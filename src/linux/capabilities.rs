@@ -69,16 +69,14 @@ impl CapPlan {
         let permitted = self.permitted.as_ref().unwrap_or(&empty);
         let effective = self.effective.as_ref().unwrap_or(&empty);
         let inheritable = self.inheritable.as_ref().unwrap_or(&empty);
-        // Each capset must keep effective within permitted, and may only
-        // take inheritable from what is permitted now: so inheritable and
-        // effective shrink first, while permitted is still the full set, and
-        // permitted shrinks last (capset fails with EPERM in any other order).
-        caps::set(None, CapSet::Inheritable, inheritable)
-            .map_err(|e| err("setting inheritable capabilities", e))?;
+        // capset(2) wants effective within permitted at every step: shrink
+        // effective first, then permitted.
         caps::set(None, CapSet::Effective, effective)
             .map_err(|e| err("setting effective capabilities", e))?;
         caps::set(None, CapSet::Permitted, permitted)
             .map_err(|e| err("setting permitted capabilities", e))?;
+        caps::set(None, CapSet::Inheritable, inheritable)
+            .map_err(|e| err("setting inheritable capabilities", e))?;
         caps::clear(None, CapSet::Ambient).map_err(|e| err("clearing ambient capabilities", e))?;
         if let Some(ambient) = &self.ambient {
             for cap in ambient {

@@ -35,6 +35,54 @@ impl MountOptions {
     }
 }
 
+/// Every option name we recognise (for `hutch features`); a test keeps it in
+/// step with `flag_of` and `propagation_of`.
+pub const KNOWN: &[&str] = &[
+    "acl",
+    "async",
+    "atime",
+    "bind",
+    "defaults",
+    "dev",
+    "diratime",
+    "dirsync",
+    "exec",
+    "iversion",
+    "lazytime",
+    "loud",
+    "mand",
+    "noacl",
+    "noatime",
+    "nodev",
+    "nodiratime",
+    "noexec",
+    "noiversion",
+    "nolazytime",
+    "nomand",
+    "norelatime",
+    "nostrictatime",
+    "nosuid",
+    "nosymfollow",
+    "private",
+    "rbind",
+    "relatime",
+    "remount",
+    "ro",
+    "rprivate",
+    "rshared",
+    "rslave",
+    "runbindable",
+    "rw",
+    "shared",
+    "silent",
+    "slave",
+    "strictatime",
+    "suid",
+    "symfollow",
+    "sync",
+    "unbindable",
+];
+
 pub fn parse<S: AsRef<str>>(options: &[S]) -> MountOptions {
     let mut o = MountOptions::default();
     for opt in options {
@@ -140,6 +188,16 @@ mod tests {
         assert_eq!(o.propagation, MsFlags::MS_SLAVE | MsFlags::MS_REC);
         assert_eq!(o.data, "mode=755,size=65536k");
         assert!(!o.is_bind());
+    }
+
+    #[test]
+    fn known_list_matches_the_parser() {
+        for opt in KNOWN {
+            assert!(
+                flag_of(opt).is_some() || propagation_of(opt).is_some(),
+                "{opt} listed but not parsed"
+            );
+        }
     }
 
     #[test]

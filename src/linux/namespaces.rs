@@ -80,6 +80,22 @@ pub fn plan(spec: &Spec) -> Result<Plan> {
             bail!("linux.timeOffsets: time namespace offsets are not supported yet");
         }
     }
+    if p.new.contains(CloneFlags::CLONE_NEWUSER) {
+        // Checked here so a bad mapping fails before anything is created.
+        let linux = spec.linux().as_ref();
+        id_map(
+            "linux.uidMappings",
+            linux
+                .and_then(|l| l.uid_mappings().as_deref())
+                .unwrap_or(&[]),
+        )?;
+        id_map(
+            "linux.gidMappings",
+            linux
+                .and_then(|l| l.gid_mappings().as_deref())
+                .unwrap_or(&[]),
+        )?;
+    }
     if !p.has(LinuxNamespaceType::Mount) {
         bail!(
             "linux.namespaces: a mount namespace is required (hutch never changes the host's root)"

@@ -74,6 +74,16 @@ fn setup(init: &Init<'_>) -> Result<Program> {
         _ => bail!("create went away before placing the container init"),
     }
     namespaces::join(init.plan)?;
+    if init.plan.has(oci_spec::runtime::LinuxNamespaceType::User) {
+        // Become root of the user namespace: files we create (mount points,
+        // device nodes) need an owner that is mapped in it.
+        let root_g = nix::unistd::Gid::from_raw(0);
+        let root_u = nix::unistd::Uid::from_raw(0);
+        nix::unistd::setresgid(root_g, root_g, root_g)
+            .context("setresgid(0) in the user namespace: is gid 0 mapped in linux.gidMappings?")?;
+        nix::unistd::setresuid(root_u, root_u, root_u)
+            .context("setresuid(0) in the user namespace: is uid 0 mapped in linux.uidMappings?")?;
+    }
     setsid().context("setsid")?;
     // Non-dumpable since clone (set by the parent before it): nothing in the
     // container may open /proc/<us>/exe or ptrace us until our execve.
