@@ -5,12 +5,15 @@ mod cli;
 mod commands;
 mod digest;
 mod error;
+#[cfg(test)]
+mod fuzz;
 mod hooks;
 mod linux;
 mod logging;
 mod process;
 mod spec;
 mod state;
+mod testpoint;
 mod time;
 
 use clap::Parser;
@@ -129,6 +132,7 @@ fn main() {
 
 /// One line on stderr (and the log file, where clients look for it), exit 1.
 fn fail(msg: &str, logs_to_file: bool) -> ! {
+    let msg = &error::one_line(msg);
     if logs_to_file {
         log::error!("{msg}");
     }

@@ -65,17 +65,20 @@ pub fn parse(bytes: &[u8]) -> Result<Spec> {
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
+        // serde quotes the offending value as it is, newlines included.
+        let what = crate::error::one_line(&inner.to_string());
+        let path = crate::error::one_line(&path);
         if inner.is_syntax() || inner.is_eof() || path == "." {
-            Error::new(format!("malformed JSON: {inner}"))
+            Error::new(format!("malformed JSON: {what}"))
         } else {
-            Error::new(format!("field {path}: {inner}"))
+            Error::new(format!("field {path}: {what}"))
         }
     })
 }
 
 /// What the schema (schema/config-schema.json) demands of any config, Linux
 /// or not, beyond the types serde already checks.
-fn validate(spec: &Spec) -> Result<()> {
+pub fn validate(spec: &Spec) -> Result<()> {
     let version = spec.version();
     let major = version.split('.').next().unwrap_or("");
     if major != "1" {
@@ -190,6 +193,15 @@ mod tests {
     fn reports_line_of_a_syntax_error() {
         let e = err("{\n\"ociVersion\": \"1.0.2\",\n}");
         assert!(e.contains("line 3"), "{e}");
+    }
+
+    #[test]
+    fn quoted_values_keep_the_error_on_one_line() {
+        // Found by src/fuzz.rs: serde quotes the bad value, newline and all.
+        let e = err(
+            r#"{"ociVersion":"1.0.2","process":{"cwd":"/","user":{"uid":0,"gid":0},"args":["sh"]},"linux":{"namespaces":[{"type":"a\nb"}]}}"#,
+        );
+        assert!(!e.contains('\n') && e.contains("a\\nb"), "{e}");
     }
 
     #[test]

@@ -158,16 +158,28 @@ impl ContainerDir {
             .mode(0o711)
             .create(&tmp)
             .with_context(|| format!("creating {}", tmp.display()))?;
-        let locked = match lock(&tmp, true)? {
-            Some(l) => l,
-            None => bail!(
-                "state directory {} vanished while locking it",
-                tmp.display()
-            ),
+        // Nothing of a failed create may stay behind, not even the temporary dir.
+        let prepared = (|| {
+            let locked = match lock(&tmp, true)? {
+                Some(l) => l,
+                None => bail!(
+                    "state directory {} vanished while locking it",
+                    tmp.display()
+                ),
+            };
+            fs::write(tmp.join(".id"), id)
+                .with_context(|| format!("writing {}/.id", tmp.display()))?;
+            Ok(locked)
+        })();
+        let locked = match prepared {
+            Ok(l) => l,
+            Err(e) => {
+                let _ = fs::remove_dir_all(&tmp);
+                return Err(e);
+            }
         };
         // rename(2) refuses to replace a non-empty directory, and a container's
         // directory is never empty once published: exactly one creator wins.
-        fs::write(tmp.join(".id"), id).with_context(|| format!("writing {}/.id", tmp.display()))?;
         if let Err(e) = fs::rename(&tmp, &path) {
             let _ = fs::remove_dir_all(&tmp);
             if matches!(e.raw_os_error(), Some(libc::EEXIST) | Some(libc::ENOTEMPTY)) {
@@ -241,6 +253,7 @@ impl ContainerDir {
         let tmp = self.file(".state.json.tmp");
         let bytes = serde_json::to_vec(state).map_err(|e| Error::new(e.to_string()))?;
         fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+        crate::testpoint::pause_at("before-state");
         let dst = self.file(STATE_FILE);
         fs::rename(&tmp, &dst).with_context(|| format!("renaming to {}", dst.display()))
     }

@@ -322,7 +322,12 @@ pub enum Out<'a> {
 /// The runtime with `--root ROOT` (if a root is given) and `args`, stdin
 /// from /dev/null, for callers that need to adjust it (fds, environment).
 pub fn runtime_command(root: Option<&Path>, args: &[&str]) -> Command {
-    let mut cmd = Command::new(runtime());
+    runtime_command_at(&runtime(), root, args)
+}
+
+/// `runtime_command` with another runtime binary.
+pub fn runtime_command_at(bin: &Path, root: Option<&Path>, args: &[&str]) -> Command {
+    let mut cmd = Command::new(bin);
     if let Some(root) = root {
         cmd.arg("--root").arg(root);
     }
@@ -334,7 +339,18 @@ pub fn runtime_command(root: Option<&Path>, args: &[&str]) -> Command {
 /// stdout and stderr in files rather than pipes so a container that inherits
 /// them cannot make us wait, bounded by `COMMAND_TIMEOUT`.
 pub fn run_runtime(root: Option<&Path>, args: &[&str], cwd: Option<&Path>, out: Out) -> Output {
-    let mut cmd = runtime_command(root, args);
+    run_runtime_at(&runtime(), root, args, cwd, out)
+}
+
+/// `run_runtime` with another runtime binary (e.g. a copy the test may lose).
+pub fn run_runtime_at(
+    bin: &Path,
+    root: Option<&Path>,
+    args: &[&str],
+    cwd: Option<&Path>,
+    out: Out,
+) -> Output {
+    let mut cmd = runtime_command_at(bin, root, args);
     if let Some(cwd) = cwd {
         cmd.current_dir(cwd);
     }
@@ -393,6 +409,7 @@ pub fn run_bounded(cmd: &mut Command, timeout: Duration) -> ExitStatus {
 /// which are force-deleted on drop.
 pub struct Env {
     root: TempDir,
+    bin: PathBuf,
     name: String,
     ids: std::cell::RefCell<Vec<String>>,
     _lock: HostLock,
@@ -413,6 +430,7 @@ impl Env {
         rootfs();
         Env {
             root: TempDir::new("root"),
+            bin: runtime(),
             name: name.to_string(),
             ids: Default::default(),
             _lock: lock,
@@ -421,6 +439,23 @@ impl Env {
 
     pub fn root(&self) -> &Path {
         self.root.path()
+    }
+
+    /// The runtime binary this Env runs.
+    pub fn bin(&self) -> &Path {
+        &self.bin
+    }
+
+    /// Runs every command of this Env with the runtime binary at `bin`.
+    pub fn with_runtime(mut self, bin: &Path) -> Env {
+        self.bin = bin.to_path_buf();
+        self
+    }
+
+    /// `hutch --root ROOT ARGS...` as a Command, for tests that spawn the
+    /// runtime themselves (to race it or kill it midway).
+    pub fn command(&self, args: &[&str]) -> Command {
+        runtime_command_at(&self.bin, Some(self.root()), args)
     }
 
     /// A fresh container ID, force-deleted when the Env drops.
@@ -438,12 +473,7 @@ impl Env {
 
     /// `hutch --root ROOT ARGS...`, output captured.
     pub fn run(&self, args: &[&str]) -> Output {
-        run_runtime(Some(self.root()), args, None, Out::Capture)
-    }
-
-    /// `hutch --root ROOT ARGS...` as a Command to adjust before `capture`.
-    pub fn command(&self, args: &[&str]) -> Command {
-        runtime_command(Some(self.root()), args)
+        run_runtime_at(&self.bin, Some(self.root()), args, None, Out::Capture)
     }
 
     /// Records `id` (named by the caller) for deletion when the Env drops.
@@ -456,7 +486,7 @@ impl Env {
     pub fn create_args(&self, args: &[&str], cwd: Option<&Path>, out: &Path) -> Output {
         let mut full = vec!["create"];
         full.extend_from_slice(args);
-        run_runtime(Some(self.root()), &full, cwd, Out::File(out))
+        run_runtime_at(&self.bin, Some(self.root()), &full, cwd, Out::File(out))
     }
 
     /// Creates `id` from `bundle`; the container writes to a file in a fresh
@@ -549,8 +579,22 @@ impl Env {
 
 impl Drop for Env {
     fn drop(&mut self) {
+        // Never panics (a panic while unwinding aborts every test): and if the
+        // Env's own binary is broken (a test may attack it), the real one cleans up.
         for id in self.ids.borrow().iter() {
-            let _ = self.delete_force(id);
+            for bin in [&self.bin, &runtime()] {
+                let deleted = Command::new(bin)
+                    .arg("--root")
+                    .arg(self.root())
+                    .args(["delete", "--force", id])
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status();
+                if deleted.is_ok_and(|s| s.success()) {
+                    break;
+                }
+            }
         }
     }
 }
@@ -599,6 +643,22 @@ impl Container {
     #[track_caller]
     pub fn wait_line(&self, line: &str) -> String {
         self.wait_lines(line, 1)
+    }
+
+    /// Polls the output until it has a line starting with `prefix`; returns it all.
+    #[track_caller]
+    pub fn wait_line_starting(&self, prefix: &str) -> String {
+        let mut out = String::new();
+        let seen = poll(WAIT, || {
+            out = self.output();
+            out.lines().any(|l| l.starts_with(prefix))
+        });
+        assert!(
+            seen,
+            "{} never printed {prefix:?}...; output: {out:?}",
+            self.id
+        );
+        out
     }
 
     /// The value of the first `key=value` line of the output.
@@ -718,11 +778,27 @@ impl HostSnapshot {
         }
     }
 
-    /// Asserts no mounts changed and no runtime process was left behind
-    /// (allowing a moment for exiting children to disappear).
+    /// Like `assert_unchanged`, but with other tests of other processes on the
+    /// host: mount changes below the temp dir count only below `ours`.
     #[track_caller]
-    pub fn assert_unchanged(&self, when: &str) {
-        assert_mountinfo(&self.mounts, when);
+    pub fn assert_unchanged_below(&self, ours: &[&Path], when: &str) {
+        let tmp = std::env::temp_dir();
+        let relevant = |line: &&String| {
+            let mp = Path::new(line.split(' ').nth(4).unwrap_or("/"));
+            !mp.starts_with(&tmp) || ours.iter().any(|o| mp.starts_with(o))
+        };
+        let now = mountinfo();
+        let gained: Vec<_> = now.difference(&self.mounts).filter(relevant).collect();
+        let lost: Vec<_> = self.mounts.difference(&now).filter(relevant).collect();
+        assert!(
+            gained.is_empty() && lost.is_empty(),
+            "host mountinfo changed {when}: gained {gained:#?}, lost {lost:#?}"
+        );
+        self.assert_no_processes_left(when);
+    }
+
+    #[track_caller]
+    fn assert_no_processes_left(&self, when: &str) {
         let needles: Vec<&str> = self.needles.iter().map(String::as_str).collect();
         let mut left = BTreeMap::new();
         let clean = poll(Duration::from_secs(2), || {
@@ -731,6 +807,65 @@ impl HostSnapshot {
             left.is_empty()
         });
         assert!(clean, "runtime processes left {when}: {left:#?}");
+    }
+
+    /// Asserts no mounts changed and no runtime process was left behind
+    /// (allowing a moment for exiting children to disappear).
+    #[track_caller]
+    pub fn assert_unchanged(&self, when: &str) {
+        assert_mountinfo(&self.mounts, when);
+        self.assert_no_processes_left(when);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Private rootfs copies
+
+/// Mount points at or below `dir`, from the host's mount table.
+pub fn mounts_under(dir: &Path) -> Vec<String> {
+    let dir = dir.to_string_lossy().into_owned();
+    mountinfo()
+        .iter()
+        .filter_map(|l| l.split(' ').nth(4).map(str::to_string))
+        .filter(|mp| *mp == dir || mp.starts_with(&format!("{dir}/")))
+        .collect()
+}
+
+/// A test's own copy of the busybox rootfs, for tests that plant symlinks or
+/// binaries in it. On drop it is removed only if nothing is mounted below it:
+/// never delete through a mount.
+pub struct RootfsCopy {
+    dir: PathBuf,
+}
+
+impl RootfsCopy {
+    pub fn new() -> RootfsCopy {
+        let dir = std::env::temp_dir().join(unique("hutch-it-rootfs"));
+        let status = Command::new("cp")
+            .arg("-a")
+            .arg(rootfs())
+            .arg(&dir)
+            .status()
+            .unwrap();
+        assert!(status.success(), "copying the rootfs: {status}");
+        RootfsCopy { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl Drop for RootfsCopy {
+    fn drop(&mut self) {
+        let left = mounts_under(&self.dir);
+        if left.is_empty() {
+            let _ = fs::remove_dir_all(&self.dir);
+        } else {
+            // Leave it rather than delete through a mount; the test's own
+            // assertions (or this line) say what went wrong.
+            eprintln!("leaving {:?}: mounts below it: {left:?}", self.dir);
+        }
     }
 }
 

@@ -4,14 +4,15 @@ use std::os::fd::AsRawFd;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::Spec;
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
 use super::Global;
 use crate::bail;
 use crate::cgroups::{self, Cgroup};
 use crate::error::{Context, Result};
 use crate::hooks::{self, Point};
-use crate::linux::{capabilities, namespaces, rlimits, seccomp, sysctl};
+use crate::linux::capabilities::{self, CapPlan};
+use crate::linux::{namespaces, rlimits, seccomp, sysctl};
 use crate::process::spawn::{self, Options};
 use crate::process::terminal;
 use crate::spec;
@@ -43,10 +44,7 @@ pub fn create(g: &Global, c: &Create) -> Result<Created> {
     let spec = &cfg.spec;
     reject_unsupported(spec)?;
     let plan = namespaces::plan(spec)?;
-    sysctl::validate(spec, |ns| plan.has(ns))?;
-    let process = spec.process().as_ref();
-    let caps = capabilities::plan(process.and_then(|p| p.capabilities().as_ref()))?;
-    rlimits::validate(process.and_then(|p| p.rlimits().as_deref()).unwrap_or(&[]))?;
+    let caps = check(spec, |ns| plan.has(ns))?;
     let version = cgroups::detect()?;
     let wanted = cgroups::wanted(spec, &c.id)?;
     let resources = spec.linux().as_ref().and_then(|l| l.resources().as_ref());
@@ -88,6 +86,7 @@ pub fn create(g: &Global, c: &Create) -> Result<Created> {
     };
 
     let dir = ContainerDir::create(&g.root, &c.id)?;
+    crate::testpoint::pause_at("state-dir");
     let mut cgroup = None;
     let result = (|| {
         let cg: &Cgroup = cgroup.insert(Cgroup::create(version, &wanted)?);
@@ -107,6 +106,7 @@ pub fn create(g: &Global, c: &Create) -> Result<Created> {
             before_pivot,
         };
         let child = spawn::spawn(&cfg, &plan, caps.as_ref(), &dir, dir.lock_fd(), &opts)?;
+        crate::testpoint::pause_at("rootfs-ready");
         let state = State {
             id: c.id.clone(),
             init: child.identity.clone(),
@@ -125,7 +125,9 @@ pub fn create(g: &Global, c: &Create) -> Result<Created> {
             write_pid_file(p, state.init.pid)?;
         }
         // Only now may the init go on: if we die before this, it exits on EOF.
-        Ok((state, child.release()?))
+        let pidfd = child.release()?;
+        crate::testpoint::pause_at("waiting-for-start");
+        Ok((state, pidfd))
     })();
     match result {
         Ok((state, pidfd)) => Ok(Created { dir, state, pidfd }),
@@ -146,9 +148,20 @@ pub fn create(g: &Global, c: &Create) -> Result<Created> {
     }
 }
 
+/// The checks of a config that need nothing but the config (and which
+/// namespaces the container will have): run before anything is created, and
+/// by the config fuzzer (src/fuzz.rs).
+pub fn check(spec: &Spec, has: impl Fn(LinuxNamespaceType) -> bool) -> Result<Option<CapPlan>> {
+    sysctl::validate(spec, has)?;
+    let process = spec.process().as_ref();
+    let caps = capabilities::plan(process.and_then(|p| p.capabilities().as_ref()))?;
+    rlimits::validate(process.and_then(|p| p.rlimits().as_deref()).unwrap_or(&[]))?;
+    Ok(caps)
+}
+
 /// Fields we cannot apply yet are refused by name: a silently ignored field
 /// is a hole in isolation.
-fn reject_unsupported(spec: &Spec) -> Result<()> {
+pub fn reject_unsupported(spec: &Spec) -> Result<()> {
     if let Some(p) = spec.process() {
         if p.apparmor_profile()
             .as_deref()

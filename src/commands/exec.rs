@@ -70,6 +70,7 @@ pub fn run(g: &Global, e: &Exec) -> Result<i32> {
         console,
         preserve_fds: e.preserve_fds,
         cgroup: state.cgroup.as_ref(),
+        close: &[dir.lock_fd()],
     })?;
     if let Some(p) = &e.pid_file {
         super::create::write_pid_file(p, pid)?;

@@ -128,6 +128,46 @@ fn make_file(dir: &OwnedFd, name: &OsStr) -> Result<(), Errno> {
     Ok(())
 }
 
+/// chdir to `path` (absolute, container view) in our current root, following
+/// symlinks only inside it and never through a magic link: a `process.cwd` of
+/// `/proc/self/fd/N` or `/proc/self/cwd/..` cannot land on a host directory
+/// through an fd the runtime still holds (runc CVE-2024-21626).
+pub fn chdir_in_root(path: &Path) -> Result<()> {
+    let root = nix::fcntl::open(
+        "/",
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::from(e).context("opening /"))?;
+    let rel = path.strip_prefix("/").unwrap_or(path);
+    let rel: &Path = if rel.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        rel
+    };
+    let how = OpenHow::new()
+        .flags(OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC)
+        .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+    let dir = openat2(root.as_fd(), rel, how).map_err(|e| {
+        let err = Error::from(e);
+        if e == Errno::ELOOP {
+            err.context("refused: a /proc magic link (or a symlink loop) on the way")
+        } else {
+            err
+        }
+    })?;
+    nix::unistd::fchdir(&dir).map_err(Error::from)
+}
+
+/// Open `path` (O_PATH) as the process sees it, refusing magic links on the
+/// way: absolute paths resolve inside our root, relative ones from the cwd.
+pub fn open_no_magiclinks(path: &Path) -> Result<OwnedFd> {
+    let how = OpenHow::new()
+        .flags(OFlag::O_PATH | OFlag::O_CLOEXEC)
+        .resolve(ResolveFlag::RESOLVE_NO_MAGICLINKS);
+    openat2(nix::fcntl::AT_FDCWD, path, how).map_err(Error::from)
+}
+
 /// The path through which syscalls that take paths reach what `fd` refers to.
 pub fn fd_path(fd: &OwnedFd) -> String {
     format!("/proc/self/fd/{}", fd.as_raw_fd())

@@ -6,7 +6,7 @@ use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd};
 
 use nix::sched::{setns, CloneFlags};
-use nix::unistd::{chdir, execve, setsid};
+use nix::unistd::{execve, setsid};
 use oci_spec::runtime::Process;
 
 use super::channel::{self, Channel, Message};
@@ -16,7 +16,7 @@ use crate::error::{Context, Error, Result};
 use crate::linux::capabilities::CapPlan;
 use crate::linux::seccomp::{self, Filter};
 use crate::linux::sys::{self, Forked};
-use crate::linux::{procfs, rlimits, user};
+use crate::linux::{procfs, resolve, rlimits, user};
 
 pub struct ExecSpec<'a> {
     pub init: &'a OwnedFd,
@@ -28,6 +28,10 @@ pub struct ExecSpec<'a> {
     pub preserve_fds: u32,
     /// The container's cgroup: the process starts in it, as the init did.
     pub cgroup: Option<&'a crate::cgroups::Cgroup>,
+    /// fds of the runtime the child must close at once: the state directory's
+    /// lock is a directory fd on the host, which `/proc/self/fd/N` would
+    /// otherwise reach from inside (runc CVE-2024-21626).
+    pub close: &'a [i32],
 }
 
 /// The namespaces of `pid` that differ from ours: those are the ones to join.
@@ -81,9 +85,16 @@ pub fn spawn(e: ExecSpec<'_>) -> Result<(i32, OwnedFd)> {
     let (parent_end, child_end) = channel::pair()?;
     let v2_dir = e.cgroup.map(|c| c.open_v2_dir()).transpose()?.flatten();
     let cgroup_fd = v2_dir.as_ref().map(|f| f.as_raw_fd());
+    // The child is visible in the container's /proc from its first instruction,
+    // still hutch's image: it must be born non-dumpable, so nothing in there may
+    // open its /proc/PID/exe (runc CVE-2019-5736), fd/ or map_files/, or ptrace it.
+    nix::sys::prctl::set_dumpable(false).context("prctl(PR_SET_DUMPABLE)")?;
     match sys::clone3(0, cgroup_fd).context("clone3 for exec")? {
         Forked::Child => {
             let _ = nix::unistd::close(parent_end.raw_fd());
+            for fd in e.close {
+                let _ = nix::unistd::close(*fd);
+            }
             if let Err(err) = child(
                 &e,
                 flags - CloneFlags::CLONE_NEWPID,
@@ -132,14 +143,11 @@ fn child(
         Some(Message::Continue) => {}
         _ => return Err(Error::new("exec: runtime went away")),
     }
-    // Still hutch's image, about to enter the container: nothing in there may
-    // open our /proc/PID/exe (runc CVE-2019-5736) or ptrace us.
-    nix::sys::prctl::set_dumpable(false).context("prctl(PR_SET_DUMPABLE)")?;
     if !flags.is_empty() {
         setns(e.init, flags).context("setns into the container's namespaces")?;
     }
     let p = e.process;
-    chdir(p.cwd()).with_context(|| format!("cwd {}", p.cwd().display()))?;
+    resolve::chdir_in_root(p.cwd()).with_context(|| format!("cwd {}", p.cwd().display()))?;
     let arg0 = p
         .args()
         .as_ref()

@@ -8,11 +8,10 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::{OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use nix::sched::{unshare, CloneFlags};
-use nix::unistd::{chdir, execve, sethostname, setsid};
+use nix::unistd::{execve, sethostname, setsid};
 
 use super::channel::{Channel, Message};
 use super::terminal;
@@ -22,7 +21,7 @@ use crate::hooks::{self, Point};
 use crate::linux::capabilities::CapPlan;
 use crate::linux::namespaces::Plan;
 use crate::linux::seccomp::Filter;
-use crate::linux::{namespaces, rlimits, rootfs, sys, user};
+use crate::linux::{namespaces, resolve, rlimits, rootfs, sys, user};
 use crate::spec::Config;
 
 /// Everything the init needs, prepared (and checked) by the parent before cloning.
@@ -101,9 +100,8 @@ fn setup(init: &Init<'_>) -> Result<Program> {
         unshare(CloneFlags::CLONE_NEWCGROUP).context("unshare of the cgroup namespace")?;
     }
     setsid().context("setsid")?;
-    // Not dumpable while we still are hutch's image inside the container's
-    // namespaces: nothing in there may open /proc/<us>/exe or ptrace us.
-    nix::sys::prctl::set_dumpable(false).context("prctl(PR_SET_DUMPABLE)")?;
+    // Non-dumpable since clone (set by the parent before it): nothing in the
+    // container may open /proc/<us>/exe or ptrace us until our execve.
 
     let cgroups = rootfs::CgroupView {
         cgroup: init.cgroup,
@@ -143,7 +141,7 @@ fn setup(init: &Init<'_>) -> Result<Program> {
         .as_ref()
         .ok_or_else(|| Error::new("process: missing"))?;
     let cwd = process.cwd();
-    chdir(cwd).with_context(|| format!("process.cwd {}", cwd.display()))?;
+    resolve::chdir_in_root(cwd).with_context(|| format!("process.cwd {}", cwd.display()))?;
     let env: Vec<CString> = process
         .env()
         .iter()
@@ -246,9 +244,12 @@ pub fn cstring(s: &str) -> Result<CString> {
 /// Resolve args[0] as execvp would, against the container's PATH, so a missing
 /// program fails `create`, not silently after `start`.
 pub fn find_program(arg0: &str, env: &[String]) -> Result<PathBuf> {
+    // Looked up without magic links: `/proc/self/fd/N/..` must not reach a
+    // host directory through an fd the runtime holds (runc CVE-2024-21626).
     let executable = |p: &Path| {
-        std::fs::metadata(p)
-            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        resolve::open_no_magiclinks(p)
+            .and_then(|fd| nix::sys::stat::fstat(&fd).map_err(Into::into))
+            .map(|st| st.st_mode & libc::S_IFMT == libc::S_IFREG && st.st_mode & 0o111 != 0)
             .unwrap_or(false)
     };
     if arg0.contains('/') {

@@ -99,6 +99,10 @@ pub fn spawn(
     // A cgroup namespace is rooted where its creator is at that moment: the
     // init makes its own once it has been placed in its cgroups.
     let flags = plan.new - CloneFlags::CLONE_NEWCGROUP;
+    // Inherited by the init: it is hutch's image until its execve, and may
+    // share a PID namespace with container processes (linux.namespaces path),
+    // so it must be non-dumpable from its first instruction (runc CVE-2019-5736).
+    nix::sys::prctl::set_dumpable(false).context("prctl(PR_SET_DUMPABLE)")?;
     let forked =
         sys::clone3(flags.bits() as u64, opts.cgroup_fd).context("clone3 of the container init")?;
     let (pid, pidfd) = match forked {
@@ -141,6 +145,7 @@ pub fn spawn(
         chan: parent_end,
         released: false,
     };
+    crate::testpoint::pause_at("cloned");
     if plan.new.contains(CloneFlags::CLONE_NEWUSER) {
         write_id_maps(cfg, pid)?;
     }

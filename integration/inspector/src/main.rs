@@ -297,8 +297,14 @@ fn probe(path: &str) -> J {
                 .map(|d| J::Num(d.count() as u64))
                 .unwrap_or(J::Null),
         ));
+        // The inspector is PID 1 of every container, and containers of
+        // parallel tests share one rootfs: the name must be unique across them.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
         let probe = format!(
-            "{}/.inspector-probe-{}",
+            "{}/.inspector-probe-{}-{nanos}",
             path.trim_end_matches('/'),
             std::process::id()
         );

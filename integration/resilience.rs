@@ -1,0 +1,308 @@
+//! Crashes, races and load: `create` killed at each step, many commands on one
+//! container at once, hundreds of containers, and a --root that cannot be
+//! written. Each test checks what is left on the host afterwards.
+
+mod common;
+
+use common::*;
+use std::fs;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::Duration;
+
+/// The steps of `create` where a debug build stops itself when
+/// HUTCH_TEST_PAUSE_AT names them (src/testpoint.rs), in order.
+const STEPS: [&str; 5] = [
+    "state-dir",
+    "cloned",
+    "rootfs-ready",
+    "before-state",
+    "waiting-for-start",
+];
+
+/// Spawns `cmd` with its output in `scratch`.
+fn spawn_quiet(mut cmd: Command, scratch: &Path, name: &str) -> Child {
+    cmd.stdin(Stdio::null())
+        .stdout(fs::File::create(scratch.join(format!("{name}.out"))).unwrap())
+        .stderr(fs::File::create(scratch.join(format!("{name}.err"))).unwrap())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn create_killed_at_each_step_leaves_nothing_after_delete_force() {
+    let env = Env::exclusive("crash");
+    let bundle = Bundle::new(&sh("exec sleep 1000"));
+    let scratch = TempDir::new("crash");
+    for step in STEPS {
+        let snapshot = HostSnapshot::take(&[]);
+        let id = env.id();
+        let mut cmd = env.command(&["create", "--bundle", bundle.arg(), &id]);
+        cmd.env("HUTCH_TEST_PAUSE_AT", step);
+        let mut create = spawn_quiet(cmd, scratch.path(), step);
+        let pid = create.id() as i32;
+        let paused = poll(WAIT, || proc_state(pid) == Some('T'));
+        if !paused {
+            let _ = create.kill();
+            panic!("{step}: create never reached its pause point (is this a release build?)");
+        }
+        // From "cloned" on, the init exists next to the paused create.
+        let mut others = runtime_processes(&[]);
+        others.retain(|p, _| *p != pid && alive(*p));
+        assert_eq!(
+            others.is_empty(),
+            step == "state-dir",
+            "{step}: processes {others:?}"
+        );
+        create.kill().unwrap();
+        create.wait().unwrap();
+
+        let state = env.run(&["state", &id]);
+        if step == "waiting-for-start" {
+            // State is on disk and the init waits for start: that is "created".
+            let state: serde_json::Value = serde_json::from_str(&state.ok().stdout).unwrap();
+            assert_eq!(state["status"], "created", "{step}: {state}");
+            let init = state["pid"].as_i64().unwrap() as i32;
+            assert!(alive(init), "{step}: the init {init} is gone");
+        } else {
+            // No state: a clear error, and the init (if cloned) exits by itself.
+            state.fails_with(&["creation did not finish"]);
+            let mut left = Default::default();
+            let gone = poll(WAIT, || {
+                left = runtime_processes(&[]);
+                left.retain(|p, _| alive(*p));
+                left.is_empty()
+            });
+            assert!(gone, "{step}: the init outlived create: {left:?}");
+        }
+        env.delete_force(&id).ok();
+        env.assert_gone(&id);
+        let left: Vec<_> = fs::read_dir(env.root())
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        assert!(left.is_empty(), "{step}: left in --root: {left:?}");
+        snapshot.assert_unchanged_below(&[], &format!("after create was killed at {step}"));
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Races
+
+/// Runs each command line at once (one thread each), returns their outputs
+/// in order.
+fn all_at_once(env: &Env, lines: Vec<Vec<String>>) -> Vec<Output> {
+    let (bin, root) = (env.bin().to_path_buf(), env.root().to_path_buf());
+    let handles: Vec<_> = lines
+        .into_iter()
+        .map(|args| {
+            let (bin, root) = (bin.clone(), root.clone());
+            thread::spawn(move || {
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                run_runtime_at(&bin, Some(&root), &args, None, Out::Capture)
+            })
+        })
+        .collect();
+    handles.into_iter().map(|h| h.join().unwrap()).collect()
+}
+
+fn line(args: &[&str]) -> Vec<String> {
+    args.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn fifty_creates_of_one_id_make_one_container() {
+    let env = Env::exclusive("same-id");
+    let bundle = Bundle::new(&sh("exec sleep 1000"));
+    let id = env.id();
+    let outs = all_at_once(
+        &env,
+        (0..50)
+            .map(|_| line(&["create", "--bundle", bundle.arg(), &id]))
+            .collect(),
+    );
+    let (won, lost): (Vec<_>, Vec<_>) = outs.into_iter().partition(|o| o.status.success());
+    assert_eq!(won.len(), 1, "winners: {won:#?}");
+    for o in lost {
+        o.fails_with(&["already exists"]);
+    }
+    assert_eq!(env.status(&id), "created");
+    env.start(&id).ok();
+    assert_eq!(env.status(&id), "running");
+    env.delete_force(&id).ok();
+    env.assert_gone(&id);
+    let left: Vec<_> = fs::read_dir(env.root())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert!(left.is_empty(), "left in --root: {left:?}");
+}
+
+#[test]
+fn kill_delete_and_state_racing_never_corrupt_state() {
+    let env = Env::exclusive("race");
+    let bundle = Bundle::new(&sh("exec sleep 1000"));
+    for _ in 0..5 {
+        let id = env.id();
+        let c = env.create(&id, &bundle);
+        env.start(&c.id).ok();
+        let mut lines = Vec::new();
+        for i in 0..24 {
+            lines.push(match i % 6 {
+                0 => line(&["kill", &id, "KILL"]),
+                1 => line(&["delete", "--force", &id]),
+                2 => line(&["delete", &id]),
+                _ => line(&["state", &id]),
+            });
+        }
+        for o in all_at_once(&env, lines) {
+            if o.status.success() {
+                if o.what.contains("\"state\"") {
+                    let v: serde_json::Value = serde_json::from_str(&o.stdout)
+                        .unwrap_or_else(|e| panic!("state is not JSON ({e}): {o:#?}"));
+                    assert!(
+                        ["running", "stopped"].contains(&v["status"].as_str().unwrap_or("")),
+                        "{v}"
+                    );
+                }
+            } else {
+                // Losing a race is a clean, named failure, never a corrupt file.
+                o.fails_with(&["does not exist|not running|not stopped"]);
+            }
+        }
+        // Someone's delete --force won: the container is gone for good.
+        env.assert_gone(&id);
+    }
+}
+
+/// The number of fds this test process has open.
+fn my_fds() -> usize {
+    fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+#[test]
+fn two_hundred_containers_twenty_at_a_time_leak_nothing() {
+    let env = Env::exclusive("stress");
+    let bundle = Bundle::new(&sh("exec sleep 1000"));
+    let snapshot = HostSnapshot::take(&[]);
+    let fds_before = my_fds();
+    let ids: Vec<String> = (0..200).map(|_| env.id()).collect();
+    let (bin, root, b) = (
+        env.bin().to_path_buf(),
+        env.root().to_path_buf(),
+        bundle.arg().to_string(),
+    );
+    let workers: Vec<_> = ids
+        .chunks(10)
+        .map(|chunk| {
+            let (bin, root, b, chunk) = (bin.clone(), root.clone(), b.clone(), chunk.to_vec());
+            thread::spawn(move || {
+                let run =
+                    |args: &[&str]| run_runtime_at(&bin, Some(&root), args, None, Out::Capture);
+                for id in &chunk {
+                    run(&["create", "--bundle", &b, id]).ok();
+                    run(&["start", id]).ok();
+                    assert!(run(&["state", id]).ok().stdout.contains("\"running\""));
+                    run(&["kill", id, "KILL"]).ok();
+                    let stopped = poll(WAIT, || {
+                        run(&["state", id]).ok().stdout.contains("\"stopped\"")
+                    });
+                    assert!(stopped, "{id} never stopped");
+                    run(&["delete", id]).ok();
+                }
+            })
+        })
+        .collect();
+    assert_eq!(workers.len(), 20);
+    for w in workers {
+        w.join().unwrap();
+    }
+    let left: Vec<_> = fs::read_dir(env.root())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert!(left.is_empty(), "left in --root: {left:?}");
+    snapshot.assert_unchanged_below(&[], "after 200 containers");
+    let fds_after = my_fds();
+    assert_eq!(fds_before, fds_after, "fds of the test process");
+}
+
+// ---------------------------------------------------------------------------
+// A --root that cannot be written
+
+/// Runs `script` in a private mount namespace (util-linux unshare: mounts made
+/// there never reach the host) with $DIR set to `dir` and $HUTCH the runtime.
+fn in_private_mounts(env: &Env, dir: &Path, script: &str) -> Output {
+    let err = TempDir::new("err");
+    let err_path = err.path().join("stderr");
+    let out_path = err.path().join("stdout");
+    let mut cmd = Command::new("unshare");
+    cmd.args(["-m", "--propagation", "private", "sh", "-c", script])
+        .env("DIR", dir)
+        .env("HUTCH", env.bin())
+        .stdin(Stdio::null())
+        .stdout(fs::File::create(&out_path).unwrap())
+        .stderr(fs::File::create(&err_path).unwrap());
+    let status = run_bounded(&mut cmd, Duration::from_secs(20));
+    Output {
+        what: format!("{cmd:?}"),
+        status,
+        stdout: fs::read_to_string(&out_path).unwrap_or_default(),
+        stderr: fs::read_to_string(&err_path).unwrap_or_default(),
+    }
+}
+
+#[test]
+fn a_read_only_or_full_root_is_a_clear_error() {
+    let env = Env::new("rofs");
+    let bundle = Bundle::new(&sh("exec sleep 1000"));
+    let dir = TempDir::new("rofs");
+    let create = format!(
+        "\"$HUTCH\" --root \"$DIR/state\" create --bundle {} c1",
+        bundle.arg()
+    );
+    let cases = [
+        (
+            "read-only, no root yet",
+            format!("mount -t tmpfs -o ro tmpfs \"$DIR\" && {create}"),
+            "read-only file system",
+        ),
+        (
+            "read-only, root exists",
+            format!(
+                "mount -t tmpfs tmpfs \"$DIR\" && mkdir \"$DIR/state\" && \
+                 mount -o remount,ro \"$DIR\" && {create}"
+            ),
+            "read-only file system",
+        ),
+        (
+            "full",
+            format!(
+                "mount -t tmpfs -o size=64k tmpfs \"$DIR\" && mkdir \"$DIR/state\" && \
+                 {{ dd if=/dev/zero of=\"$DIR/fill\" bs=4k 2>/dev/null; true; }} && \
+                 {{ {create}; rc=$?; echo left=$(ls -A \"$DIR/state\"); exit $rc; }}"
+            ),
+            "no space left on device",
+        ),
+    ];
+    for (what, script, error) in cases {
+        let out = in_private_mounts(&env, dir.path(), &script);
+        let left = out.stdout.clone();
+        out.fails_with(&[error, "c1"]);
+        if what == "full" {
+            assert_eq!(left.trim(), "left=", "{what}: left in --root");
+        }
+        assert!(
+            mounts_under(dir.path()).is_empty(),
+            "{what}: mount reached the host"
+        );
+        assert!(
+            fs::read_dir(dir.path()).unwrap().next().is_none(),
+            "{what}: wrote to the host dir under the mount"
+        );
+    }
+}

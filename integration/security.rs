@@ -1,0 +1,592 @@
+//! Escape attempts: each test runs the attack of a known runc CVE against real
+//! containers and checks from the host that it failed.
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// runc's default capability set: no CAP_SYS_PTRACE, no CAP_SYS_ADMIN.
+const DEFAULT_CAPS: [&str; 14] = [
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+];
+
+fn with_caps(config: &mut Value, caps: &[&str]) {
+    config["process"]["capabilities"] = json!({
+        "bounding": caps, "effective": caps, "permitted": caps,
+    });
+}
+
+fn with_rootfs(config: &mut Value, rootfs: &Path) {
+    config["root"]["path"] = json!(rootfs);
+}
+
+fn dev_ino(p: &Path) -> (u64, u64) {
+    let m = fs::metadata(p).unwrap_or_else(|e| panic!("stat {p:?}: {e}"));
+    (m.dev(), m.ino())
+}
+
+// ---------------------------------------------------------------------------
+// CVE-2019-5736: overwriting the runtime binary from inside
+
+/// Env var that turns `cve_2019_5736_attacker` from a no-op into the attacker
+/// (it runs inside the container as this very test binary): "DEV:INO" of the
+/// runtime binary it hunts for.
+const ATTACK_TARGET: &str = "HUTCH_ATTACK_TARGET";
+
+/// Not a test: the program the container of `exec_cannot_overwrite_the_runtime`
+/// runs. It loops over /proc/*/exe, opening each for writing, and with O_PATH
+/// to reopen later through /proc/self/fd (after the runtime has exited and no
+/// longer holds the file busy), and reports every step on stdout.
+#[test]
+#[ignore]
+fn cve_2019_5736_attacker() {
+    use std::collections::BTreeMap;
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let Ok(target) = std::env::var(ATTACK_TARGET) else {
+        return;
+    };
+    let say = |s: String| {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{s}");
+        let _ = out.flush();
+    };
+    let is_target = |f: &fs::File| {
+        f.metadata()
+            .map(|m| format!("{}:{}", m.dev(), m.ino()) == target)
+            .unwrap_or(false)
+    };
+    let me = std::process::id().to_string();
+    let mut held: Vec<fs::File> = Vec::new();
+    let mut seen: BTreeMap<String, String> = BTreeMap::new();
+    say("attacker ready".into());
+    let mut round = 0u64;
+    loop {
+        round += 1;
+        for entry in fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let pid = entry.file_name().to_string_lossy().into_owned();
+            if !pid.bytes().all(|b| b.is_ascii_digit()) || pid == me || seen.contains_key(&pid) {
+                continue;
+            }
+            let exe = format!("/proc/{pid}/exe");
+            if let Ok(mut f) = fs::OpenOptions::new().write(true).open(&exe) {
+                if is_target(&f) {
+                    let _ = f.write_all(b"PWNED");
+                    say(format!("HIT direct write through {exe}"));
+                }
+            }
+            let opath = fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_PATH)
+                .open(&exe);
+            if let Ok(f) = opath {
+                if is_target(&f) {
+                    say(format!("GOT an O_PATH fd on the runtime through {exe}"));
+                    held.push(f);
+                } else {
+                    let link = fs::read_link(&exe).unwrap_or_default();
+                    say(format!("other {pid} {}", link.display()));
+                    seen.insert(pid, link.display().to_string());
+                }
+            }
+        }
+        for f in &held {
+            use std::os::fd::AsRawFd;
+            let again = format!("/proc/self/fd/{}", f.as_raw_fd());
+            if let Ok(mut w) = fs::OpenOptions::new().write(true).open(&again) {
+                let _ = w.write_all(b"PWNED");
+                say(format!("HIT reopened {again} for writing"));
+            }
+        }
+        // The host asks for a full round after its last exec: answer it.
+        if fs::remove_file("/tmp/ask").is_ok() {
+            say(format!("answered after round {round}"));
+        }
+    }
+}
+
+/// The shared libraries a dynamically linked binary needs, from ldd.
+fn libraries_of(bin: &Path) -> Vec<PathBuf> {
+    let out = Command::new("ldd").arg(bin).output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .filter(|w| w.starts_with('/'))
+        .map(PathBuf::from)
+        .collect()
+}
+
+/// A rootfs copy whose /attacker is this test binary (with its libraries), and
+/// a config that runs it as the container's init.
+fn attacker_container(rootfs: &RootfsCopy, target: &Path, caps: &[&str]) -> Value {
+    let me = std::env::current_exe().unwrap();
+    fs::copy(&me, rootfs.path().join("attacker")).unwrap();
+    for lib in libraries_of(&me) {
+        let dest = rootfs.path().join(lib.strip_prefix("/").unwrap());
+        fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        fs::copy(&lib, &dest).unwrap();
+    }
+    let mut config = spec(&[
+        "/attacker",
+        "cve_2019_5736_attacker",
+        "--exact",
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+        "-q",
+    ]);
+    let (dev, ino) = dev_ino(target);
+    config["process"]["env"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!(format!("{ATTACK_TARGET}={dev}:{ino}")));
+    with_rootfs(&mut config, rootfs.path());
+    with_caps(&mut config, caps);
+    config
+}
+
+#[test]
+fn exec_cannot_overwrite_the_runtime_binary() {
+    exec_into_attacker(&DEFAULT_CAPS);
+}
+
+/// Known limitation (docs/security.md): a container holding CAP_SYS_PTRACE in
+/// the host's user namespace passes the kernel's ptrace check even on a
+/// non-dumpable process, so it can hold the runtime's /proc/PID/exe while an
+/// `exec` enters it, and write the binary once the runtime has exited. Closing
+/// this needs the process that enters to run from a sealed or read-only copy
+/// of the binary; this test shows the attack until then.
+#[test]
+#[ignore]
+fn exec_cannot_overwrite_the_runtime_binary_with_cap_sys_ptrace() {
+    exec_into_attacker(&[DEFAULT_CAPS.as_slice(), &["CAP_SYS_PTRACE"]].concat());
+}
+
+fn exec_into_attacker(caps: &[&str]) {
+    // A copy of the runtime: if the attack works it destroys this, not target/.
+    let bin_dir = TempDir::new("bin");
+    let bin = bin_dir.path().join("hutch");
+    fs::copy(runtime(), &bin).unwrap();
+    fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
+    let before = fs::read(&bin).unwrap();
+
+    let env = Env::new("cve5736").with_runtime(&bin);
+    let rootfs = RootfsCopy::new();
+    let bundle = Bundle::new(&attacker_container(&rootfs, &bin, caps));
+    let c = env.create(&env.id(), &bundle);
+    env.start(&c.id).ok();
+    c.wait_line("attacker ready");
+
+    for i in 0..30 {
+        env.run(&["exec", &c.id, "sh", "-c", "sleep 0.05"]).ok();
+        if i % 10 == 0 {
+            env.run(&["exec", "-d", &c.id, "true"]).ok();
+        }
+    }
+    // Every runtime process has exited now: one more full round of the
+    // attacker tries every fd it holds with the binary no longer busy.
+    fs::write(rootfs.path().join("tmp/ask"), "").unwrap();
+    let out = c.wait_line_starting("answered");
+    env.kill(&c.id, Some("KILL")).ok();
+
+    assert!(
+        !out.contains("HIT") && !out.contains("GOT"),
+        "the container reached the runtime binary:\n{out}"
+    );
+    // The attack was real: the attacker saw the exec'd processes come and go.
+    assert!(
+        out.lines().any(|l| l.starts_with("other ")),
+        "the attacker never saw an exec'd process:\n{out}"
+    );
+    assert!(
+        fs::read(&bin).unwrap() == before,
+        "the runtime binary changed"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// CVE-2024-21626: leaked fds and a working directory outside the rootfs
+
+/// The fd numbers a host process holds.
+fn fds_of(pid: i32) -> BTreeSet<u32> {
+    fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse().ok()))
+        .collect()
+}
+
+fn fd_set(fds: &[u32]) -> BTreeSet<u32> {
+    fds.iter().copied().collect()
+}
+
+/// Runs `hutch ARGS` from a shell that first opens fd 3 on /dev/null.
+fn with_fd3(env: &Env, args: &[&str], out: &Path) -> Output {
+    let cmd = env.command(args);
+    let line = format!("exec 3</dev/null; exec {cmd:?}").replace('"', "'");
+    let mut sh = Command::new("sh");
+    sh.arg("-c").arg(line);
+    let stdout = fs::OpenOptions::new().append(true).open(out).unwrap();
+    let err = TempDir::new("err");
+    let err_path = err.path().join("stderr");
+    sh.stdin(std::process::Stdio::null())
+        .stdout(stdout)
+        .stderr(fs::File::create(&err_path).unwrap());
+    let status = run_bounded(&mut sh, std::time::Duration::from_secs(20));
+    Output {
+        what: format!("{sh:?}"),
+        status,
+        stdout: String::new(),
+        stderr: fs::read_to_string(&err_path).unwrap_or_default(),
+    }
+}
+
+#[test]
+fn only_stdio_and_preserved_fds_reach_the_container() {
+    let env = Env::new("fds");
+    let bundle = Bundle::new(&spec(&["sleep", "1000"]));
+    let plain = env.create(&env.id(), &bundle);
+    let preserved = Container::new(&env.id());
+    with_fd3(
+        &env,
+        &[
+            "create",
+            "--preserve-fds",
+            "1",
+            "--bundle",
+            bundle.arg(),
+            &preserved.id,
+        ],
+        &preserved.out,
+    )
+    .ok();
+    for (c, want) in [
+        (&plain, fd_set(&[0, 1, 2])),
+        (&preserved, fd_set(&[0, 1, 2, 3])),
+    ] {
+        env.start(&c.id).ok();
+        // Inside: another process lists the init's fds.
+        let out = env.run(&["exec", &c.id, "ls", "/proc/1/fd"]).ok();
+        let inside: BTreeSet<u32> = out
+            .stdout
+            .split_whitespace()
+            .map(|f| f.parse().unwrap())
+            .collect();
+        assert_eq!(inside, want, "{}: fds of the init seen inside", c.id);
+        let pid = env.pid(&c.id);
+        assert_eq!(
+            fds_of(pid),
+            want,
+            "{}: fds of the init seen from the host",
+            c.id
+        );
+    }
+    let pid = env.pid(&preserved.id);
+    assert_eq!(
+        fs::read_link(format!("/proc/{pid}/fd/3")).unwrap(),
+        Path::new("/dev/null")
+    );
+
+    // exec: the same, from the host's view of the exec'd process.
+    let scratch = TempDir::new("pid");
+    let pid_file = scratch.path().join("pid");
+    let pf = pid_file.to_str().unwrap();
+    env.run(&["exec", "-d", "--pid-file", pf, &plain.id, "sleep", "1000"])
+        .ok();
+    let pid: i32 = fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(fds_of(pid), fd_set(&[0, 1, 2]), "fds of an exec'd process");
+    with_fd3(
+        &env,
+        &[
+            "exec",
+            "-d",
+            "--preserve-fds",
+            "1",
+            "--pid-file",
+            pf,
+            &plain.id,
+            "sleep",
+            "1000",
+        ],
+        &plain.out,
+    )
+    .ok();
+    let pid: i32 = fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        fds_of(pid),
+        fd_set(&[0, 1, 2, 3]),
+        "fds of an exec'd process with --preserve-fds 1"
+    );
+}
+
+/// Cwds and programs that went through a runtime fd to the host in runc.
+const FD_TRICKS: [&str; 8] = [
+    "/proc/self/fd/3",
+    "/proc/self/fd/4",
+    "/proc/self/fd/5",
+    "/proc/self/fd/6",
+    "/proc/self/fd/7",
+    "/proc/self/fd/8",
+    "/proc/self/cwd/../../..",
+    "/proc/1/cwd/../../..",
+];
+
+/// Asserts that `out` either failed with one line naming `field`, or printed
+/// `cwd=PATH DEV:INO` for a directory that is that PATH of the rootfs.
+#[track_caller]
+fn inside_or_refused(out: Output, printed: &str, field: &str, rootfs: &Path) {
+    if !out.status.success() {
+        out.fails_with(&[field]);
+        return;
+    }
+    let line = printed
+        .lines()
+        .find_map(|l| l.strip_prefix("cwd="))
+        .unwrap_or_else(|| panic!("no cwd= line: {printed:?} {out:#?}"));
+    let (path, id) = line.split_once(' ').unwrap_or((line, ""));
+    assert!(path.starts_with('/'), "cwd outside the root: {line:?}");
+    let (dev, ino) = dev_ino(&rootfs.join(path.trim_start_matches('/')));
+    assert_eq!(
+        id,
+        format!("{dev}:{ino}"),
+        "cwd {path} is not the rootfs's {path}"
+    );
+}
+
+#[test]
+fn process_cwd_through_a_proc_fd_stays_inside() {
+    let env = Env::new("cwd");
+    let report = "echo cwd=$(pwd -P) $(stat -c %d:%i .)";
+    for trick in FD_TRICKS {
+        let mut config = sh(report);
+        config["process"]["cwd"] = json!(trick);
+        let bundle = Bundle::new(&config);
+        let c = Container::new(&env.id());
+        let out = env.create_args(&["--bundle", bundle.arg(), &c.id], None, &c.out);
+        if out.status.success() {
+            env.start(&c.id).ok();
+            env.wait_status(&c.id, "stopped");
+        }
+        inside_or_refused(out, &c.output(), "process.cwd", rootfs());
+    }
+}
+
+#[test]
+fn exec_cwd_and_program_through_a_proc_fd_stay_inside() {
+    let env = Env::new("execcwd");
+    let (c, _b) = env.run_container(&sh("exec sleep 1000"));
+    for trick in FD_TRICKS {
+        let out = env.run(&[
+            "exec",
+            "--cwd",
+            trick,
+            &c.id,
+            "sh",
+            "-c",
+            "echo cwd=$(pwd -P) $(stat -c %d:%i .)",
+        ]);
+        let printed = out.stdout.clone();
+        inside_or_refused(out, &printed, "cwd", rootfs());
+        // The program itself, reached through the fd: must be a rootfs file.
+        let prog = format!("{trick}/../../../../../bin/busybox");
+        let out = env.run(&["exec", &c.id, &prog, "sh", "-c", "readlink /proc/self/exe"]);
+        if out.status.success() {
+            let exe = out.stdout.trim().to_string();
+            assert!(
+                rootfs().join(exe.trim_start_matches('/')).exists(),
+                "{prog} ran {exe:?}, not a file of the rootfs"
+            );
+        } else {
+            out.fails_with(&["args[0]|exec"]);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// CVE-2021-30465, CVE-2019-19921: mount destinations through symlinks
+
+fn dir_names(dir: &Path) -> BTreeSet<String> {
+    fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Replaces `name` in the rootfs copy by a symlink to `target`.
+fn plant(rootfs: &RootfsCopy, name: &str, target: &str) {
+    let p = rootfs.path().join(name);
+    match fs::symlink_metadata(&p) {
+        Ok(m) if m.is_dir() => fs::remove_dir_all(&p).unwrap(),
+        Ok(_) => fs::remove_file(&p).unwrap(),
+        Err(_) => {}
+    }
+    std::os::unix::fs::symlink(target, &p).unwrap();
+}
+
+#[test]
+fn symlinked_mount_destinations_stay_inside_the_rootfs() {
+    let env = Env::exclusive("symlinks");
+    let victim = TempDir::new("victim");
+    let bind_src = TempDir::new("bindsrc");
+    fs::write(bind_src.path().join("from-the-bind"), "x").unwrap();
+    let victim_abs = victim.path().to_str().unwrap().to_string();
+    let up = "../../../../../../../..";
+    // (symlink in the rootfs, its target, extra mount)
+    let cases: Vec<(&str, String, Option<Value>)> = vec![
+        ("proc", "/".into(), None),
+        ("proc", up.into(), None),
+        ("dev", "/".into(), None),
+        ("dev", format!("{up}{victim_abs}"), None),
+        ("sys", up.into(), None),
+        ("sys", victim_abs.clone(), None),
+        (
+            "mnt",
+            victim_abs.clone(),
+            Some(
+                json!({"destination": "/mnt/x", "type": "bind", "source": bind_src.path(), "options": ["rbind"]}),
+            ),
+        ),
+        (
+            "target",
+            format!("{up}{victim_abs}"),
+            Some(
+                json!({"destination": "/target", "type": "bind", "source": bind_src.path(), "options": ["rbind", "ro"]}),
+            ),
+        ),
+        (
+            "target",
+            "/".into(),
+            Some(json!({"destination": "/target/etc", "type": "tmpfs", "source": "tmpfs"})),
+        ),
+    ];
+    for (name, target, extra) in cases {
+        let what = format!("/{name} -> {target}");
+        let rootfs = RootfsCopy::new();
+        plant(&rootfs, name, &target);
+        let host_root = dir_names(Path::new("/"));
+        let victim_before = dir_names(victim.path());
+        let snapshot = HostSnapshot::take(&[]);
+
+        let mut config = sh("echo ran; ls /mnt/x /target 2>/dev/null");
+        with_rootfs(&mut config, rootfs.path());
+        if let Some(m) = extra {
+            config["mounts"].as_array_mut().unwrap().push(m);
+        }
+        let bundle = Bundle::new(&config);
+        let c = Container::new(&env.id());
+        let out = env.create_args(&["--bundle", bundle.arg(), &c.id], None, &c.out);
+        if out.status.success() {
+            env.start(&c.id).ok();
+            env.wait_status(&c.id, "stopped");
+            env.delete(&c.id).ok();
+        } else {
+            out.fails_with(&[]);
+            env.assert_gone(&c.id);
+        }
+
+        snapshot.assert_unchanged_below(&[rootfs.path(), victim.path()], &what);
+        assert_eq!(
+            dir_names(Path::new("/")),
+            host_root,
+            "{what}: host / changed"
+        );
+        assert_eq!(
+            dir_names(victim.path()),
+            victim_before,
+            "{what}: host dir changed"
+        );
+        assert!(
+            mounts_under(victim.path()).is_empty(),
+            "{what}: mount on the host dir"
+        );
+        assert!(
+            mounts_under(rootfs.path()).is_empty(),
+            "{what}: mount left on the rootfs"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Masked and read-only paths with CAP_SYS_ADMIN
+
+const MASKED: [&str; 10] = [
+    "/proc/acpi",
+    "/proc/asound",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+];
+const READONLY: [&str; 5] = [
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
+
+#[test]
+fn masked_and_readonly_paths_hold_with_cap_sys_admin() {
+    let env = Env::new("masked");
+    let mut caps: Vec<&str> = DEFAULT_CAPS.to_vec();
+    caps.extend(["CAP_SYS_ADMIN", "CAP_SYS_RAWIO"]);
+    // Every write below is harmless if it went through: 'h' only prints sysrq
+    // help to the kernel log, and the hostname is the container's (uts ns).
+    let mut config = sh("echo capeff=$(grep CapEff /proc/self/status | cut -f2); \
+         echo kcore=$(head -c 64 /proc/kcore | wc -c); \
+         if echo h > /proc/sysrq-trigger; then echo sysrq=written; else echo sysrq=refused; fi; \
+         if echo hutch-rw > /proc/sys/kernel/hostname; then echo sys=written; else echo sys=refused; fi; \
+         echo firmware=$(ls -A /sys/firmware | wc -l); \
+         echo done");
+    with_caps(&mut config, &caps);
+    config["linux"]["maskedPaths"] = json!(MASKED);
+    config["linux"]["readonlyPaths"] = json!(READONLY);
+    let (c, _b) = env.run_container(&config);
+    c.wait_line("done");
+    let capeff = u64::from_str_radix(&c.value("capeff"), 16).unwrap();
+    assert!(
+        capeff & (1 << 21) != 0,
+        "CAP_SYS_ADMIN is not effective: {capeff:x}"
+    );
+    assert_eq!(c.value("kcore"), "0", "/proc/kcore is readable");
+    assert_eq!(
+        c.value("sysrq"),
+        "refused",
+        "/proc/sysrq-trigger is writable"
+    );
+    assert_eq!(c.value("sys"), "refused", "/proc/sys is writable");
+    assert_eq!(c.value("firmware"), "0", "/sys/firmware is not masked");
+}
