@@ -168,14 +168,11 @@ fn exec_cannot_overwrite_the_runtime_binary() {
     exec_into_attacker(&DEFAULT_CAPS);
 }
 
-/// Known limitation (docs/security.md): a container holding CAP_SYS_PTRACE in
-/// the host's user namespace passes the kernel's ptrace check even on a
-/// non-dumpable process, so it can hold the runtime's /proc/PID/exe while an
-/// `exec` enters it, and write the binary once the runtime has exited. Closing
-/// this needs the process that enters to run from a sealed or read-only copy
-/// of the binary; this test shows the attack until then.
+/// A container holding CAP_SYS_PTRACE in the host's user namespace passes the
+/// kernel's ptrace check even on a non-dumpable process, so it can hold the
+/// runtime's /proc/PID/exe while an `exec` enters it, and write the binary once
+/// the runtime has exited; `exec` therefore runs from a sealed memfd copy.
 #[test]
-#[ignore]
 fn exec_cannot_overwrite_the_runtime_binary_with_cap_sys_ptrace() {
     exec_into_attacker(&[DEFAULT_CAPS.as_slice(), &["CAP_SYS_PTRACE"]].concat());
 }

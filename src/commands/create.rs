@@ -45,6 +45,11 @@ pub fn create(g: &Global, c: &Create) -> Result<Created> {
     reject_unsupported(spec)?;
     let plan = namespaces::plan(spec)?;
     let caps = check(spec, |ns| plan.has(ns))?;
+    if plan.join_pid.is_some() {
+        // The init will be visible to the processes already in that PID
+        // namespace while it is still hutch's image (see linux::sealed_exe).
+        crate::linux::sealed_exe::ensure()?;
+    }
     let version = cgroups::detect()?;
     let wanted = cgroups::wanted(spec, &c.id)?;
     let resources = spec.linux().as_ref().and_then(|l| l.resources().as_ref());

@@ -11,6 +11,7 @@ pub mod procfs;
 pub mod resolve;
 pub mod rlimits;
 pub mod rootfs;
+pub mod sealed_exe;
 pub mod seccomp;
 pub mod signal;
 pub mod sys;
