@@ -24,6 +24,9 @@ pub const EXEC_FIFO: &str = "exec.fifo";
 /// Where the init writes why it failed after `create` returned (a
 /// startContainer hook, exec), for `start` to report.
 pub const INIT_ERROR: &str = "init.err";
+/// The cgroup a creator is about to make, written before it makes it: a
+/// creator killed before state.json exists leaves this for `delete --force`.
+pub const CGROUP_PLAN: &str = "cgroup.json";
 
 /// What hutch remembers about a container between invocations.
 #[derive(Debug, Serialize, Deserialize)]
@@ -256,6 +259,19 @@ impl ContainerDir {
         crate::testpoint::pause_at("before-state");
         let dst = self.file(STATE_FILE);
         fs::rename(&tmp, &dst).with_context(|| format!("renaming to {}", dst.display()))
+    }
+
+    /// Record the cgroup about to be made (see CGROUP_PLAN).
+    pub fn record_cgroup_plan(&self, cg: &crate::cgroups::Cgroup) -> Result<()> {
+        let p = self.file(CGROUP_PLAN);
+        let bytes = serde_json::to_vec(cg).map_err(|e| Error::new(e.to_string()))?;
+        fs::write(&p, bytes).with_context(|| format!("writing {}", p.display()))
+    }
+
+    /// The cgroup a creator planned; None if it got no further than that.
+    pub fn cgroup_plan(&self) -> Option<crate::cgroups::Cgroup> {
+        let bytes = fs::read(self.file(CGROUP_PLAN)).ok()?;
+        serde_json::from_slice(&bytes).ok()
     }
 
     /// Live status: computed from the process itself, never trusted from disk.

@@ -574,6 +574,8 @@ impl Env {
             "{:?} left behind",
             self.state_dir(id)
         );
+        let cgroups = cgroups_named(id);
+        assert!(cgroups.is_empty(), "cgroups of {id} left: {cgroups:?}");
     }
 }
 
@@ -961,6 +963,29 @@ pub fn read_pty_until(master: &std::os::fd::OwnedFd, done: impl Fn(&str) -> bool
 
 // ---------------------------------------------------------------------------
 // cgroups, as the host sees them
+
+/// Cgroup directories named `name` at most three levels below
+/// /sys/fs/cgroup (hierarchy, parent, container), whatever the runtime.
+pub fn cgroups_named(name: &str) -> Vec<PathBuf> {
+    fn walk(dir: &Path, name: &str, depth: u32, out: &mut Vec<PathBuf>) {
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            if !e.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            if e.file_name() == name {
+                out.push(e.path());
+            } else if depth > 1 {
+                walk(&e.path(), name, depth - 1, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(Path::new("/sys/fs/cgroup"), name, 3, &mut out);
+    out
+}
 
 /// Whether the host has cgroup v2 alone at /sys/fs/cgroup.
 pub fn cgroup_v2() -> bool {

@@ -155,9 +155,11 @@ fn join(base: &Path, own: &str, wanted: &Path) -> PathBuf {
 }
 
 impl Cgroup {
-    /// Make the container's cgroup directories (and their parents); a
-    /// directory that already exists is reused, as runc does.
-    pub fn create(version: Version, wanted: &Wanted) -> Result<Cgroup> {
+    /// Where the container's cgroup directories will be, refusing ones that
+    /// other processes already use. Nothing is made yet: the plan is recorded
+    /// first, so that `delete --force` finds the directories of a creator
+    /// killed while making them.
+    pub fn plan(version: Version, wanted: &Wanted) -> Result<Cgroup> {
         let own = own_cgroups()?;
         let dirs = match version {
             Version::V2 => {
@@ -187,13 +189,19 @@ impl Cgroup {
                 );
             }
         }
-        let cg = Cgroup {
+        Ok(Cgroup {
             version,
             dirs,
             default_parent: wanted.default_parent.clone(),
-        };
+        })
+    }
+
+    /// Make the planned directories (and their parents); a directory that
+    /// already exists is reused, as runc does.
+    pub fn make(self) -> Result<Cgroup> {
+        let cg = self;
         for d in &cg.dirs {
-            let made = match version {
+            let made = match cg.version {
                 Version::V1 => v1::make_dir(d),
                 Version::V2 => v2::make_dir(&d.path),
             };

@@ -94,7 +94,9 @@ pub fn create(g: &Global, c: &Create) -> Result<Created> {
     crate::testpoint::pause_at("state-dir");
     let mut cgroup = None;
     let result = (|| {
-        let cg: &Cgroup = cgroup.insert(Cgroup::create(version, &wanted)?);
+        let planned = Cgroup::plan(version, &wanted)?;
+        dir.record_cgroup_plan(&planned)?;
+        let cg: &Cgroup = cgroup.insert(planned.make()?);
         if let Some(r) = resources {
             cg.apply(r)?;
         }

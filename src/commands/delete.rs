@@ -18,8 +18,16 @@ pub fn run(g: &Global, id: &str, force: bool) -> Result<()> {
     let state = match dir.load() {
         Ok(Some(s)) => s,
         // A creator that died before recording state leaves no process behind
-        // (the init exits when its channel closes): only the directory remains.
-        Ok(None) | Err(_) if force => return dir.remove(),
+        // (the init exits when its channel closes): only the directory and
+        // the cgroup it had begun to make remain.
+        Ok(None) | Err(_) if force => {
+            if let Some(cg) = dir.cgroup_plan() {
+                if let Err(e) = cg.remove() {
+                    log::warn!("container {id}: {e}");
+                }
+            }
+            return dir.remove();
+        }
         Ok(None) => {
             bail!("container {id} has no state: its creation did not finish (use delete --force)")
         }
