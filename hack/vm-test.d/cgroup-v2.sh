@@ -1,0 +1,209 @@
+#!/bin/sh
+# The cgroup v2 tests run inside the hack/vm-test guest (busybox sh, as PID 1's
+# child, cgroup2 mounted at /sys/fs/cgroup with every controller enabled).
+# hutch is driven directly; every check compares what hutch did with what the
+# kernel shows. The last line is "VMTEST PASS" or "VMTEST FAIL: why".
+
+CG=/sys/fs/cgroup
+ROOT=/run/hutch-vmtest
+BUNDLES=/run/bundles
+ROOTFS=/rootfs
+
+fail() {
+    echo "VMTEST FAIL: $*"
+    exit 1
+}
+ok() { echo "ok - $*"; }
+hutch() { /bin/hutch --root "$ROOT" "$@"; }
+
+# expect FILE VALUE: FILE's content is VALUE.
+expect() {
+    got=$(cat "$1" 2>&1)
+    [ "$got" = "$2" ] || fail "$1: expected \"$2\", got \"$got\""
+    ok "$1 = $2"
+}
+
+# state_field ID FIELD: a string or number field of `hutch state ID`.
+state_field() {
+    hutch state "$1" | tr -d '\n' | sed -n "s/.*\"$2\": *\"\{0,1\}\([^\",}]*\).*/\1/p"
+}
+
+# bundle NAME RESOURCES ARGS: a bundle whose config.json has
+# linux.cgroupsPath /vmtest/NAME, linux.resources RESOURCES (JSON) and
+# process.args ARGS (a JSON list).
+bundle() {
+    mkdir -p "$BUNDLES/$1"
+    cat >"$BUNDLES/$1/config.json" <<JSON
+{
+  "ociVersion": "1.0.2",
+  "process": {
+    "user": { "uid": 0, "gid": 0 },
+    "args": $3,
+    "env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"],
+    "cwd": "/"
+  },
+  "root": { "path": "$ROOTFS" },
+  "hostname": "vmtest",
+  "mounts": [
+    { "destination": "/proc", "type": "proc", "source": "proc" },
+    { "destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "mode=755"] },
+    { "destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"] }
+  ],
+  "linux": {
+    "cgroupsPath": "/vmtest/$1",
+    "resources": $2,
+    "namespaces": [ { "type": "pid" }, { "type": "ipc" }, { "type": "uts" }, { "type": "mount" } ]
+  }
+}
+JSON
+}
+
+# wait_for CMD...: retry CMD for up to 10 s.
+wait_for() {
+    i=0
+    while ! "$@" >/dev/null 2>&1; do
+        i=$((i + 1))
+        [ "$i" -lt 100 ] || return 1
+        sleep 0.1
+    done
+}
+
+echo "controllers: $(cat $CG/cgroup.controllers)"
+echo "enabled: $(cat $CG/cgroup.subtree_control)"
+mkdir -p "$ROOT"
+
+# --- limits land in the container's cgroup -------------------------------------
+bundle lim '{
+      "memory": { "limit": 67108864 },
+      "pids": { "limit": 10 },
+      "cpu": { "quota": 50000, "period": 100000, "cpus": "0", "mems": "0", "shares": 1024 }
+    }' '["sh", "-c", "i=0; while :; do i=$((i+1)); echo $i >/tmp/lim-counter; sleep 0.05; done"]'
+hutch create -b "$BUNDLES/lim" lim || fail "create lim"
+d=$CG/vmtest/lim
+[ -d "$d" ] || fail "$d missing after create"
+expect "$d/memory.max" 67108864
+expect "$d/pids.max" 10
+expect "$d/cpu.max" "50000 100000"
+expect "$d/cpu.weight" 39
+expect "$d/cpuset.cpus" 0
+expect "$d/cpuset.mems" 0
+pid=$(state_field lim pid)
+[ -n "$pid" ] && [ "$pid" -gt 0 ] || fail "no init pid in hutch state lim"
+grep -qx "$pid" "$d/cgroup.procs" || fail "init $pid not in $d/cgroup.procs ($(cat "$d/cgroup.procs"))"
+ok "init $pid in $d/cgroup.procs (before start)"
+expect "/proc/$pid/cgroup" "0::/vmtest/lim"
+hutch start lim || fail "start lim"
+wait_for test -s "$ROOTFS/tmp/lim-counter" || fail "lim does not count"
+[ "$(state_field lim status)" = running ] || fail "lim not running after start"
+ok "lim running"
+
+# --- update -----------------------------------------------------------------------
+hutch update --pids-limit 20 --memory 134217728 lim || fail "update lim"
+expect "$d/pids.max" 20
+expect "$d/memory.max" 134217728
+
+# --- events --stats reads the v2 files ----------------------------------------------
+stats=$(hutch events --stats lim) || fail "events --stats lim"
+echo "$stats" | grep -q '"limit": *134217728' || fail "events --stats lacks the memory limit: $stats"
+echo "$stats" | grep -q '"pids": *{ *"current": *[1-9]' || fail "events --stats lacks pids.current: $stats"
+ok "events --stats shows the memory limit and pids"
+
+# --- pause / resume through cgroup.freeze ------------------------------------------
+hutch pause lim || fail "pause lim"
+expect "$d/cgroup.freeze" 1
+grep -qx "frozen 1" "$d/cgroup.events" || fail "cgroup.events does not say frozen 1"
+ok "cgroup.events frozen 1"
+st=$(state_field lim status)
+[ "$st" = paused ] || fail "state says $st while frozen, expected paused"
+ok "state paused"
+# The init counts in a file (of the shared rootfs): frozen, it stops counting.
+c1=$(cat "$ROOTFS/tmp/lim-counter")
+sleep 0.5
+c2=$(cat "$ROOTFS/tmp/lim-counter")
+[ "$c1" = "$c2" ] || fail "the counter advanced while frozen ($c1 -> $c2)"
+ok "counter stays at $c1 while frozen"
+hutch resume lim || fail "resume lim"
+expect "$d/cgroup.freeze" 0
+st=$(state_field lim status)
+[ "$st" = running ] || fail "state says $st after resume, expected running"
+ok "state running after resume"
+advanced() { [ "$(cat "$ROOTFS/tmp/lim-counter")" != "$c2" ]; }
+wait_for advanced || fail "the counter does not advance after resume"
+ok "counter advances after resume"
+
+# --- delete --force removes the cgroup, paused or not --------------------------------
+hutch pause lim || fail "pause lim (before delete)"
+hutch delete --force lim || fail "delete --force lim"
+[ ! -e "$d" ] || fail "$d still there after delete --force"
+ok "delete --force of a paused container removed $d"
+[ ! -e "/proc/$pid" ] || fail "init $pid still alive after delete --force"
+ok "init $pid gone"
+
+# --- pids.max is enforced -----------------------------------------------------------
+# An inner shell forks sleeps until the kernel refuses (ash then exits); the
+# outer one stays, exec'ing sleep (no fork), so the container keeps running.
+bundle forky '{ "pids": { "limit": 5 } }' \
+    '["sh", "-c", "sh -c \"while :; do sleep 1000 & done\"; exec sleep 1000"]'
+hutch create -b "$BUNDLES/forky" forky || fail "create forky"
+hutch start forky || fail "start forky"
+d=$CG/vmtest/forky
+forks_refused() { ! grep -qx "max 0" "$d/pids.events"; }
+wait_for forks_refused || fail "pids.events shows no refused fork: $(cat "$d/pids.events")"
+ok "pids.events: $(cat "$d/pids.events")"
+cur=$(cat "$d/pids.current")
+[ "$cur" -gt 0 ] && [ "$cur" -le 5 ] || fail "pids.current is $cur, expected 1..5 (limit 5)"
+ok "pids.current $cur <= 5"
+[ "$(state_field forky status)" = running ] || fail "forky not running"
+n=$(hutch ps --format json forky | tr ',' '\n' | grep -c '[0-9]')
+[ "$n" = "$cur" ] || fail "hutch ps lists $n processes, pids.current says $cur"
+ok "hutch ps lists $n processes"
+hutch delete --force forky || fail "delete --force forky"
+[ ! -e "$d" ] || fail "$d still there after delete --force"
+ok "forky deleted"
+
+# --- memory.max is enforced: a hog is OOM-killed --------------------------------------
+# tail keeps the whole line-less stream from /dev/zero in memory.
+bundle hog '{ "memory": { "limit": 33554432 } }' \
+    '["sh", "-c", "head -c 200000000 /dev/zero | tail -n 1 > /dev/null; sleep 1000"]'
+hutch create -b "$BUNDLES/hog" hog || fail "create hog"
+hutch start hog || fail "start hog"
+d=$CG/vmtest/hog
+oom_killed() { ! grep -qx "oom_kill 0" "$d/memory.events"; }
+wait_for oom_killed || fail "no OOM kill in memory.events: $(tr '\n' ' ' <"$d/memory.events")"
+ok "memory.events: $(grep oom_kill "$d/memory.events")"
+peak=$(cat "$d/memory.peak" 2>/dev/null || echo n/a)
+echo "memory.peak: $peak"
+hutch delete --force hog || fail "delete --force hog"
+[ ! -e "$d" ] || fail "$d still there after delete --force"
+
+# --- no cgroupsPath: the default /hutch/<id>, removed with the last container ----------
+bundle dflt '{ "pids": { "limit": 7 } }' '["sleep", "1000"]'
+sed -i '/"cgroupsPath"/d' "$BUNDLES/dflt/config.json"
+hutch create -b "$BUNDLES/dflt" dflt || fail "create dflt"
+expect "$CG/hutch/dflt/pids.max" 7
+pid=$(state_field dflt pid)
+expect "/proc/$pid/cgroup" "0::/hutch/dflt"
+hutch delete --force dflt || fail "delete --force dflt"
+[ ! -e "$CG/hutch" ] || fail "$CG/hutch left behind after its last container"
+ok "default parent $CG/hutch removed"
+
+# --- bad values: a clear error and nothing left behind -------------------------------
+for bad in 'cpus:{ "cpu": { "cpus": "7-99" } }' \
+    'unified:{ "unified": { "memory.nosuchfile": "1" } }' \
+    'mems:{ "cpu": { "mems": "5" } }'; do
+    name=bad-${bad%%:*}
+    bundle "$name" "${bad#*:}" '["true"]'
+    if hutch create -b "$BUNDLES/$name" "$name" 2>/run/err; then
+        hutch delete --force "$name"
+        fail "create $name succeeded"
+    fi
+    echo "  $name: $(cat /run/err)"
+    [ ! -e "$CG/vmtest/$name" ] || fail "$CG/vmtest/$name left behind by a failed create"
+    [ ! -e "$ROOT/$name" ] || fail "$ROOT/$name left behind by a failed create"
+    ok "bad create $name left nothing"
+done
+
+left=$(find "$CG/vmtest" -mindepth 1 -type d)
+[ -z "$left" ] || fail "cgroups left behind: $left"
+[ -z "$(ls "$ROOT")" ] || fail "state left behind: $(ls "$ROOT")"
+echo "VMTEST PASS"
