@@ -429,6 +429,9 @@ fn ps_lists_the_containers_processes() {
     let c = env.create(&id, &bundle);
     env.start(&id).ok();
     c.wait_line("ready");
+    // The idle loop's sleep may start a moment after "ready".
+    let four = || cgroup_pids("pids", &path).len() == 4;
+    assert!(poll(WAIT, four), "{:?}", cgroup_pids("pids", &path));
     let mut expected = cgroup_pids("pids", &path);
     expected.sort();
     assert_eq!(expected.len(), 4, "init, two sleeps and the idle sleep");
@@ -473,6 +476,9 @@ fn kill_all_signals_every_process_of_the_cgroup() {
     let c = env.create(&id, &bundle);
     env.start(&id).ok();
     c.wait_line("ready");
+    // The idle loop's sleep may start a moment after "ready".
+    let four = || cgroup_pids("pids", &path).len() == 4;
+    assert!(poll(WAIT, four), "{:?}", cgroup_pids("pids", &path));
     let before = cgroup_pids("pids", &path);
     assert_eq!(before.len(), 4);
     env.run(&["kill", "--all", &id, "KILL"]).ok();

@@ -2,7 +2,8 @@
 # The cgroup v2 tests run inside the hack/vm-test guest (busybox sh, as PID 1's
 # child, cgroup2 mounted at /sys/fs/cgroup with every controller enabled).
 # hutch is driven directly; every check compares what hutch did with what the
-# kernel shows. The last line is "VMTEST PASS" or "VMTEST FAIL: why".
+# kernel shows. It stops at the first failed check, printing
+# "VMTEST FAIL: why", and exits non-zero.
 
 CG=/sys/fs/cgroup
 ROOT=/run/hutch-vmtest
@@ -13,7 +14,11 @@ fail() {
     echo "VMTEST FAIL: $*"
     exit 1
 }
-ok() { echo "ok - $*"; }
+checks=0
+ok() {
+    checks=$((checks + 1))
+    echo "ok - $*"
+}
 hutch() { /bin/hutch --root "$ROOT" "$@"; }
 
 # expect FILE VALUE: FILE's content is VALUE.
@@ -205,5 +210,7 @@ done
 
 left=$(find "$CG/vmtest" -mindepth 1 -type d)
 [ -z "$left" ] || fail "cgroups left behind: $left"
+# The parent named by the cgroupsPaths is ours to remove, as with runc.
+rmdir "$CG/vmtest" || fail "cannot remove $CG/vmtest"
 [ -z "$(ls "$ROOT")" ] || fail "state left behind: $(ls "$ROOT")"
-echo "VMTEST PASS"
+echo "cgroup-v2.sh: all $checks checks passed"
