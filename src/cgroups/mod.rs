@@ -11,6 +11,7 @@
 //! container's cgroup is recorded in its state as a [`Cgroup`]: the version
 //! and the directories, so later commands need no detection at all.
 
+mod device_rules;
 mod devices_v2;
 mod resources;
 pub mod stats;
