@@ -104,6 +104,26 @@ fn default_path_is_hutch_id_and_delete_removes_it() {
 }
 
 #[test]
+fn parents_made_for_the_path_go_with_the_container() {
+    let env = Env::new("cg-parents");
+    let id = env.id();
+    let top = path_for(&id);
+    let path = format!("{top}/a/b");
+    let bundle = Bundle::new(&config(
+        &idle_after("true"),
+        &path,
+        json!({"pids": {"limit": 9}}),
+    ));
+    let c = env.create(&id, &bundle);
+    env.start(&id).ok();
+    c.wait_line("ready");
+    assert_eq!(cgroup_read("pids", &path, "pids.max"), "9");
+    assert!(cgroup_pids("pids", &path).contains(&env.pid(&id)));
+    env.delete_force(&id).ok();
+    assert_no_cgroup(&top);
+}
+
+#[test]
 fn relative_path_is_below_the_callers_cgroup() {
     let env = Env::new("cg-rel");
     let id = env.id();
@@ -320,13 +340,14 @@ fn bad_values_are_refused_and_leave_nothing() {
     let snapshot = HostSnapshot::take(&[]);
     for (resources, tokens) in cases {
         let id = env.id();
-        let path = path_for(&id);
+        // Below a parent the create makes: that must go too.
+        let path = format!("{}/sub", path_for(&id));
         let bundle = Bundle::new(&config("true", &path, resources.clone()));
         let c = Container::new(&id);
         env.create_args(&["--bundle", bundle.arg(), &id], None, &c.out)
             .fails_with(&tokens);
         env.assert_gone(&id);
-        assert_no_cgroup(&path);
+        assert_no_cgroup(&path_for(&id));
         assert_no_cgroup(&format!("/hutch/{id}"));
     }
     snapshot.assert_unchanged("after refused creates");
