@@ -27,6 +27,12 @@ pub fn make_dir(path: &Path, made: &mut Vec<PathBuf>) -> Result<()> {
 /// Best effort: a parent holding processes refuses (the "no internal
 /// processes" rule); what is then missing shows as a clear error when a
 /// limit needs it.
+///
+/// After a refusal of the whole set, controllers are tried one by one, for
+/// threaded subtrees, which refuse only the domain ones. Not after EBUSY
+/// (processes in `dir`): the threaded controllers (cpu, cpuset, pids) would
+/// be enabled and make `dir` a thread root, below which a domain cgroup like
+/// the container's can hold no process at all (clone3 fails EOPNOTSUPP).
 fn enable_controllers(dir: &Path) {
     let Some(available) = read_trim(&dir.join("cgroup.controllers")) else {
         return;
@@ -41,9 +47,13 @@ fn enable_controllers(dir: &Path) {
         return;
     }
     let f = dir.join("cgroup.subtree_control");
-    if std::fs::write(&f, missing.join(" ")).is_err() {
-        for m in missing {
-            let _ = std::fs::write(&f, m);
+    match std::fs::write(&f, missing.join(" ")) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {}
+        Err(_) => {
+            for m in missing {
+                let _ = std::fs::write(&f, m);
+            }
         }
     }
 }
