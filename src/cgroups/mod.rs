@@ -258,6 +258,21 @@ impl Cgroup {
             .flatten()
     }
 
+    /// What to say when clone3 with CLONE_INTO_CGROUP fails with `e`.
+    pub fn clone_into_context(&self, what: &str, e: nix::errno::Errno) -> String {
+        use nix::errno::Errno;
+        let dir = self.v2_dir().unwrap_or(Path::new("?")).display();
+        let why = match e {
+            Errno::EAGAIN => ", whose pids.max leaves no room for another process",
+            Errno::EBUSY | Errno::EOPNOTSUPP => {
+                ", which cannot hold processes (it has controllers enabled for children, or a \
+                 threaded cgroup above it)"
+            }
+            _ => "",
+        };
+        format!("{what} into cgroup {dir}{why}")
+    }
+
     /// The v2 directory opened for CLONE_INTO_CGROUP; None on v1.
     pub fn open_v2_dir(&self) -> Result<Option<fs::File>> {
         use std::os::unix::fs::OpenOptionsExt;

@@ -103,8 +103,14 @@ pub fn spawn(
     // share a PID namespace with container processes (linux.namespaces path),
     // so it must be non-dumpable from its first instruction (runc CVE-2019-5736).
     nix::sys::prctl::set_dumpable(false).context("prctl(PR_SET_DUMPABLE)")?;
-    let forked =
-        sys::clone3(flags.bits() as u64, opts.cgroup_fd).context("clone3 of the container init")?;
+    const WHAT: &str = "clone3 of the container init";
+    let forked = sys::clone3(flags.bits() as u64, opts.cgroup_fd).map_err(|e| {
+        let what = match opts.cgroup.filter(|_| opts.cgroup_fd.is_some()) {
+            Some(cg) => cg.clone_into_context(WHAT, e),
+            None => WHAT.to_string(),
+        };
+        crate::error::Error::from(e).context(what)
+    })?;
     let (pid, pidfd) = match forked {
         Forked::Child => {
             let close = vec![lock_fd, parent_end.raw_fd()];
