@@ -319,6 +319,15 @@ fn bad_values_are_refused_and_leave_nothing() {
             json!({"memory": {"limit": 100 << 20, "swap": 50 << 20}}),
             vec!["memory.swap"],
         ),
+        // A hole in an earlier wildcard rule: v1 would silently keep c 1:3.
+        (
+            json!({"devices": [
+                {"allow": false},
+                {"allow": true, "type": "c", "major": 1, "access": "rw"},
+                {"allow": false, "type": "c", "major": 1, "minor": 3, "access": "w"},
+            ]}),
+            vec!["linux.resources.devices[2]", "overlaps"],
+        ),
         // Accepted by the checks, refused by the kernel (quota < 1ms): the
         // cgroup made before that must go too.
         (
@@ -693,5 +702,85 @@ fn zero_blkio_weights_mean_unset() {
     env.start(&id).ok();
     c.wait_line("ready");
     env.delete_force(&id).ok();
+    assert_no_cgroup(&path);
+}
+
+/// Tries to open `dev` for reading and for writing; prints `NAME_r=` and
+/// `NAME_w=` lines: "ok", or the shell's error.
+fn probe(dev: &str, name: &str) -> String {
+    format!(
+        "for m in r w; do if [ $m = r ]; then e=$( (: <{dev}) 2>&1); else e=$( (: >{dev}) 2>&1); fi; \
+         if [ $? = 0 ]; then echo {name}_$m=ok; else echo \"{name}_$m=$e\"; fi; done"
+    )
+}
+
+/// What podman and containerd send: deny everything, then allow a list.
+/// Allowed devices open, others fail with EPERM; access letters count; the
+/// default rules keep /dev/null usable; `update` replaces the rules. On v1
+/// through devices.allow/deny, on v2 (hack/vm-test) through an eBPF program.
+#[test]
+fn device_rules_deny_all_then_allow_a_list() {
+    let env = Env::new("cg-dev");
+    let script = idle_after(&format!(
+        "{}; {}",
+        probe("/dev/kmsg", "kmsg"),
+        probe("/dev/null", "null")
+    ));
+    let container = |rules: Value| {
+        let id = env.id();
+        let path = path_for(&id);
+        let mut conf = config(&script, &path, json!({ "devices": rules }));
+        // The node exists in every container; the rules decide its use.
+        conf["linux"]["devices"] = json!([
+            {"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11, "fileMode": 0o600}
+        ]);
+        let bundle = Bundle::new(&conf);
+        let c = env.create(&id, &bundle);
+        env.start(&id).ok();
+        c.wait_line("ready");
+        (c, bundle, path)
+    };
+    let denied = |v: String| {
+        assert!(
+            v.to_lowercase().contains("not permitted"),
+            "expected EPERM: {v}"
+        );
+    };
+
+    // /dev/kmsg (c 1:11) allowed for reading only.
+    let (c, _b, path) = container(json!([
+        {"allow": false, "access": "rwm"},
+        {"allow": true, "type": "c", "major": 1, "minor": 11, "access": "r"},
+    ]));
+    assert_eq!(c.value("kmsg_r"), "ok");
+    denied(c.value("kmsg_w"));
+    assert_eq!(c.value("null_r"), "ok");
+    assert_eq!(c.value("null_w"), "ok");
+    env.delete_force(&c.id).ok();
+    assert_no_cgroup(&path);
+
+    // Not in the list: denied, though the node is there.
+    let (c, _b, path) = container(json!([{"allow": false, "access": "rwm"}]));
+    denied(c.value("kmsg_r"));
+    denied(c.value("kmsg_w"));
+    assert_eq!(c.value("null_w"), "ok");
+    let reads_kmsg = |c: &Container| {
+        env.run(&["exec", &c.id, "sh", "-c", ": </dev/kmsg"])
+            .status
+            .success()
+    };
+    assert!(!reads_kmsg(&c));
+    // update -r replaces the rules: now it may read it.
+    let r = TempDir::new("dev-res");
+    let file = r.path().join("r.json");
+    let allow = json!({"devices": [
+        {"allow": false, "access": "rwm"},
+        {"allow": true, "type": "c", "major": 1, "minor": 11, "access": "r"},
+    ]});
+    fs::write(&file, allow.to_string()).unwrap();
+    env.run(&["update", "-r", file.to_str().unwrap(), &c.id])
+        .ok();
+    assert!(reads_kmsg(&c), "update did not allow c 1:11 r");
+    env.delete_force(&c.id).ok();
     assert_no_cgroup(&path);
 }
