@@ -63,6 +63,43 @@ bundle() {
 JSON
 }
 
+# set_path NAME PATH: another linux.cgroupsPath for bundle NAME ("" removes it).
+set_path() {
+    if [ -z "$2" ]; then
+        sed -i '/"cgroupsPath"/d' "$BUNDLES/$1/config.json"
+    else
+        sed -i "s#\"cgroupsPath\": \"[^\"]*\"#\"cgroupsPath\": \"$2\"#" "$BUNDLES/$1/config.json"
+    fi
+}
+
+# with_cgroupns NAME: bundle NAME gets a cgroup namespace and a cgroup mount
+# at /sys/fs/cgroup.
+with_cgroupns() {
+    sed -i -e 's#{ "type": "mount" } \]#{ "type": "mount" }, { "type": "cgroup" } ]#' \
+        -e 's#"nodev", "ro"\] }#"nodev", "ro"] },\n    { "destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", "noexec", "nodev", "ro"] }#' \
+        "$BUNDLES/$1/config.json"
+}
+
+# refused NAME WORDS...: create NAME fails with one line on stderr holding
+# every word, and leaves no state and no cgroup.
+refused() {
+    name=$1
+    shift
+    if hutch create -b "$BUNDLES/$name" "$name" 2>/run/err; then
+        hutch delete --force "$name"
+        fail "create $name succeeded"
+    fi
+    echo "  $name: $(cat /run/err)"
+    [ "$(wc -l </run/err)" = 1 ] || fail "create $name: expected one error line"
+    for w in "$@"; do
+        grep -qF -- "$w" /run/err || fail "create $name: the error lacks \"$w\""
+    done
+    [ ! -e "$ROOT/$name" ] || fail "$ROOT/$name left behind by a failed create"
+    left=$(find "$CG" -mindepth 1 -type d -name "$name")
+    [ -z "$left" ] || fail "$left left behind by a failed create"
+    ok "create $name refused, nothing left"
+}
+
 # wait_for CMD...: retry CMD for up to 10 s.
 wait_for() {
     i=0
@@ -79,9 +116,12 @@ mkdir -p "$ROOT"
 
 # --- limits land in the container's cgroup -------------------------------------
 bundle lim '{
-      "memory": { "limit": 67108864 },
+      "memory": { "limit": 67108864, "reservation": 33554432, "swap": 100663296 },
       "pids": { "limit": 10 },
-      "cpu": { "quota": 50000, "period": 100000, "cpus": "0", "mems": "0", "shares": 1024 }
+      "cpu": { "quota": 50000, "period": 100000, "cpus": "0", "mems": "0", "shares": 1024 },
+      "blockIO": { "weight": 500 },
+      "hugepageLimits": [ { "pageSize": "2MB", "limit": 4194304 } ],
+      "unified": { "memory.high": "50331648", "memory.oom.group": "1" }
     }' '["sh", "-c", "i=0; while :; do i=$((i+1)); echo $i >/tmp/lim-counter; sleep 0.05; done"]'
 hutch create -b "$BUNDLES/lim" lim || fail "create lim"
 d=$CG/vmtest/lim
@@ -92,6 +132,23 @@ expect "$d/cpu.max" "50000 100000"
 expect "$d/cpu.weight" 39
 expect "$d/cpuset.cpus" 0
 expect "$d/cpuset.mems" 0
+# swap is memory+swap in the config, swap alone in memory.swap.max.
+expect "$d/memory.swap.max" 33554432
+expect "$d/memory.low" 33554432
+expect "$d/memory.high" 50331648
+expect "$d/memory.oom.group" 1
+if [ -e "$d/io.weight" ]; then
+    # blkio 10..1000 to io 1..10000, as runc: 1 + (500 - 10) * 9999 / 990.
+    expect "$d/io.weight" "default 4950"
+else
+    echo "  (no io.weight: this kernel has neither iocost nor bfq)"
+fi
+if [ -e "$d/hugetlb.2MB.max" ]; then
+    expect "$d/hugetlb.2MB.max" 4194304
+    [ ! -e "$d/hugetlb.2MB.rsvd.max" ] || expect "$d/hugetlb.2MB.rsvd.max" 4194304
+else
+    echo "  (no hugetlb.2MB.max: no hugetlb controller)"
+fi
 pid=$(state_field lim pid)
 [ -n "$pid" ] && [ "$pid" -gt 0 ] || fail "no init pid in hutch state lim"
 grep -qx "$pid" "$d/cgroup.procs" || fail "init $pid not in $d/cgroup.procs ($(cat "$d/cgroup.procs"))"
@@ -106,6 +163,23 @@ ok "lim running"
 hutch update --pids-limit 20 --memory 134217728 lim || fail "update lim"
 expect "$d/pids.max" 20
 expect "$d/memory.max" 134217728
+# cpu.max holds quota and period together: one alone keeps the other.
+hutch update --cpu-period 200000 lim || fail "update --cpu-period"
+expect "$d/cpu.max" "50000 200000"
+hutch update --cpu-quota 30000 lim || fail "update --cpu-quota"
+expect "$d/cpu.max" "30000 200000"
+hutch update --cpu-share 512 --memory-reservation 16777216 lim || fail "update --cpu-share"
+expect "$d/cpu.weight" 20
+expect "$d/memory.low" 16777216
+echo '{"pids": {"limit": 30}, "unified": {"memory.high": "max"}}' >/run/res.json
+hutch update -r /run/res.json lim || fail "update -r"
+expect "$d/pids.max" 30
+expect "$d/memory.high" max
+
+# --- exec'd processes start in the container's cgroup --------------------------------
+got=$(hutch exec lim cat /proc/self/cgroup) || fail "exec lim"
+[ "$got" = "0::/vmtest/lim" ] || fail "exec'd process in $got"
+ok "exec'd process in 0::/vmtest/lim"
 
 # --- events --stats reads the v2 files ----------------------------------------------
 stats=$(hutch events --stats lim) || fail "events --stats lim"
@@ -181,36 +255,87 @@ echo "memory.peak: $peak"
 hutch delete --force hog || fail "delete --force hog"
 [ ! -e "$d" ] || fail "$d still there after delete --force"
 
-# --- no cgroupsPath: the default /hutch/<id>, removed with the last container ----------
+# --- no cgroupsPath: the default /hutch/<id>, removed with the last container ------
 bundle dflt '{ "pids": { "limit": 7 } }' '["sleep", "1000"]'
-sed -i '/"cgroupsPath"/d' "$BUNDLES/dflt/config.json"
+set_path dflt ""
 hutch create -b "$BUNDLES/dflt" dflt || fail "create dflt"
+hutch create -b "$BUNDLES/dflt" dflt2 || fail "create dflt2"
 expect "$CG/hutch/dflt/pids.max" 7
 pid=$(state_field dflt pid)
 expect "/proc/$pid/cgroup" "0::/hutch/dflt"
 hutch delete --force dflt || fail "delete --force dflt"
+[ -d "$CG/hutch/dflt2" ] || fail "$CG/hutch/dflt2 went with dflt"
+ok "default parent $CG/hutch kept while dflt2 lives in it"
+hutch delete dflt2 || fail "delete dflt2 (created, never started)"
 [ ! -e "$CG/hutch" ] || fail "$CG/hutch left behind after its last container"
-ok "default parent $CG/hutch removed"
+ok "default parent $CG/hutch removed with its last container"
+
+# --- a relative cgroupsPath is below the caller's cgroup ------------------------------
+# The caller sits in /caller, so /caller may not enable controllers for its
+# children (cgroup v2's no-internal-processes rule): a container without
+# limits works there, one with limits is refused with the reason.
+mkdir "$CG/caller"
+in_caller() { sh -c "echo \$\$ >$CG/caller/cgroup.procs && exec /bin/hutch --root $ROOT $*"; }
+bundle rel '{}' '["sleep", "1000"]'
+set_path rel "rel/c"
+in_caller create -b "$BUNDLES/rel" rel || fail "create rel"
+pid=$(state_field rel pid)
+expect "/proc/$pid/cgroup" "0::/caller/rel/c"
+hutch delete --force rel || fail "delete rel"
+[ ! -e "$CG/caller/rel" ] || fail "$CG/caller/rel (made by create rel) left behind"
+ok "$CG/caller/rel/c and the parent it made removed"
+bundle relpids '{ "pids": { "limit": 5 } }' '["true"]'
+set_path relpids "rel/p"
+if in_caller create -b "$BUNDLES/relpids" relpids 2>/run/err; then
+    hutch delete --force relpids
+    fail "create relpids succeeded without a pids controller"
+fi
+echo "  relpids: $(cat /run/err)"
+grep -q "has processes of its own" /run/err || fail "relpids: the error does not say why"
+[ ! -e "$CG/caller/rel" ] || fail "$CG/caller/rel left behind by a failed create"
+ok "limits below a cgroup with processes: refused, saying why, nothing left"
+rmdir "$CG/caller" || fail "cannot remove $CG/caller"
+
+# --- a cgroup namespace: the container is at / and its cgroup mount shows its files ---
+bundle ns '{ "pids": { "limit": 17 } }' \
+    '["sh", "-c", "cat /proc/self/cgroup; cat /sys/fs/cgroup/pids.max; cat /sys/fs/cgroup/cgroup.procs | tr \"\\n\" \" \"; echo; grep \" /sys/fs/cgroup \" /proc/self/mountinfo"]'
+with_cgroupns ns
+out=$(hutch run -b "$BUNDLES/ns" ns) || fail "run ns: $out"
+echo "$out" | sed 's/^/  ns| /'
+[ "$(echo "$out" | sed -n 1p)" = "0::/" ] || fail "ns: /proc/self/cgroup is not 0::/"
+ok "ns: /proc/self/cgroup is 0::/"
+[ "$(echo "$out" | sed -n 2p)" = 17 ] || fail "ns: /sys/fs/cgroup/pids.max is not its own (17)"
+ok "ns: /sys/fs/cgroup/pids.max is the container's 17"
+echo "$out" | sed -n 3p | grep -qw 1 || fail "ns: its own init (pid 1) not in /sys/fs/cgroup/cgroup.procs"
+ok "ns: /sys/fs/cgroup/cgroup.procs lists its init as 1"
+echo "$out" | sed -n 4p | grep -q ' / /sys/fs/cgroup ro,.* - cgroup2 ' ||
+    fail "ns: /sys/fs/cgroup is not a read-only cgroup2 mount rooted at /"
+ok "ns: /sys/fs/cgroup is cgroup2, read-only, rooted at its cgroup"
+[ ! -e "$CG/vmtest/ns" ] || fail "$CG/vmtest/ns left after run"
+
+# --- the init is cloned into its cgroup (CLONE_INTO_CGROUP) --------------------------
+# With pids.max 0 nothing may be forked into the cgroup: a clone straight
+# into it fails, where a fork elsewhere then a move would have worked.
+bundle into '{ "unified": { "pids.max": "0" } }' '["true"]'
+refused into "clone3" "pids.max"
 
 # --- bad values: a clear error and nothing left behind -------------------------------
-for bad in 'cpus:{ "cpu": { "cpus": "7-99" } }' \
-    'unified:{ "unified": { "memory.nosuchfile": "1" } }' \
-    'mems:{ "cpu": { "mems": "5" } }'; do
-    name=bad-${bad%%:*}
-    bundle "$name" "${bad#*:}" '["true"]'
-    if hutch create -b "$BUNDLES/$name" "$name" 2>/run/err; then
-        hutch delete --force "$name"
-        fail "create $name succeeded"
-    fi
-    echo "  $name: $(cat /run/err)"
-    [ ! -e "$CG/vmtest/$name" ] || fail "$CG/vmtest/$name left behind by a failed create"
-    [ ! -e "$ROOT/$name" ] || fail "$ROOT/$name left behind by a failed create"
-    ok "bad create $name left nothing"
-done
+bundle bad-cpus '{ "cpu": { "cpus": "7-99" } }' '["true"]'
+refused bad-cpus linux.resources.cpu.cpus "does not exist"
+bundle bad-mems '{ "cpu": { "mems": "5" } }' '["true"]'
+refused bad-mems linux.resources.cpu.mems
+bundle bad-unified '{ "unified": { "memory.nosuchfile": "1" } }' '["true"]'
+refused bad-unified linux.resources.unified memory.nosuchfile
+bundle bad-rt '{ "cpu": { "realtimeRuntime": 1000 } }' '["true"]'
+refused bad-rt realtimeRuntime "cgroup v2"
+bundle bad-swap '{ "memory": { "swap": 100000000 } }' '["true"]'
+refused bad-swap memory.swap memory.limit
+bundle bad-dev '{ "devices": [ { "allow": false }, { "allow": true, "type": "c", "major": 1 },
+    { "allow": false, "type": "c", "major": 1, "minor": 3 } ] }' '["true"]'
+refused bad-dev "linux.resources.devices[2]"
 
-left=$(find "$CG/vmtest" -mindepth 1 -type d)
+# /vmtest went with the container whose create made it.
+left=$(find "$CG" -mindepth 1 -type d)
 [ -z "$left" ] || fail "cgroups left behind: $left"
-# The parent named by the cgroupsPaths is ours to remove, as with runc.
-rmdir "$CG/vmtest" || fail "cannot remove $CG/vmtest"
 [ -z "$(ls "$ROOT")" ] || fail "state left behind: $(ls "$ROOT")"
 echo "cgroup-v2.sh: all $checks checks passed"
