@@ -462,16 +462,8 @@ fn mount_bind_file_to_a_new_destination() {
 #[test]
 fn mount_rbind_carries_submounts_and_bind_does_not() {
     let env = Env::exclusive("rbind");
-    let src = host_dir("top", "x");
-    let sub = src.path().join("sub");
-    fs::create_dir(&sub).unwrap();
-    let ok = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=16k", "hutch-sub"])
-        .arg(&sub)
-        .status()
-        .unwrap();
-    assert!(ok.success());
-    fs::write(sub.join("inner"), "on the submount").unwrap();
+    let src = WithSubmount::new();
+    fs::write(src.path().join("sub/inner"), "on the submount").unwrap();
     let mut c = base();
     for (dest, opt) in [("/rb", "rbind"), ("/b", "bind")] {
         c["mounts"].as_array_mut().unwrap().push(json!({
@@ -483,9 +475,160 @@ fn mount_rbind_carries_submounts_and_bind_does_not() {
         c,
         &["--path", "/rb/sub/inner", "--path", "/b/sub/inner"],
     );
-    let _ = Command::new("umount").arg(&sub).status();
     assert_eq!(path(&r, "/rb/sub/inner")["content"], "on the submount");
     assert_eq!(path(&r, "/b/sub/inner")["exists"], false);
+}
+
+/// A host directory with a tmpfs mounted on its `sub`, unmounted on drop.
+struct WithSubmount {
+    dir: TempDir,
+}
+
+impl WithSubmount {
+    fn new() -> WithSubmount {
+        let dir = host_dir("top", "x");
+        let sub = dir.path().join("sub");
+        fs::create_dir(&sub).unwrap();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=16k", "hutch-sub"])
+            .arg(&sub)
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        WithSubmount { dir }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The per-mount options of the submount as the host sees it.
+    fn host_options(&self) -> String {
+        let point = self.path().join("sub");
+        let point = point.to_str().unwrap();
+        let info = fs::read_to_string("/proc/self/mountinfo").unwrap();
+        let line = info
+            .lines()
+            .find(|l| l.split(' ').nth(4) == Some(point))
+            .unwrap_or_else(|| panic!("{point} not mounted on the host"));
+        line.split(' ').nth(5).unwrap().to_string()
+    }
+}
+
+impl Drop for WithSubmount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.path().join("sub")).status();
+    }
+}
+
+/// The atime mode mountinfo shows: "relatime", "noatime" or, when neither is
+/// listed, "strictatime".
+fn atime(m: &Value) -> &'static str {
+    let opts = strings(&m["options"]);
+    if opts.contains(&"noatime") {
+        "noatime"
+    } else if opts.contains(&"relatime") {
+        "relatime"
+    } else {
+        "strictatime"
+    }
+}
+
+#[test]
+fn mount_recursive_options_reach_submounts() {
+    let env = Env::exclusive("rro");
+    let src = WithSubmount::new();
+    let host_before = src.host_options();
+    let mut c = base();
+    for (dest, opts) in [
+        (
+            "/rec",
+            json!([
+                "rbind",
+                "rro",
+                "rnosuid",
+                "rnodev",
+                "rnoexec",
+                "rnoatime",
+                "rnodiratime",
+                "rnosymfollow"
+            ]),
+        ),
+        // Non-recursive flags stop at the top mount.
+        ("/top", json!(["rbind", "ro", "nosuid", "noatime"])),
+        // Later options win; the atime options are one mode.
+        (
+            "/later",
+            json!(["rbind", "rro", "rnoexec", "rrw", "rnoatime", "rstrictatime"]),
+        ),
+        ("/rel", json!(["rbind", "rnoatime", "ratime"])),
+    ] {
+        c["mounts"].as_array_mut().unwrap().push(json!({
+            "destination": dest, "type": "bind", "source": src.path(), "options": opts
+        }));
+    }
+    let r = inspect(
+        &env,
+        c,
+        &[
+            "--path",
+            "/rec/sub",
+            "--path",
+            "/top/sub",
+            "--path",
+            "/later/sub",
+        ],
+    );
+    for point in ["/rec", "/rec/sub"] {
+        let m = mount(&r, point);
+        assert!(
+            has_options(
+                m,
+                &[
+                    "ro",
+                    "nosuid",
+                    "nodev",
+                    "noexec",
+                    "noatime",
+                    "nodiratime",
+                    "nosymfollow"
+                ]
+            ),
+            "{point}: {m}"
+        );
+    }
+    assert_eq!(path(&r, "/rec/sub")["write"], "EROFS");
+
+    assert!(has_options(mount(&r, "/top"), &["ro", "nosuid", "noatime"]));
+    let top_sub = mount(&r, "/top/sub");
+    assert!(has_options(top_sub, &["rw", "relatime"]), "{top_sub}");
+    assert!(!has_options(top_sub, &["nosuid"]), "{top_sub}");
+    assert_eq!(path(&r, "/top/sub")["write"], "ok");
+
+    for point in ["/later", "/later/sub"] {
+        let m = mount(&r, point);
+        assert!(has_options(m, &["rw", "noexec"]), "{point}: {m}");
+        assert_eq!(atime(m), "strictatime", "{point}: {m}");
+        assert_eq!(atime(mount(&r, &point.replace("later", "rel"))), "relatime");
+    }
+    assert_eq!(path(&r, "/later/sub")["write"], "ok");
+
+    // The container's copies changed, not the host's mounts.
+    assert_eq!(src.host_options(), host_before);
+}
+
+#[test]
+fn rejects_a_flag_without_a_recursive_form() {
+    let src = host_dir("f", "x");
+    let mut c = base();
+    c["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/x", "type": "bind", "source": src.path(), "options": ["rbind", "rsync"]
+    }));
+    rejects(
+        "rsync",
+        &c,
+        &["mounts[6].options", "\"rsync\"", "no recursive form"],
+    );
 }
 
 #[test]
@@ -1511,4 +1654,38 @@ fn rejects_idmapped_mounts() {
         &c,
         &["mounts[6].uidMappings", "not supported"],
     );
+}
+
+#[test]
+fn features_list_every_mount_option_create_applies() {
+    let out = run_runtime(None, &["features"], None, Out::Capture).ok();
+    let f: Value = serde_json::from_str(&out.stdout).unwrap();
+    let opts = strings(&f["mountOptions"]);
+    for o in [
+        "rro",
+        "rrw",
+        "rnosuid",
+        "rsuid",
+        "rnodev",
+        "rdev",
+        "rnoexec",
+        "rexec",
+        "rnoatime",
+        "ratime",
+        "rrelatime",
+        "rnorelatime",
+        "rstrictatime",
+        "rnostrictatime",
+        "rnodiratime",
+        "rdiratime",
+        "rnosymfollow",
+        "rsymfollow",
+        "nosymfollow",
+        "symfollow",
+        "tmpcopyup",
+    ] {
+        assert!(opts.contains(&o), "{o} missing from {opts:?}");
+    }
+    // Refused by create (idmapped mounts), so not listed.
+    assert!(!opts.contains(&"idmap") && !opts.contains(&"ridmap"));
 }

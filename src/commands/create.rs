@@ -12,7 +12,7 @@ use crate::cgroups::{self, Cgroup};
 use crate::error::{Context, Result};
 use crate::hooks::{self, Point};
 use crate::linux::capabilities::{self, CapPlan};
-use crate::linux::{namespaces, rlimits, seccomp, sysctl};
+use crate::linux::{mount_options, namespaces, rlimits, seccomp, sysctl};
 use crate::process::spawn::{self, Options};
 use crate::process::terminal;
 use crate::spec;
@@ -160,6 +160,9 @@ pub fn create(g: &Global, c: &Create) -> Result<Created> {
 /// by the config fuzzer (src/fuzz.rs).
 pub fn check(spec: &Spec, has: impl Fn(LinuxNamespaceType) -> bool) -> Result<Option<CapPlan>> {
     sysctl::validate(spec, has)?;
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        mount_options::validate(i, m.options().as_deref().unwrap_or(&[]))?;
+    }
     let process = spec.process().as_ref();
     let caps = capabilities::plan(process.and_then(|p| p.capabilities().as_ref()))?;
     rlimits::validate(process.and_then(|p| p.rlimits().as_deref()).unwrap_or(&[]))?;

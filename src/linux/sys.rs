@@ -183,3 +183,32 @@ pub fn reset_signals() {
     // SAFETY: SIG_DFL installs no handler code; nothing runs in signal context.
     let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
 }
+
+/// mount_setattr(2) with AT_RECURSIVE on the mount `mnt` is the root of (an
+/// fd opened on it after mounting): `set` and `clear` apply to it and every
+/// mount below it.
+pub fn mount_setattr_recursive(mnt: &impl AsRawFd, set: u64, clear: u64) -> Result<(), Errno> {
+    let attr = libc::mount_attr {
+        attr_set: set,
+        attr_clr: clear,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    // SAFETY: the path is a NUL-terminated empty string (AT_EMPTY_PATH: the fd
+    // itself), `attr` is a valid mount_attr that outlives the call and its size
+    // is passed with it; the kernel only reads both.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            mnt.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH | libc::AT_RECURSIVE,
+            &attr as *const libc::mount_attr,
+            std::mem::size_of::<libc::mount_attr>(),
+        )
+    };
+    if ret < 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
