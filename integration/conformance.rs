@@ -1689,3 +1689,69 @@ fn features_list_every_mount_option_create_applies() {
     // Refused by create (idmapped mounts), so not listed.
     assert!(!opts.contains(&"idmap") && !opts.contains(&"ridmap"));
 }
+
+// ---------------------------------------------------------------------------
+// linux.personality
+
+/// A running container from `config` (its process replaced by a long sleep)
+/// and the inspector's report from `exec` of it.
+#[track_caller]
+fn exec_report(env: &Env, mut config: Value, exec_args: &[&str]) -> Value {
+    config["process"]["args"] = json!(["sh", "-c", "while :; do sleep 1000; done"]);
+    let (ct, _b) = env.run_container(&config);
+    let mut args = vec!["exec"];
+    args.extend_from_slice(exec_args);
+    args.extend_from_slice(&[&ct.id, inspector()]);
+    let out = env.run(&args).ok();
+    serde_json::from_str(out.stdout.trim())
+        .unwrap_or_else(|e| panic!("bad report from exec ({e}): {out:#?}"))
+}
+
+#[test]
+fn linux_personality() {
+    let env = Env::new("persona");
+    let host = run_bounded_output(Command::new("uname").arg("-m"));
+    let mut c = base();
+    c["linux"]["personality"] = json!({ "domain": "LINUX32" });
+    let r = inspect(&env, c.clone(), &[]);
+    assert_eq!(r["personality"], 8, "PER_LINUX32");
+    if host == "x86_64" {
+        assert_eq!(r["machine"], "i686");
+    }
+    // Processes exec adds share the container's personality.
+    let r = exec_report(&env, c.clone(), &[]);
+    assert_eq!(r["personality"], 8, "PER_LINUX32 for exec");
+
+    c["linux"]["personality"] = json!({ "domain": "LINUX", "flags": [] });
+    let r = inspect(&env, c, &[]);
+    assert_eq!(r["personality"], 0);
+    assert_eq!(r["machine"], host.as_str());
+}
+
+#[test]
+fn rejects_a_bad_personality() {
+    let mut c = base();
+    c["linux"]["personality"] = json!({ "domain": "LINUX64" });
+    rejects(
+        "personadomain",
+        &c,
+        &["linux.personality.domain", "LINUX64"],
+    );
+    c["linux"]["personality"] = json!({ "domain": "LINUX", "flags": ["ADDR_NO_RANDOMIZE"] });
+    rejects(
+        "personaflags",
+        &c,
+        &[
+            "linux.personality.flags",
+            "ADDR_NO_RANDOMIZE",
+            "not supported",
+        ],
+    );
+}
+
+/// A host command's stdout, trimmed.
+fn run_bounded_output(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{cmd:?}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}

@@ -12,7 +12,7 @@ use crate::cgroups::{self, Cgroup};
 use crate::error::{Context, Result};
 use crate::hooks::{self, Point};
 use crate::linux::capabilities::{self, CapPlan};
-use crate::linux::{mount_options, namespaces, rlimits, seccomp, sysctl};
+use crate::linux::{mount_options, namespaces, personality, rlimits, seccomp, sysctl};
 use crate::process::spawn::{self, Options};
 use crate::process::terminal;
 use crate::spec;
@@ -126,6 +126,7 @@ pub fn create(g: &Global, c: &Create) -> Result<Created> {
             cgroup: Some(cg.clone()),
             hooks: spec.hooks().clone(),
             seccomp: spec.linux().as_ref().and_then(|l| l.seccomp().clone()),
+            personality: spec.linux().as_ref().and_then(|l| l.personality().clone()),
         };
         dir.save(&state)?;
         if let Some(p) = &c.pid_file {
@@ -166,6 +167,9 @@ pub fn check(spec: &Spec, has: impl Fn(LinuxNamespaceType) -> bool) -> Result<Op
     let process = spec.process().as_ref();
     let caps = capabilities::plan(process.and_then(|p| p.capabilities().as_ref()))?;
     rlimits::validate(process.and_then(|p| p.rlimits().as_deref()).unwrap_or(&[]))?;
+    if let Some(p) = spec.linux().as_ref().and_then(|l| l.personality().as_ref()) {
+        personality::persona(p)?;
+    }
     Ok(caps)
 }
 
@@ -201,7 +205,6 @@ pub fn reject_unsupported(spec: &Spec) -> Result<()> {
     if let Some(l) = spec.linux() {
         let unsupported = [
             ("linux.intelRdt", l.intel_rdt().is_some()),
-            ("linux.personality", l.personality().is_some()),
             ("linux.netDevices", l.net_devices().is_some()),
             ("linux.memoryPolicy", l.memory_policy().is_some()),
         ];

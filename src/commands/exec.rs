@@ -69,6 +69,7 @@ pub fn run(g: &Global, e: &Exec) -> Result<i32> {
         process: &process,
         caps: caps.as_ref(),
         seccomp: filter.as_ref(),
+        personality: state.personality.as_ref(),
         console,
         preserve_fds: e.preserve_fds,
         cgroup: state.cgroup.as_ref(),

@@ -6,6 +6,7 @@ pub mod copyup;
 pub mod devices;
 pub mod mount_options;
 pub mod namespaces;
+pub mod personality;
 pub mod pidfd;
 pub mod procfs;
 pub mod resolve;

@@ -212,3 +212,13 @@ pub fn mount_setattr_recursive(mnt: &impl AsRawFd, set: u64, clear: u64) -> Resu
     }
     Ok(())
 }
+
+/// personality(2): set the execution domain; returns the previous one.
+pub fn personality(persona: libc::c_ulong) -> Result<i32, Errno> {
+    // SAFETY: an integer argument only; no memory is passed.
+    let ret = unsafe { libc::personality(persona) };
+    if ret < 0 {
+        return Err(Errno::last());
+    }
+    Ok(ret)
+}

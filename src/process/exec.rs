@@ -7,7 +7,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 
 use nix::sched::{setns, CloneFlags};
 use nix::unistd::{execve, setsid};
-use oci_spec::runtime::Process;
+use oci_spec::runtime::{LinuxPersonality, Process};
 
 use super::channel::{self, Channel, Message};
 use super::init::{cstring, find_program};
@@ -16,7 +16,7 @@ use crate::error::{Context, Error, Result};
 use crate::linux::capabilities::CapPlan;
 use crate::linux::seccomp::{self, Filter};
 use crate::linux::sys::{self, Forked};
-use crate::linux::{procfs, resolve, rlimits, user};
+use crate::linux::{personality, procfs, resolve, rlimits, user};
 
 pub struct ExecSpec<'a> {
     pub init: &'a OwnedFd,
@@ -24,6 +24,8 @@ pub struct ExecSpec<'a> {
     pub process: &'a Process,
     pub caps: Option<&'a CapPlan>,
     pub seccomp: Option<&'a Filter>,
+    /// The container's linux.personality, which its processes all share.
+    pub personality: Option<&'a LinuxPersonality>,
     pub console: Option<OwnedFd>,
     pub preserve_fds: u32,
     /// The container's cgroup: the process starts in it, as the init did.
@@ -165,6 +167,9 @@ fn child(
             .console_size()
             .map(|b| (b.height() as u16, b.width() as u16));
         terminal::setup(sock, size)?;
+    }
+    if let Some(persona) = e.personality {
+        personality::apply(persona)?;
     }
     let nnp = p.no_new_privileges().unwrap_or(false);
     let late = seccomp::load_late(nnp, p.user().uid(), e.caps);

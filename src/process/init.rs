@@ -21,7 +21,7 @@ use crate::hooks::{self, Point};
 use crate::linux::capabilities::CapPlan;
 use crate::linux::namespaces::Plan;
 use crate::linux::seccomp::Filter;
-use crate::linux::{namespaces, resolve, rlimits, rootfs, sys, user};
+use crate::linux::{namespaces, personality, resolve, rlimits, rootfs, sys, user};
 use crate::spec::Config;
 
 /// Everything the init needs, prepared (and checked) by the parent before cloning.
@@ -158,6 +158,10 @@ fn setup(init: &Init<'_>) -> Result<Program> {
     if let Some(adj) = process.oom_score_adj() {
         std::fs::write("/proc/self/oom_score_adj", adj.to_string())
             .with_context(|| format!("process.oomScoreAdj {adj}"))?;
+    }
+    // Before any seccomp filter, which may not allow personality(2).
+    if let Some(p) = spec.linux().as_ref().and_then(|l| l.personality().as_ref()) {
+        personality::apply(p)?;
     }
 
     init.chan.send(&Message::Ready)?;
