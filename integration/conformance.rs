@@ -101,6 +101,8 @@ fn rejects(name: &str, config: &Value, tokens: &[&str]) {
     );
     env.run(&["state", &id]).fails_with(&["does not exist"]);
     snapshot.assert_unchanged(&format!("after the failed create of {name}"));
+    let cgroups = cgroups_named(&id);
+    assert!(cgroups.is_empty(), "cgroups of {id} left: {cgroups:?}");
 }
 
 const CAPS: [&str; 41] = [
@@ -1754,4 +1756,329 @@ fn run_bounded_output(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap();
     assert!(out.status.success(), "{cmd:?}: {out:?}");
     String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+// ---------------------------------------------------------------------------
+// process.scheduler, process.ioPriority, process.execCPUAffinity
+
+const SCHED_FIFO: u64 = 1;
+const SCHED_BATCH: u64 = 3;
+const SCHED_IDLE: u64 = 5;
+const SCHED_DEADLINE: u64 = 6;
+const SCHED_FLAG_RESET_ON_FORK: u64 = 1;
+
+/// Whether real-time policies need real-time time of the cpu cgroup
+/// (CONFIG_RT_GROUP_SCHED on cgroup v1): then a new cgroup has none.
+fn rt_group_sched() -> bool {
+    Path::new("/sys/fs/cgroup/cpu/cpu.rt_runtime_us").exists()
+}
+
+/// `c` in a cgroup of its own right under the root, given real-time time
+/// when the kernel asks for it, so SCHED_FIFO and SCHED_RR are allowed.
+fn with_rt_time(mut c: Value, name: &str) -> Value {
+    if rt_group_sched() {
+        c["linux"]["cgroupsPath"] = json!(format!("/hutch-rt-{name}-{}", std::process::id()));
+        c["linux"]["resources"] =
+            json!({ "cpu": { "realtimeRuntime": 10000, "realtimePeriod": 1000000 } });
+    }
+    c
+}
+
+#[test]
+fn process_scheduler_fair_policies_nice_and_flags() {
+    let env = Env::new("schedfair");
+    let mut c = base();
+    c["process"]["scheduler"] = json!({
+        "policy": "SCHED_BATCH", "nice": 7, "flags": ["SCHED_FLAG_RESET_ON_FORK"]
+    });
+    let r = inspect(&env, c.clone(), &[]);
+    assert_eq!(r["sched"]["policy"], SCHED_BATCH, "{}", r["sched"]);
+    assert_eq!(r["sched"]["nice"], 7);
+    assert_eq!(
+        r["sched"]["flags"].as_u64().unwrap() & SCHED_FLAG_RESET_ON_FORK,
+        SCHED_FLAG_RESET_ON_FORK
+    );
+    // exec without --process runs the config's process: the same scheduling.
+    let r = exec_report(&env, c.clone(), &[]);
+    assert_eq!(r["sched"]["policy"], SCHED_BATCH, "exec: {}", r["sched"]);
+    assert_eq!(r["sched"]["nice"], 7);
+
+    c["process"]["scheduler"] = json!({ "policy": "SCHED_IDLE" });
+    let r = inspect(&env, c, &[]);
+    assert_eq!(r["sched"]["policy"], SCHED_IDLE, "{}", r["sched"]);
+    assert_eq!(r["sched"]["nice"], 0, "nice defaults to 0");
+}
+
+#[test]
+fn process_scheduler_fifo_and_deadline() {
+    let env = Env::new("schedrt");
+    let mut c = with_rt_time(base(), "fifo");
+    c["process"]["scheduler"] = json!({ "policy": "SCHED_FIFO", "priority": 10 });
+    let r = inspect(&env, c, &[]);
+    assert_eq!(r["sched"]["policy"], SCHED_FIFO, "{}", r["sched"]);
+    assert_eq!(r["sched"]["priority"], 10);
+
+    let mut c = base();
+    c["process"]["scheduler"] = json!({
+        "policy": "SCHED_DEADLINE", "runtime": 10_000_000, "deadline": 30_000_000,
+        "period": 30_000_000, "flags": ["SCHED_FLAG_RESET_ON_FORK"]
+    });
+    let r = inspect(&env, c, &[]);
+    let s = &r["sched"];
+    assert_eq!(s["policy"], SCHED_DEADLINE, "{s}");
+    assert_eq!(
+        (&s["runtime"], &s["deadline"], &s["period"]),
+        (&json!(10_000_000), &json!(30_000_000), &json!(30_000_000)),
+        "{s}"
+    );
+}
+
+#[test]
+fn exec_process_scheduler_from_its_process_file() {
+    let env = Env::new("schedexec");
+    let dir = TempDir::new("proc");
+    let file = dir.path().join("process.json");
+    let process = json!({
+        "cwd": "/", "user": { "uid": 0, "gid": 0 }, "args": [inspector()],
+        "env": ["PATH=/usr/bin:/bin"],
+        "scheduler": { "policy": "SCHED_BATCH", "nice": 3 },
+        "ioPriority": { "class": "IOPRIO_CLASS_BE", "priority": 6 }
+    });
+    fs::write(&file, process.to_string()).unwrap();
+    let r = exec_report(&env, base(), &["--process", file.to_str().unwrap()]);
+    assert_eq!(r["sched"]["policy"], SCHED_BATCH, "{}", r["sched"]);
+    assert_eq!(r["sched"]["nice"], 3);
+    assert_eq!(r["ioprio"], json!({ "class": 2, "level": 6 }));
+}
+
+#[test]
+fn rejects_bad_scheduler_values() {
+    let bad = [
+        (
+            json!({ "policy": "SCHED_FOO" }),
+            vec!["process.scheduler.policy", "SCHED_FOO"],
+        ),
+        (
+            json!({ "policy": "SCHED_ISO" }),
+            vec!["process.scheduler.policy", "SCHED_ISO"],
+        ),
+        (json!({ "nice": 1 }), vec!["process.scheduler", "policy"]),
+        (
+            json!({ "policy": "SCHED_OTHER", "nice": 40 }),
+            vec!["process.scheduler.nice 40"],
+        ),
+        (
+            json!({ "policy": "SCHED_FIFO" }),
+            vec!["process.scheduler.priority 0", "SCHED_FIFO"],
+        ),
+        (
+            json!({ "policy": "SCHED_OTHER", "flags": ["SCHED_FLAG_BOGUS"] }),
+            vec!["process.scheduler.flags[0]", "SCHED_FLAG_BOGUS"],
+        ),
+        (
+            json!({ "policy": "SCHED_DEADLINE", "runtime": 2000, "deadline": 1000 }),
+            vec!["process.scheduler.deadline 1000"],
+        ),
+    ];
+    for (i, (sched, tokens)) in bad.into_iter().enumerate() {
+        let mut c = base();
+        c["process"]["scheduler"] = sched;
+        rejects(&format!("badsched{i}"), &c, &tokens);
+    }
+}
+
+#[test]
+fn a_scheduler_the_kernel_refuses_fails_create_and_leaves_nothing() {
+    if !rt_group_sched() {
+        println!("skipped: real-time policies need no cgroup time on this kernel");
+        return;
+    }
+    // Without real-time time in its cpu cgroup, the kernel refuses SCHED_RR.
+    let mut c = base();
+    c["process"]["scheduler"] = json!({ "policy": "SCHED_RR", "priority": 5 });
+    rejects(
+        "schedeperm",
+        &c,
+        &["process.scheduler", "sched_setattr", "EPERM"],
+    );
+}
+
+#[test]
+fn process_io_priority() {
+    let env = Env::new("ioprio");
+    for (class, level, want) in [
+        ("IOPRIO_CLASS_BE", 3, 2),
+        ("IOPRIO_CLASS_RT", 1, 1),
+        ("IOPRIO_CLASS_IDLE", 0, 3),
+    ] {
+        let mut c = base();
+        c["process"]["ioPriority"] = json!({ "class": class, "priority": level });
+        let r = inspect(&env, c, &[]);
+        assert_eq!(
+            r["ioprio"],
+            json!({ "class": want, "level": level }),
+            "{class}"
+        );
+    }
+}
+
+#[test]
+fn rejects_bad_io_priorities() {
+    let bad = [
+        (
+            json!({ "class": "IOPRIO_CLASS_FOO", "priority": 1 }),
+            vec!["process.ioPriority.class", "IOPRIO_CLASS_FOO"],
+        ),
+        (
+            json!({ "class": "IOPRIO_CLASS_BE", "priority": 8 }),
+            vec!["process.ioPriority.priority 8"],
+        ),
+        (
+            json!({ "priority": 2 }),
+            vec!["process.ioPriority.class", "missing"],
+        ),
+    ];
+    for (i, (io, tokens)) in bad.into_iter().enumerate() {
+        let mut c = base();
+        c["process"]["ioPriority"] = io;
+        rejects(&format!("badioprio{i}"), &c, &tokens);
+    }
+}
+
+/// The CPUs a process may run on, from the inspector's report.
+fn cpus(r: &Value) -> &str {
+    status(r, "Cpus_allowed_list")
+}
+
+fn online_cpus() -> String {
+    fs::read_to_string("/sys/devices/system/cpu/online")
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn exec_cpu_affinity_final_holds_for_exec_not_for_the_init() {
+    if online_cpus() == "0" {
+        println!("skipped: one CPU");
+        return;
+    }
+    let env = Env::new("affinity");
+    let mut c = base();
+    c["process"]["execCPUAffinity"] = json!({ "final": "1" });
+    // Not for the container's init (config.md).
+    let r = inspect(&env, c.clone(), &[]);
+    assert_eq!(cpus(&r), online_cpus());
+    // exec without --process runs the config's process, affinity and all.
+    let r = exec_report(&env, c.clone(), &[]);
+    assert_eq!(cpus(&r), "1");
+    // Empty means the kernel decides (the schema allows it; oci-spec did not).
+    c["process"]["execCPUAffinity"] = json!({ "initial": "", "final": "" });
+    let r = exec_report(&env, c, &[]);
+    assert_eq!(cpus(&r), online_cpus());
+}
+
+#[test]
+fn exec_cpu_affinity_initial_is_the_runtimes_until_the_final_one() {
+    if online_cpus() == "0" {
+        println!("skipped: one CPU");
+        return;
+    }
+    let env = Env::new("affinityinit");
+    let mut c = base();
+    c["process"]["args"] = json!(["sh", "-c", "while :; do sleep 1000; done"]);
+    let (ct, _b) = env.run_container(&c);
+    let dir = TempDir::new("proc");
+    let file = dir.path().join("process.json");
+    let process = |aff: Value, args: Value| {
+        json!({
+            "cwd": "/", "user": { "uid": 0, "gid": 0 }, "args": args,
+            "env": ["PATH=/usr/bin:/bin"], "execCPUAffinity": aff
+        })
+        .to_string()
+    };
+    // The runtime process (hutch exec, which waits for the process) runs on
+    // the initial CPUs; the process itself on the final ones.
+    fs::write(
+        &file,
+        process(
+            json!({ "initial": "1", "final": "0" }),
+            json!(["sleep", "1000"]),
+        ),
+    )
+    .unwrap();
+    let mut exec = env
+        .command(&["exec", "--process", file.to_str().unwrap(), &ct.id])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let parent = exec.id();
+    let children = format!("/proc/{parent}/task/{parent}/children");
+    let mut child = String::new();
+    let started = poll(WAIT, || {
+        child = fs::read_to_string(&children)
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        !child.is_empty()
+    });
+    let allowed = |pid: &str| {
+        fs::read_to_string(format!("/proc/{pid}/status"))
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+            .map(|v| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    let runtime_cpus = allowed(&parent.to_string());
+    // The process has exec'd once its command line is sleep's.
+    let mut process_cpus = String::new();
+    let execd = poll(WAIT, || {
+        let cmd = fs::read(format!("/proc/{child}/cmdline")).unwrap_or_default();
+        process_cpus = allowed(&child);
+        cmd.starts_with(b"sleep")
+    });
+    let _ = Command::new("kill").args(["-KILL", &child]).status();
+    let _ = exec.wait();
+    assert!(started && execd, "the exec'd process never ran");
+    assert_eq!(runtime_cpus, "1", "hutch exec's CPUs");
+    assert_eq!(process_cpus, "0", "the process's CPUs");
+
+    // A CPU the machine lacks: exec fails naming the field; nothing is added.
+    let ps = || {
+        let out = env.run(&["ps", "--format", "json", &ct.id]).ok();
+        serde_json::from_str::<Vec<i64>>(out.stdout.trim()).unwrap()
+    };
+    let before = ps();
+    fs::write(
+        &file,
+        process(json!({ "initial": "4000" }), json!(["true"])),
+    )
+    .unwrap();
+    env.run(&["exec", "--process", file.to_str().unwrap(), &ct.id])
+        .fails_with(&["process.execCPUAffinity.initial", "sched_setaffinity"]);
+    fs::write(&file, process(json!({ "final": "4000" }), json!(["true"]))).unwrap();
+    env.run(&["exec", "--process", file.to_str().unwrap(), &ct.id])
+        .fails_with(&["process.execCPUAffinity.final", "sched_setaffinity"]);
+    assert_eq!(ps(), before, "processes left in the container");
+}
+
+#[test]
+fn rejects_bad_cpu_lists() {
+    for (i, (list, tokens)) in [
+        ("0-a", vec!["process.execCPUAffinity.final", "0-a"]),
+        (
+            "3-1",
+            vec!["process.execCPUAffinity.final", "3-1", "backwards"],
+        ),
+        ("0-99999", vec!["process.execCPUAffinity.final", "99999"]),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut c = base();
+        c["process"]["execCPUAffinity"] = json!({ "final": list });
+        rejects(&format!("badcpus{i}"), &c, &tokens);
+    }
 }

@@ -3,7 +3,9 @@
 pub mod capabilities;
 pub mod cgroupfs;
 pub mod copyup;
+pub mod cpu_affinity;
 pub mod devices;
+pub mod ioprio;
 pub mod mount_options;
 pub mod namespaces;
 pub mod personality;
@@ -12,6 +14,7 @@ pub mod procfs;
 pub mod resolve;
 pub mod rlimits;
 pub mod rootfs;
+pub mod scheduler;
 pub mod sealed_exe;
 pub mod seccomp;
 pub mod signal;

@@ -16,7 +16,7 @@ use crate::error::{Context, Error, Result};
 use crate::linux::capabilities::CapPlan;
 use crate::linux::seccomp::{self, Filter};
 use crate::linux::sys::{self, Forked};
-use crate::linux::{personality, procfs, resolve, rlimits, user};
+use crate::linux::{cpu_affinity, ioprio, personality, procfs, resolve, rlimits, scheduler, user};
 
 pub struct ExecSpec<'a> {
     pub init: &'a OwnedFd,
@@ -26,6 +26,8 @@ pub struct ExecSpec<'a> {
     pub seccomp: Option<&'a Filter>,
     /// The container's linux.personality, which its processes all share.
     pub personality: Option<&'a LinuxPersonality>,
+    /// process.execCPUAffinity, parsed.
+    pub affinity: &'a cpu_affinity::Plan,
     pub console: Option<OwnedFd>,
     pub preserve_fds: u32,
     /// The container's cgroup: the process starts in it, as the init did.
@@ -85,6 +87,12 @@ pub fn spawn(e: ExecSpec<'_>) -> Result<(i32, OwnedFd)> {
         .map(|v| cstring(v))
         .collect::<Result<_>>()?;
     let (parent_end, child_end) = channel::pair()?;
+    // Ours, inherited by the child until it sets its final affinity: the
+    // CPUs the runtime runs on while it moves the process into the
+    // container's cgroup.
+    if let Some(cpus) = &e.affinity.initial {
+        cpu_affinity::apply(cpus, "initial")?;
+    }
     let v2_dir = e.cgroup.map(|c| c.open_v2_dir()).transpose()?.flatten();
     let cgroup_fd = v2_dir.as_ref().map(|f| f.as_raw_fd());
     // The child is visible in the container's /proc from its first instruction,
@@ -160,6 +168,17 @@ fn child(
     let path = cstring(&path.to_string_lossy())?;
     if let Some(limits) = p.rlimits() {
         rlimits::apply(limits)?;
+    }
+    // In the container's cgroup by now (placed before Continue), with our
+    // capabilities still.
+    if let Some(s) = p.scheduler() {
+        scheduler::apply(s)?;
+    }
+    if let Some(io) = p.io_priority() {
+        ioprio::apply(io)?;
+    }
+    if let Some(cpus) = &e.affinity.last {
+        cpu_affinity::apply(cpus, "final")?;
     }
     if let Some(sock) = &e.console {
         setsid().context("setsid")?;
