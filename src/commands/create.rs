@@ -39,9 +39,17 @@ pub struct Created {
     pub dir: ContainerDir,
     pub state: State,
     pub pidfd: OwnedFd,
+    /// Whether process.terminal made a pty (its master went to the console).
+    pub terminal: bool,
 }
 
 pub fn create(g: &Global, c: &Create) -> Result<Created> {
+    create_with_tty(g, c, None)
+}
+
+/// `own_tty`: where the init sends the terminal master when there is no
+/// --console-socket (foreground `run`, see process::tty_proxy).
+pub fn create_with_tty(g: &Global, c: &Create, own_tty: Option<OwnedFd>) -> Result<Created> {
     validate_id(&c.id)?;
     let cfg = spec::load(&c.bundle)?;
     let spec = &cfg.spec;
@@ -86,6 +94,7 @@ pub fn create(g: &Global, c: &Create) -> Result<Created> {
         .unwrap_or(false);
     let console = match (&c.console_socket, terminal) {
         (Some(path), true) => Some(terminal::connect_socket(path)?),
+        (None, true) if own_tty.is_some() => own_tty,
         (None, true) => {
             bail!("process.terminal is true: --console-socket is required to receive the terminal")
         }
@@ -141,7 +150,12 @@ pub fn create(g: &Global, c: &Create) -> Result<Created> {
         Ok((state, pidfd))
     })();
     match result {
-        Ok((state, pidfd)) => Ok(Created { dir, state, pidfd }),
+        Ok((state, pidfd)) => Ok(Created {
+            dir,
+            state,
+            pidfd,
+            terminal,
+        }),
         Err(e) => {
             // The Child guard has killed and reaped the init; take its cgroup
             // and the directory too.

@@ -9,6 +9,7 @@ use crate::bail;
 use crate::error::{Context, Error, Result};
 use crate::linux::{capabilities, rlimits};
 use crate::process::exec::{self, ExecSpec};
+use crate::process::tty_proxy::{self, Proxy};
 use crate::process::{terminal, wait};
 use crate::state::{ContainerDir, Status};
 
@@ -53,9 +54,19 @@ pub fn run(g: &Global, e: &Exec) -> Result<i32> {
         None => None,
     };
     let terminal = process.terminal().unwrap_or(false);
+    // In the foreground without --console-socket, the terminal is ours to
+    // proxy (as runc does).
+    let mut own_tty = None;
     let console = match (&e.console_socket, terminal) {
         (Some(p), true) => Some(terminal::connect_socket(p)?),
-        (None, true) => bail!("a terminal (--tty or process.terminal) needs --console-socket"),
+        (None, true) if !e.detach => {
+            let (theirs, ours) = tty_proxy::socket_pair()?;
+            own_tty = Some(ours);
+            Some(theirs)
+        }
+        (None, true) => {
+            bail!("a detached terminal (--tty or process.terminal) needs --console-socket")
+        }
         (Some(_), false) => bail!("--console-socket given without a terminal (--tty)"),
         (None, false) => None,
     };
@@ -81,10 +92,15 @@ pub fn run(g: &Global, e: &Exec) -> Result<i32> {
         super::create::write_pid_file(p, pid)?;
     }
     drop(dir);
-    match signals {
-        None => Ok(0),
-        Some(s) => wait::wait_forwarding(pid, &pidfd, &s),
+    let mut tty = own_tty.map(Proxy::start).transpose()?;
+    let code = match signals {
+        None => 0,
+        Some(s) => wait::wait_forwarding(pid, &pidfd, &s, tty.as_mut())?,
+    };
+    if let Some(t) = tty {
+        t.finish();
     }
+    Ok(code)
 }
 
 /// The process to run: --process FILE as is, or the container's own process

@@ -283,3 +283,45 @@ pub fn sched_setaffinity(mask: &[u64]) -> Result<(), Errno> {
     }
     Ok(())
 }
+
+/// TIOCGWINSZ: a terminal's (rows, cols).
+pub fn get_winsize(tty: &impl AsRawFd) -> Result<(u16, u16), Errno> {
+    let mut ws = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: `ws` is a valid, writable winsize that outlives the call.
+    let ret = unsafe { libc::ioctl(tty.as_raw_fd(), libc::TIOCGWINSZ, &mut ws) };
+    if ret < 0 {
+        return Err(Errno::last());
+    }
+    Ok((ws.ws_row, ws.ws_col))
+}
+
+/// Receive one fd sent with SCM_RIGHTS on a unix socket (the terminal master
+/// a container's init sends, as it would to a --console-socket).
+pub fn recv_fd(sock: &impl AsRawFd) -> Result<OwnedFd, Errno> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags, UnixAddr};
+    use std::io::IoSliceMut;
+    let mut buf = [0u8; 4096];
+    let mut iov = [IoSliceMut::new(&mut buf)];
+    let mut cmsg = nix::cmsg_space!([RawFd; 1]);
+    let msg = recvmsg::<UnixAddr>(
+        sock.as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )?;
+    for c in msg.cmsgs()? {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            if let Some(&fd) = fds.first() {
+                // SAFETY: the kernel just installed `fd` in our table for this
+                // message; nothing else owns it.
+                return Ok(unsafe { OwnedFd::from_raw_fd(fd) });
+            }
+        }
+    }
+    Err(Errno::EBADMSG)
+}

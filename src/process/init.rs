@@ -128,15 +128,17 @@ fn setup(init: &Init<'_>) -> Result<Program> {
             .with_context(|| format!("domainname {d:?}: setdomainname"))?;
     }
     crate::linux::sysctl::apply(spec)?;
-    rootfs::finish(spec)?;
+    // Before finish: /dev/console is bound while / may still be written.
     if let Some(sock) = init.console {
         let size = spec
             .process()
             .as_ref()
             .and_then(|p| p.console_size())
             .map(|b| (b.height() as u16, b.width() as u16));
-        terminal::setup(sock, size)?;
+        let pty = terminal::setup(sock, size)?;
+        terminal::bind_console(&pty)?;
     }
+    rootfs::finish(spec)?;
 
     let process = spec
         .process()
