@@ -1659,9 +1659,15 @@ fn rejects_idmapped_mounts() {
 }
 
 #[test]
-fn features_list_every_mount_option_create_applies() {
+fn features_list_every_mount_option_and_namespace_create_applies() {
     let out = run_runtime(None, &["features"], None, Out::Capture).ok();
     let f: Value = serde_json::from_str(&out.stdout).unwrap();
+    let mut namespaces = strings(&f["linux"]["namespaces"]);
+    namespaces.sort();
+    assert_eq!(
+        namespaces,
+        ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"]
+    );
     let opts = strings(&f["mountOptions"]);
     for o in [
         "rro",
@@ -2080,5 +2086,209 @@ fn rejects_bad_cpu_lists() {
         let mut c = base();
         c["process"]["execCPUAffinity"] = json!({ "final": list });
         rejects(&format!("badcpus{i}"), &c, &tokens);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// time namespace, linux.timeOffsets
+
+/// CLOCK_MONOTONIC and CLOCK_BOOTTIME on the host, in nanoseconds, read by
+/// the inspector itself (run on the host) so both sides read them alike.
+fn host_clocks() -> (i128, i128) {
+    let bin = rootfs().join(inspector().trim_start_matches('/'));
+    let out = Command::new(bin).output().unwrap();
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    (nanos(&r, "monotonic"), nanos(&r, "boottime"))
+}
+
+#[track_caller]
+fn nanos(r: &Value, clock: &str) -> i128 {
+    let v = &r["clocks"][clock];
+    let (Some(s), Some(ns)) = (v[0].as_i64(), v[1].as_i64()) else {
+        panic!("no {clock} clock in the report: {}", r["clocks"]);
+    };
+    i128::from(s) * 1_000_000_000 + i128::from(ns)
+}
+
+/// /proc/self/timens_offsets as (clock, secs, nanosecs) lines.
+fn timens_offsets(r: &Value) -> Vec<String> {
+    r["timens_offsets"]
+        .as_str()
+        .unwrap_or_default()
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
+/// The container's clocks were read between two reads of the host's: each
+/// must be the host's plus its offset, within that window.
+#[track_caller]
+fn assert_clocks(r: &Value, before: (i128, i128), after: (i128, i128), mono: i128, boot: i128) {
+    let m = nanos(r, "monotonic");
+    let b = nanos(r, "boottime");
+    assert!(
+        (before.0 + mono..=after.0 + mono).contains(&m),
+        "monotonic {m} not within [{}, {}]",
+        before.0 + mono,
+        after.0 + mono
+    );
+    assert!(
+        (before.1 + boot..=after.1 + boot).contains(&b),
+        "boottime {b} not within [{}, {}]",
+        before.1 + boot,
+        after.1 + boot
+    );
+}
+
+fn with_time_ns(mut c: Value) -> Value {
+    c["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({ "type": "time" }));
+    c
+}
+
+const YEAR: i128 = 365 * 24 * 3600;
+const WEEK: i128 = 7 * 24 * 3600;
+const SEC: i128 = 1_000_000_000;
+
+#[test]
+fn time_namespace_with_offsets() {
+    let env = Env::new("timens");
+    let mut c = with_time_ns(base());
+    c["linux"]["timeOffsets"] = json!({
+        "monotonic": { "secs": YEAR as i64, "nanosecs": 5 },
+        "boottime": { "secs": WEEK as i64 }
+    });
+    // Hooks run after the init is cloned: in the runtime's time namespace.
+    let hooks = TempDir::new("timenshooks");
+    let rec = |name: &str| {
+        hook(
+            name,
+            &format!(
+                "readlink /proc/self/ns/time > {0}/{name}; readlink /proc/self/ns/time_for_children >> {0}/{name}",
+                hooks.path().display()
+            ),
+        )
+    };
+    let mut hooked = c.clone();
+    hooked["hooks"] = json!({ "createRuntime": [rec("createRuntime")] });
+    let before = host_clocks();
+    let r = inspect(&env, hooked, &[]);
+    let after = host_clocks();
+    assert_ne!(r["ns"]["time"], ns("self", "time"));
+    let host = ns("self", "time");
+    assert_eq!(
+        lines(&hooks.path().join("createRuntime")),
+        [host.clone(), host.clone()]
+    );
+    assert_eq!(
+        timens_offsets(&r),
+        [format!("monotonic {YEAR} 5"), format!("boottime {WEEK} 0")]
+    );
+    assert_clocks(&r, before, after, YEAR * SEC + 5, WEEK * SEC);
+
+    // exec joins the container's time namespace: the same clocks.
+    let before = host_clocks();
+    let r = exec_report(&env, c, &[]);
+    let after = host_clocks();
+    assert_ne!(r["ns"]["time"], ns("self", "time"));
+    assert_clocks(&r, before, after, YEAR * SEC + 5, WEEK * SEC);
+}
+
+#[test]
+fn time_namespace_without_offsets() {
+    let env = Env::new("timens0");
+    let r = inspect(&env, with_time_ns(base()), &[]);
+    assert_ne!(r["ns"]["time"], ns("self", "time"));
+    assert_eq!(timens_offsets(&r), ["monotonic 0 0", "boottime 0 0"]);
+}
+
+#[test]
+fn time_namespace_with_offsets_and_a_user_namespace() {
+    let env = Env::new("timensuser");
+    let mut c = with_time_ns(base());
+    c["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({ "type": "user" }));
+    c["linux"]["uidMappings"] = json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
+    c["linux"]["gidMappings"] = json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
+    c["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|m| m["type"] != "sysfs");
+    c["linux"]["timeOffsets"] = json!({ "boottime": { "secs": -5, "nanosecs": 999_999_999 } });
+    let before = host_clocks();
+    let r = inspect(&env, c, &[]);
+    let after = host_clocks();
+    assert_ne!(r["ns"]["user"], ns("self", "user"));
+    assert_eq!(
+        timens_offsets(&r),
+        ["monotonic 0 0", "boottime -5 999999999"]
+    );
+    assert_clocks(&r, before, after, 0, -5 * SEC + 999_999_999);
+}
+
+#[test]
+fn joins_a_time_namespace_by_path() {
+    let env = Env::new("timensjoin");
+    // unshare(1) without --fork: the namespace is its time_for_children,
+    // which nothing has entered yet.
+    let holder = NsHolder::new(&["--time", "--monotonic", "1000"]);
+    let mut c = base();
+    c["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({ "type": "time", "path": holder.path("time_for_children") }));
+    let before = host_clocks();
+    let r = inspect(&env, c, &[]);
+    let after = host_clocks();
+    assert_eq!(r["ns"]["time"], holder.link("time_for_children"));
+    assert_eq!(timens_offsets(&r), ["monotonic 1000 0", "boottime 0 0"]);
+    assert_clocks(&r, before, after, 1000 * SEC, 0);
+}
+
+#[test]
+fn rejects_bad_time_offsets() {
+    let offsets = json!({ "monotonic": { "secs": 10 } });
+    let mut c = base();
+    c["linux"]["timeOffsets"] = offsets.clone();
+    rejects(
+        "timensnone",
+        &c,
+        &["linux.timeOffsets", "no time namespace"],
+    );
+
+    let holder = NsHolder::new(&["--time"]);
+    let mut c = base();
+    c["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({ "type": "time", "path": holder.path("time_for_children") }));
+    c["linux"]["timeOffsets"] = offsets;
+    rejects("timenspath", &c, &["linux.timeOffsets", "joined by path"]);
+
+    for (i, (o, tokens)) in [
+        (
+            json!({ "realtime": { "secs": 1 } }),
+            vec!["linux.timeOffsets.realtime", "monotonic and boottime"],
+        ),
+        (
+            json!({ "boottime": { "secs": 1, "nanosecs": 1_000_000_000u32 } }),
+            vec!["linux.timeOffsets.boottime.nanosecs"],
+        ),
+        // The kernel refuses a clock that would start below zero.
+        (
+            json!({ "monotonic": { "secs": -1_000_000_000_000i64 } }),
+            vec!["linux.timeOffsets", "timens_offsets", "out of range"],
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut c = with_time_ns(base());
+        c["linux"]["timeOffsets"] = o;
+        rejects(&format!("timensbad{i}"), &c, &tokens);
     }
 }
