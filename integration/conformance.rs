@@ -557,11 +557,23 @@ fn mount_recursive_options_reach_submounts() {
             ]),
         ),
         // Non-recursive flags stop at the top mount.
-        ("/top", json!(["rbind", "ro", "nosuid", "noatime"])),
+        (
+            "/top",
+            json!(["rbind", "ro", "nosuid", "noatime", "nosymfollow"]),
+        ),
         // Later options win; the atime options are one mode.
         (
             "/later",
-            json!(["rbind", "rro", "rnoexec", "rrw", "rnoatime", "rstrictatime"]),
+            json!([
+                "rbind",
+                "rro",
+                "rnoexec",
+                "rnosymfollow",
+                "rrw",
+                "rsymfollow",
+                "rnoatime",
+                "rstrictatime"
+            ]),
         ),
         ("/rel", json!(["rbind", "rnoatime", "ratime"])),
     ] {
@@ -601,15 +613,21 @@ fn mount_recursive_options_reach_submounts() {
     }
     assert_eq!(path(&r, "/rec/sub")["write"], "EROFS");
 
-    assert!(has_options(mount(&r, "/top"), &["ro", "nosuid", "noatime"]));
+    let top = mount(&r, "/top");
+    assert!(
+        has_options(top, &["ro", "nosuid", "noatime", "nosymfollow"]),
+        "{top}"
+    );
     let top_sub = mount(&r, "/top/sub");
     assert!(has_options(top_sub, &["rw", "relatime"]), "{top_sub}");
     assert!(!has_options(top_sub, &["nosuid"]), "{top_sub}");
+    assert!(!has_options(top_sub, &["nosymfollow"]), "{top_sub}");
     assert_eq!(path(&r, "/top/sub")["write"], "ok");
 
     for point in ["/later", "/later/sub"] {
         let m = mount(&r, point);
         assert!(has_options(m, &["rw", "noexec"]), "{point}: {m}");
+        assert!(!has_options(m, &["nosymfollow"]), "{point}: {m}");
         assert_eq!(atime(m), "strictatime", "{point}: {m}");
         assert_eq!(atime(mount(&r, &point.replace("later", "rel"))), "relatime");
     }

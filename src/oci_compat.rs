@@ -24,11 +24,14 @@ use crate::linux::scheduler;
 
 const FIELDS: [&[u8]; 3] = [b"\"scheduler\"", b"\"execCPUAffinity\"", b"\"ioPriority\""];
 
-/// Whether `bytes` may hold a field this module fixes.
+/// Whether `bytes` may hold a field this module fixes (one pass, looking
+/// only where a string starts).
 pub fn needed(bytes: &[u8]) -> bool {
-    FIELDS
+    bytes
         .iter()
-        .any(|f| bytes.windows(f.len()).any(|w| w == *f))
+        .enumerate()
+        .filter(|(_, b)| **b == b'"')
+        .any(|(i, _)| FIELDS.iter().any(|f| bytes[i..].starts_with(f)))
 }
 
 /// Fix a `process` object; `prefix` is how errors name it ("process." in
