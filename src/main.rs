@@ -10,6 +10,7 @@ mod fuzz;
 mod hooks;
 mod linux;
 mod logging;
+mod oci_compat;
 mod process;
 mod spec;
 mod state;

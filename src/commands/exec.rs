@@ -47,6 +47,7 @@ pub fn run(g: &Global, e: &Exec) -> Result<i32> {
     let process = build_process(&state.bundle, &state.config_digest, e)?;
     let caps = capabilities::plan(process.capabilities().as_ref())?;
     rlimits::validate(process.rlimits().as_deref().unwrap_or(&[]))?;
+    let affinity = super::create::check_process(&process)?;
     // The container's filter holds for every process in it.
     let filter = match &state.seccomp {
         Some(s) => Some(crate::linux::seccomp::build(s)?),
@@ -80,6 +81,8 @@ pub fn run(g: &Global, e: &Exec) -> Result<i32> {
         process: &process,
         caps: caps.as_ref(),
         seccomp: filter.as_ref(),
+        personality: state.personality.as_ref(),
+        affinity: &affinity,
         console,
         preserve_fds: e.preserve_fds,
         cgroup: state.cgroup.as_ref(),
@@ -105,15 +108,8 @@ pub fn run(g: &Global, e: &Exec) -> Result<i32> {
 fn build_process(bundle: &std::path::Path, digest: &str, e: &Exec) -> Result<Process> {
     if let Some(path) = &e.process_file {
         let bytes = std::fs::read(path).with_context(|| format!("--process {}", path.display()))?;
-        let de = &mut serde_json::Deserializer::from_slice(&bytes);
-        let p: Process = serde_path_to_error::deserialize(de).map_err(|err| {
-            Error::new(format!(
-                "--process {}: field {}: {}",
-                path.display(),
-                err.path(),
-                err.inner()
-            ))
-        })?;
+        let p = crate::spec::parse_process(&bytes)
+            .with_context(|| format!("--process {}", path.display()))?;
         if p.args().as_ref().is_none_or(|a| a.is_empty()) {
             bail!("--process {}: args: missing or empty", path.display());
         }
