@@ -59,7 +59,7 @@ impl std::fmt::Display for Exception {
             Kind::Block => 'b',
             Kind::Char => 'c',
         };
-        let access: String = [(MKNOD, 'm'), (READ, 'r'), (WRITE, 'w')]
+        let access: String = [(READ, 'r'), (WRITE, 'w'), (MKNOD, 'm')]
             .iter()
             .filter(|(bit, _)| self.access & bit != 0)
             .map(|(_, c)| *c)
