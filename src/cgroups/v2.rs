@@ -98,7 +98,9 @@ fn missing_controller(dir: &Path, file: &str) -> Option<String> {
     let mut cur = dir;
     while let Some(parent) = cur.parent().filter(|p| p.starts_with(ROOT)) {
         if has(parent) {
-            let busy = read_trim(&parent.join("cgroup.procs")).is_some_and(|p| !p.is_empty());
+            // The root is exempt from the no-internal-processes rule.
+            let busy = parent != Path::new(ROOT)
+                && read_trim(&parent.join("cgroup.procs")).is_some_and(|p| !p.is_empty());
             return Some(if busy {
                 format!(
                     "the {ctl} controller is not enabled below {}: that cgroup has processes of its own, \
