@@ -67,9 +67,11 @@ pub fn create(g: &Global, c: &Create) -> Result<Created> {
     }
     let annotations = spec.annotations().clone().unwrap_or_default();
     // prestart and createRuntime: in our namespaces, once the container's
-    // mounts are made and before it pivots into them.
+    // mounts are made and before it pivots into them. The environment is
+    // created (lifecycle step 2 is over), so the state they read says
+    // "created", as runc's does and the OCI validation suite expects.
     let create_hooks = |pid: i32| -> Result<()> {
-        let state = hooks::state_json(&c.id, "creating", pid, &cfg.bundle, &annotations);
+        let state = hooks::state_json(&c.id, "created", pid, &cfg.bundle, &annotations);
         hooks::run(hooks, Point::Prestart, &state)?;
         hooks::run(hooks, Point::CreateRuntime, &state)
     };
