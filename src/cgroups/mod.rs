@@ -52,6 +52,14 @@ pub struct Dir {
     pub mount: PathBuf,
     /// The container's directory in it.
     pub path: PathBuf,
+    /// `path` was there before `create`: reused (as runc does), but not
+    /// ours to remove (runtime.md: only what `create` made is deleted).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub existed: bool,
+    /// The topmost parent `create` had to make on the way to `path`;
+    /// `delete` removes the parents up to it, those left empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub made_parent: Option<PathBuf>,
 }
 
 impl Dir {
@@ -172,10 +180,23 @@ impl Cgroup {
                     controllers: String::new(),
                     mount: PathBuf::from(ROOT),
                     path: join(Path::new(ROOT), own2, &wanted.path),
+                    existed: false,
+                    made_parent: None,
                 }]
             }
             Version::V1 => v1::dirs(&own, &wanted.path)?,
         };
+        let mut dirs = dirs;
+        for d in &mut dirs {
+            d.existed = d.path.exists();
+            d.made_parent = d
+                .path
+                .ancestors()
+                .skip(1)
+                .take_while(|p| p.starts_with(&d.mount) && *p != d.mount && !p.exists())
+                .last()
+                .map(Path::to_path_buf);
+        }
         // Another container's processes in there would share our limits and
         // die with our `delete`.
         for d in &dirs {
@@ -300,8 +321,20 @@ impl Cgroup {
     pub fn remove(&self) -> Result<()> {
         let mut first_err = None;
         for d in &self.dirs {
+            if d.existed {
+                continue;
+            }
             if let Err(e) = remove_tree(&d.path) {
                 first_err.get_or_insert(e);
+            }
+            if let Some(top) = &d.made_parent {
+                // Deepest first; a parent still holding another container's
+                // cgroup refuses, and is kept.
+                for p in d.path.ancestors().skip(1) {
+                    if !p.starts_with(top) || fs::remove_dir(p).is_err() {
+                        break;
+                    }
+                }
             }
             if let Some(parent) = &self.default_parent {
                 // Only empty: other containers may still live in it.

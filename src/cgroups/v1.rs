@@ -89,6 +89,8 @@ pub fn dirs(own: &[(String, String)], wanted: &Path) -> Result<Vec<Dir>> {
             path: join(&mount, own_path, wanted),
             controllers,
             mount,
+            existed: false,
+            made_parent: None,
         });
     }
     if out.is_empty() {
