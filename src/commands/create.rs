@@ -161,9 +161,16 @@ pub fn create(g: &Global, c: &Create) -> Result<Created> {
 /// namespaces the container will have): run before anything is created, and
 /// by the config fuzzer (src/fuzz.rs).
 pub fn check(spec: &Spec, has: impl Fn(LinuxNamespaceType) -> bool) -> Result<Option<CapPlan>> {
-    sysctl::validate(spec, has)?;
+    sysctl::validate(spec, &has)?;
     let process = spec.process().as_ref();
     let caps = capabilities::plan(process.and_then(|p| p.capabilities().as_ref()))?;
+    if let Some(c) = &caps {
+        // A user namespace (new or joined) gives the init every capability
+        // in it, whatever hutch holds.
+        if !has(LinuxNamespaceType::User) {
+            c.check_held()?;
+        }
+    }
     rlimits::validate(process.and_then(|p| p.rlimits().as_deref()).unwrap_or(&[]))?;
     Ok(caps)
 }
@@ -209,11 +216,29 @@ pub fn reject_unsupported(spec: &Spec) -> Result<()> {
                 bail!("{name} is not supported yet");
             }
         }
-        if l.mount_label().as_deref().is_some_and(|s| !s.is_empty()) {
-            bail!("linux.mountLabel: SELinux is not supported by hutch on this host");
+        // Without SELinux in the kernel a mount label has nothing to apply
+        // to and no policy to enforce it: ignored, as runc does (the OCI
+        // validation suite's linux_mount_label expects that). Where SELinux
+        // runs, hutch cannot label mounts and says so.
+        if l.mount_label().as_deref().is_some_and(|s| !s.is_empty()) && selinux_in_kernel() {
+            bail!(
+                "linux.mountLabel: SELinux is enabled on this host and hutch cannot label mounts"
+            );
         }
     }
     Ok(())
+}
+
+/// Whether the running kernel has SELinux: its filesystem is registered
+/// only when SELinux is enabled at boot.
+fn selinux_in_kernel() -> bool {
+    std::fs::read_to_string("/proc/filesystems")
+        .map(|t| {
+            t.lines()
+                .any(|l| l.split_whitespace().last() == Some("selinuxfs"))
+        })
+        // Unknown: refuse rather than ignore.
+        .unwrap_or(true)
 }
 
 /// Written like state: to a temporary name, then renamed into place.
