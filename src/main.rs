@@ -158,9 +158,21 @@ fn usage_error(e: clap::Error) -> ! {
             },
         );
     }
+    // The first paragraph, on one line: clap lists the missing arguments
+    // (<ID>) on the lines under its first.
     let text = e.render().to_string();
-    let first = text.lines().next().unwrap_or("invalid usage");
-    let first = first.strip_prefix("error: ").unwrap_or(first);
+    let first: Vec<&str> = text
+        .lines()
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    let first = first.join(" ");
+    let first = first.strip_prefix("error: ").unwrap_or(&first);
+    let first = if first.is_empty() {
+        "invalid usage"
+    } else {
+        first
+    };
     eprintln!("hutch: {first} (see 'hutch --help')");
     std::process::exit(2);
 }
