@@ -237,7 +237,9 @@ mod tests {
     fn refuses_relative_masked_and_readonly_paths() {
         let base = r#"{"ociVersion":"1.0.2","process":{"cwd":"/","user":{"uid":0,"gid":0},"args":["sh"]},"linux":"#;
         for field in ["maskedPaths", "readonlyPaths"] {
-            let e = err(&format!(r#"{base}{{"{field}":["/proc/kcore","rel/path"]}}}}"#));
+            let e = err(&format!(
+                r#"{base}{{"{field}":["/proc/kcore","rel/path"]}}}}"#
+            ));
             assert!(e.contains(&format!("linux.{field}[1]")), "{e}");
             assert!(e.contains("absolute"), "{e}");
         }
