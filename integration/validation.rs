@@ -1931,3 +1931,26 @@ fn impossible_hugepage_size_fails_create() {
         .fails_with(&["linux.resources.hugepageLimits[0]"]);
     env.assert_gone(&id);
 }
+
+/// linux_cgroups_blkio on a kernel without `blkio.leaf_weight` (no CFQ):
+/// create fails naming the field and saying the file is missing (cgroupfs
+/// answers EACCES for it, which read as a permission problem).
+#[test]
+fn blkio_leaf_weight_without_the_kernel_file_fails_create() {
+    if cgroup_v2() || Path::new("/sys/fs/cgroup/blkio/blkio.leaf_weight").exists() {
+        return;
+    }
+    let env = Env::new("vt-cgblkio");
+    let b = SuiteBundle::new();
+    let path = cgroup_name(&env);
+    let mut c = generator_default(&["true"]);
+    c["linux"]["cgroupsPath"] = json!(path);
+    c["linux"]["resources"]["blockIO"] = json!({ "leafWeight": 300 });
+    b.set_config(&c);
+    let id = env.id();
+    create(&env, &b, &id)
+        .1
+        .fails_with(&["linux.resources.blockIO.leafWeight", "no such file"]);
+    env.assert_gone(&id);
+    assert_no_cgroup(&path);
+}

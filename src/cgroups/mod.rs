@@ -420,7 +420,8 @@ fn mkdir_all(path: &Path) -> Result<bool> {
 fn write(dir: &Path, file: &str, value: &str, field: &str) -> Result<()> {
     let p = dir.join(file);
     fs::write(&p, value).map_err(|e| {
-        let why = if e.kind() == ErrorKind::NotFound {
+        // cgroupfs answers EACCES, not ENOENT, for a file it does not have.
+        let why = if e.kind() == ErrorKind::NotFound || !p.exists() {
             "this host's kernel has no such file (controller or feature not available)".to_string()
         } else {
             e.to_string()
