@@ -101,6 +101,8 @@ fn rejects(name: &str, config: &Value, tokens: &[&str]) {
     );
     env.run(&["state", &id]).fails_with(&["does not exist"]);
     snapshot.assert_unchanged(&format!("after the failed create of {name}"));
+    let cgroups = cgroups_named(&id);
+    assert!(cgroups.is_empty(), "cgroups of {id} left: {cgroups:?}");
 }
 
 const CAPS: [&str; 41] = [
@@ -462,16 +464,8 @@ fn mount_bind_file_to_a_new_destination() {
 #[test]
 fn mount_rbind_carries_submounts_and_bind_does_not() {
     let env = Env::exclusive("rbind");
-    let src = host_dir("top", "x");
-    let sub = src.path().join("sub");
-    fs::create_dir(&sub).unwrap();
-    let ok = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=16k", "hutch-sub"])
-        .arg(&sub)
-        .status()
-        .unwrap();
-    assert!(ok.success());
-    fs::write(sub.join("inner"), "on the submount").unwrap();
+    let src = WithSubmount::new();
+    fs::write(src.path().join("sub/inner"), "on the submount").unwrap();
     let mut c = base();
     for (dest, opt) in [("/rb", "rbind"), ("/b", "bind")] {
         c["mounts"].as_array_mut().unwrap().push(json!({
@@ -483,9 +477,178 @@ fn mount_rbind_carries_submounts_and_bind_does_not() {
         c,
         &["--path", "/rb/sub/inner", "--path", "/b/sub/inner"],
     );
-    let _ = Command::new("umount").arg(&sub).status();
     assert_eq!(path(&r, "/rb/sub/inner")["content"], "on the submount");
     assert_eq!(path(&r, "/b/sub/inner")["exists"], false);
+}
+
+/// A host directory with a tmpfs mounted on its `sub`, unmounted on drop.
+struct WithSubmount {
+    dir: TempDir,
+}
+
+impl WithSubmount {
+    fn new() -> WithSubmount {
+        let dir = host_dir("top", "x");
+        let sub = dir.path().join("sub");
+        fs::create_dir(&sub).unwrap();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=16k", "hutch-sub"])
+            .arg(&sub)
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        WithSubmount { dir }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The per-mount options of the submount as the host sees it.
+    fn host_options(&self) -> String {
+        let point = self.path().join("sub");
+        let point = point.to_str().unwrap();
+        let info = fs::read_to_string("/proc/self/mountinfo").unwrap();
+        let line = info
+            .lines()
+            .find(|l| l.split(' ').nth(4) == Some(point))
+            .unwrap_or_else(|| panic!("{point} not mounted on the host"));
+        line.split(' ').nth(5).unwrap().to_string()
+    }
+}
+
+impl Drop for WithSubmount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.path().join("sub")).status();
+    }
+}
+
+/// The atime mode mountinfo shows: "relatime", "noatime" or, when neither is
+/// listed, "strictatime".
+fn atime(m: &Value) -> &'static str {
+    let opts = strings(&m["options"]);
+    if opts.contains(&"noatime") {
+        "noatime"
+    } else if opts.contains(&"relatime") {
+        "relatime"
+    } else {
+        "strictatime"
+    }
+}
+
+#[test]
+fn mount_recursive_options_reach_submounts() {
+    let env = Env::exclusive("rro");
+    let src = WithSubmount::new();
+    let host_before = src.host_options();
+    let mut c = base();
+    for (dest, opts) in [
+        (
+            "/rec",
+            json!([
+                "rbind",
+                "rro",
+                "rnosuid",
+                "rnodev",
+                "rnoexec",
+                "rnoatime",
+                "rnodiratime",
+                "rnosymfollow"
+            ]),
+        ),
+        // Non-recursive flags stop at the top mount.
+        (
+            "/top",
+            json!(["rbind", "ro", "nosuid", "noatime", "nosymfollow"]),
+        ),
+        // Later options win; the atime options are one mode.
+        (
+            "/later",
+            json!([
+                "rbind",
+                "rro",
+                "rnoexec",
+                "rnosymfollow",
+                "rrw",
+                "rsymfollow",
+                "rnoatime",
+                "rstrictatime"
+            ]),
+        ),
+        ("/rel", json!(["rbind", "rnoatime", "ratime"])),
+    ] {
+        c["mounts"].as_array_mut().unwrap().push(json!({
+            "destination": dest, "type": "bind", "source": src.path(), "options": opts
+        }));
+    }
+    let r = inspect(
+        &env,
+        c,
+        &[
+            "--path",
+            "/rec/sub",
+            "--path",
+            "/top/sub",
+            "--path",
+            "/later/sub",
+        ],
+    );
+    for point in ["/rec", "/rec/sub"] {
+        let m = mount(&r, point);
+        assert!(
+            has_options(
+                m,
+                &[
+                    "ro",
+                    "nosuid",
+                    "nodev",
+                    "noexec",
+                    "noatime",
+                    "nodiratime",
+                    "nosymfollow"
+                ]
+            ),
+            "{point}: {m}"
+        );
+    }
+    assert_eq!(path(&r, "/rec/sub")["write"], "EROFS");
+
+    let top = mount(&r, "/top");
+    assert!(
+        has_options(top, &["ro", "nosuid", "noatime", "nosymfollow"]),
+        "{top}"
+    );
+    let top_sub = mount(&r, "/top/sub");
+    assert!(has_options(top_sub, &["rw", "relatime"]), "{top_sub}");
+    assert!(!has_options(top_sub, &["nosuid"]), "{top_sub}");
+    assert!(!has_options(top_sub, &["nosymfollow"]), "{top_sub}");
+    assert_eq!(path(&r, "/top/sub")["write"], "ok");
+
+    for point in ["/later", "/later/sub"] {
+        let m = mount(&r, point);
+        assert!(has_options(m, &["rw", "noexec"]), "{point}: {m}");
+        assert!(!has_options(m, &["nosymfollow"]), "{point}: {m}");
+        assert_eq!(atime(m), "strictatime", "{point}: {m}");
+        assert_eq!(atime(mount(&r, &point.replace("later", "rel"))), "relatime");
+    }
+    assert_eq!(path(&r, "/later/sub")["write"], "ok");
+
+    // The container's copies changed, not the host's mounts.
+    assert_eq!(src.host_options(), host_before);
+}
+
+#[test]
+fn rejects_a_flag_without_a_recursive_form() {
+    let src = host_dir("f", "x");
+    let mut c = base();
+    c["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/x", "type": "bind", "source": src.path(), "options": ["rbind", "rsync"]
+    }));
+    rejects(
+        "rsync",
+        &c,
+        &["mounts[6].options", "\"rsync\"", "no recursive form"],
+    );
 }
 
 #[test]
@@ -1518,4 +1681,639 @@ fn rejects_idmapped_mounts() {
         &c,
         &["mounts[6].uidMappings", "not supported"],
     );
+}
+
+#[test]
+fn features_list_every_mount_option_and_namespace_create_applies() {
+    let out = run_runtime(None, &["features"], None, Out::Capture).ok();
+    let f: Value = serde_json::from_str(&out.stdout).unwrap();
+    let mut namespaces = strings(&f["linux"]["namespaces"]);
+    namespaces.sort();
+    assert_eq!(
+        namespaces,
+        ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"]
+    );
+    let opts = strings(&f["mountOptions"]);
+    for o in [
+        "rro",
+        "rrw",
+        "rnosuid",
+        "rsuid",
+        "rnodev",
+        "rdev",
+        "rnoexec",
+        "rexec",
+        "rnoatime",
+        "ratime",
+        "rrelatime",
+        "rnorelatime",
+        "rstrictatime",
+        "rnostrictatime",
+        "rnodiratime",
+        "rdiratime",
+        "rnosymfollow",
+        "rsymfollow",
+        "nosymfollow",
+        "symfollow",
+        "tmpcopyup",
+    ] {
+        assert!(opts.contains(&o), "{o} missing from {opts:?}");
+    }
+    // Refused by create (idmapped mounts), so not listed.
+    assert!(!opts.contains(&"idmap") && !opts.contains(&"ridmap"));
+}
+
+// ---------------------------------------------------------------------------
+// linux.personality
+
+/// A running container from `config` (its process replaced by a long sleep)
+/// and the inspector's report from `exec` of it.
+#[track_caller]
+fn exec_report(env: &Env, mut config: Value, exec_args: &[&str]) -> Value {
+    config["process"]["args"] = json!(["sh", "-c", "while :; do sleep 1000; done"]);
+    let (ct, _b) = env.run_container(&config);
+    let mut args = vec!["exec"];
+    args.extend_from_slice(exec_args);
+    args.extend_from_slice(&[&ct.id, inspector()]);
+    let out = env.run(&args).ok();
+    serde_json::from_str(out.stdout.trim())
+        .unwrap_or_else(|e| panic!("bad report from exec ({e}): {out:#?}"))
+}
+
+#[test]
+fn linux_personality() {
+    let env = Env::new("persona");
+    let host = run_bounded_output(Command::new("uname").arg("-m"));
+    let mut c = base();
+    c["linux"]["personality"] = json!({ "domain": "LINUX32" });
+    let r = inspect(&env, c.clone(), &[]);
+    assert_eq!(r["personality"], 8, "PER_LINUX32");
+    if host == "x86_64" {
+        assert_eq!(r["machine"], "i686");
+    }
+    // Processes exec adds share the container's personality.
+    let r = exec_report(&env, c.clone(), &[]);
+    assert_eq!(r["personality"], 8, "PER_LINUX32 for exec");
+
+    c["linux"]["personality"] = json!({ "domain": "LINUX", "flags": [] });
+    let r = inspect(&env, c, &[]);
+    assert_eq!(r["personality"], 0);
+    assert_eq!(r["machine"], host.as_str());
+}
+
+#[test]
+fn rejects_a_bad_personality() {
+    let mut c = base();
+    c["linux"]["personality"] = json!({ "domain": "LINUX64" });
+    rejects(
+        "personadomain",
+        &c,
+        &["linux.personality.domain", "LINUX64"],
+    );
+    c["linux"]["personality"] = json!({ "domain": "LINUX", "flags": ["ADDR_NO_RANDOMIZE"] });
+    rejects(
+        "personaflags",
+        &c,
+        &[
+            "linux.personality.flags",
+            "ADDR_NO_RANDOMIZE",
+            "not supported",
+        ],
+    );
+}
+
+/// A host command's stdout, trimmed.
+fn run_bounded_output(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{cmd:?}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+// ---------------------------------------------------------------------------
+// process.scheduler, process.ioPriority, process.execCPUAffinity
+
+const SCHED_FIFO: u64 = 1;
+const SCHED_BATCH: u64 = 3;
+const SCHED_IDLE: u64 = 5;
+const SCHED_DEADLINE: u64 = 6;
+const SCHED_FLAG_RESET_ON_FORK: u64 = 1;
+
+/// Whether real-time policies need real-time time of the cpu cgroup
+/// (CONFIG_RT_GROUP_SCHED on cgroup v1): then a new cgroup has none.
+fn rt_group_sched() -> bool {
+    Path::new("/sys/fs/cgroup/cpu/cpu.rt_runtime_us").exists()
+}
+
+/// `c` in a cgroup of its own right under the root, given real-time time
+/// when the kernel asks for it, so SCHED_FIFO and SCHED_RR are allowed.
+fn with_rt_time(mut c: Value, name: &str) -> Value {
+    if rt_group_sched() {
+        c["linux"]["cgroupsPath"] = json!(format!("/hutch-rt-{name}-{}", std::process::id()));
+        c["linux"]["resources"] =
+            json!({ "cpu": { "realtimeRuntime": 10000, "realtimePeriod": 1000000 } });
+    }
+    c
+}
+
+#[test]
+fn process_scheduler_fair_policies_nice_and_flags() {
+    let env = Env::new("schedfair");
+    let mut c = base();
+    c["process"]["scheduler"] = json!({
+        "policy": "SCHED_BATCH", "nice": 7, "flags": ["SCHED_FLAG_RESET_ON_FORK"]
+    });
+    let r = inspect(&env, c.clone(), &[]);
+    assert_eq!(r["sched"]["policy"], SCHED_BATCH, "{}", r["sched"]);
+    assert_eq!(r["sched"]["nice"], 7);
+    assert_eq!(
+        r["sched"]["flags"].as_u64().unwrap() & SCHED_FLAG_RESET_ON_FORK,
+        SCHED_FLAG_RESET_ON_FORK
+    );
+    // exec without --process runs the config's process: the same scheduling.
+    let r = exec_report(&env, c.clone(), &[]);
+    assert_eq!(r["sched"]["policy"], SCHED_BATCH, "exec: {}", r["sched"]);
+    assert_eq!(r["sched"]["nice"], 7);
+
+    c["process"]["scheduler"] = json!({ "policy": "SCHED_IDLE" });
+    let r = inspect(&env, c, &[]);
+    assert_eq!(r["sched"]["policy"], SCHED_IDLE, "{}", r["sched"]);
+    assert_eq!(r["sched"]["nice"], 0, "nice defaults to 0");
+}
+
+#[test]
+fn process_scheduler_fifo_and_deadline() {
+    let env = Env::new("schedrt");
+    let mut c = with_rt_time(base(), "fifo");
+    c["process"]["scheduler"] = json!({ "policy": "SCHED_FIFO", "priority": 10 });
+    let r = inspect(&env, c, &[]);
+    assert_eq!(r["sched"]["policy"], SCHED_FIFO, "{}", r["sched"]);
+    assert_eq!(r["sched"]["priority"], 10);
+
+    let mut c = base();
+    c["process"]["scheduler"] = json!({
+        "policy": "SCHED_DEADLINE", "runtime": 10_000_000, "deadline": 30_000_000,
+        "period": 30_000_000, "flags": ["SCHED_FLAG_RESET_ON_FORK"]
+    });
+    let r = inspect(&env, c, &[]);
+    let s = &r["sched"];
+    assert_eq!(s["policy"], SCHED_DEADLINE, "{s}");
+    assert_eq!(
+        (&s["runtime"], &s["deadline"], &s["period"]),
+        (&json!(10_000_000), &json!(30_000_000), &json!(30_000_000)),
+        "{s}"
+    );
+}
+
+#[test]
+fn exec_process_scheduler_from_its_process_file() {
+    let env = Env::new("schedexec");
+    let dir = TempDir::new("proc");
+    let file = dir.path().join("process.json");
+    let process = json!({
+        "cwd": "/", "user": { "uid": 0, "gid": 0 }, "args": [inspector()],
+        "env": ["PATH=/usr/bin:/bin"],
+        "scheduler": { "policy": "SCHED_BATCH", "nice": 3 },
+        "ioPriority": { "class": "IOPRIO_CLASS_BE", "priority": 6 }
+    });
+    fs::write(&file, process.to_string()).unwrap();
+    let r = exec_report(&env, base(), &["--process", file.to_str().unwrap()]);
+    assert_eq!(r["sched"]["policy"], SCHED_BATCH, "{}", r["sched"]);
+    assert_eq!(r["sched"]["nice"], 3);
+    assert_eq!(r["ioprio"], json!({ "class": 2, "level": 6 }));
+}
+
+#[test]
+fn rejects_bad_scheduler_values() {
+    let bad = [
+        (
+            json!({ "policy": "SCHED_FOO" }),
+            vec!["process.scheduler.policy", "SCHED_FOO"],
+        ),
+        (
+            json!({ "policy": "SCHED_ISO" }),
+            vec!["process.scheduler.policy", "SCHED_ISO"],
+        ),
+        (json!({ "nice": 1 }), vec!["process.scheduler", "policy"]),
+        (
+            json!({ "policy": "SCHED_OTHER", "nice": 40 }),
+            vec!["process.scheduler.nice 40"],
+        ),
+        (
+            json!({ "policy": "SCHED_FIFO" }),
+            vec!["process.scheduler.priority 0", "SCHED_FIFO"],
+        ),
+        (
+            json!({ "policy": "SCHED_OTHER", "flags": ["SCHED_FLAG_BOGUS"] }),
+            vec!["process.scheduler.flags[0]", "SCHED_FLAG_BOGUS"],
+        ),
+        (
+            json!({ "policy": "SCHED_DEADLINE", "runtime": 2000, "deadline": 1000 }),
+            vec!["process.scheduler.deadline 1000"],
+        ),
+    ];
+    for (i, (sched, tokens)) in bad.into_iter().enumerate() {
+        let mut c = base();
+        c["process"]["scheduler"] = sched;
+        rejects(&format!("badsched{i}"), &c, &tokens);
+    }
+}
+
+#[test]
+fn a_scheduler_the_kernel_refuses_fails_create_and_leaves_nothing() {
+    if !rt_group_sched() {
+        println!("skipped: real-time policies need no cgroup time on this kernel");
+        return;
+    }
+    // Without real-time time in its cpu cgroup, the kernel refuses SCHED_RR.
+    let mut c = base();
+    c["process"]["scheduler"] = json!({ "policy": "SCHED_RR", "priority": 5 });
+    rejects(
+        "schedeperm",
+        &c,
+        &["process.scheduler", "sched_setattr", "EPERM"],
+    );
+}
+
+#[test]
+fn process_io_priority() {
+    let env = Env::new("ioprio");
+    for (class, level, want) in [
+        ("IOPRIO_CLASS_BE", 3, 2),
+        ("IOPRIO_CLASS_RT", 1, 1),
+        ("IOPRIO_CLASS_IDLE", 0, 3),
+    ] {
+        let mut c = base();
+        c["process"]["ioPriority"] = json!({ "class": class, "priority": level });
+        let r = inspect(&env, c, &[]);
+        assert_eq!(
+            r["ioprio"],
+            json!({ "class": want, "level": level }),
+            "{class}"
+        );
+    }
+}
+
+#[test]
+fn rejects_bad_io_priorities() {
+    let bad = [
+        (
+            json!({ "class": "IOPRIO_CLASS_FOO", "priority": 1 }),
+            vec!["process.ioPriority.class", "IOPRIO_CLASS_FOO"],
+        ),
+        (
+            json!({ "class": "IOPRIO_CLASS_BE", "priority": 8 }),
+            vec!["process.ioPriority.priority 8"],
+        ),
+        (
+            json!({ "priority": 2 }),
+            vec!["process.ioPriority.class", "missing"],
+        ),
+    ];
+    for (i, (io, tokens)) in bad.into_iter().enumerate() {
+        let mut c = base();
+        c["process"]["ioPriority"] = io;
+        rejects(&format!("badioprio{i}"), &c, &tokens);
+    }
+}
+
+/// The CPUs a process may run on, from the inspector's report.
+fn cpus(r: &Value) -> &str {
+    status(r, "Cpus_allowed_list")
+}
+
+fn online_cpus() -> String {
+    fs::read_to_string("/sys/devices/system/cpu/online")
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn exec_cpu_affinity_final_holds_for_exec_not_for_the_init() {
+    if online_cpus() == "0" {
+        println!("skipped: one CPU");
+        return;
+    }
+    let env = Env::new("affinity");
+    let mut c = base();
+    c["process"]["execCPUAffinity"] = json!({ "final": "1" });
+    // Not for the container's init (config.md).
+    let r = inspect(&env, c.clone(), &[]);
+    assert_eq!(cpus(&r), online_cpus());
+    // exec without --process runs the config's process, affinity and all.
+    let r = exec_report(&env, c.clone(), &[]);
+    assert_eq!(cpus(&r), "1");
+    // Empty means the kernel decides (the schema allows it; oci-spec did not).
+    c["process"]["execCPUAffinity"] = json!({ "initial": "", "final": "" });
+    let r = exec_report(&env, c, &[]);
+    assert_eq!(cpus(&r), online_cpus());
+}
+
+#[test]
+fn exec_cpu_affinity_initial_is_the_runtimes_until_the_final_one() {
+    if online_cpus() == "0" {
+        println!("skipped: one CPU");
+        return;
+    }
+    let env = Env::new("affinityinit");
+    let mut c = base();
+    c["process"]["args"] = json!(["sh", "-c", "while :; do sleep 1000; done"]);
+    let (ct, _b) = env.run_container(&c);
+    let dir = TempDir::new("proc");
+    let file = dir.path().join("process.json");
+    let process = |aff: Value, args: Value| {
+        json!({
+            "cwd": "/", "user": { "uid": 0, "gid": 0 }, "args": args,
+            "env": ["PATH=/usr/bin:/bin"], "execCPUAffinity": aff
+        })
+        .to_string()
+    };
+    // The runtime process (hutch exec, which waits for the process) runs on
+    // the initial CPUs; the process itself on the final ones.
+    fs::write(
+        &file,
+        process(
+            json!({ "initial": "1", "final": "0" }),
+            json!(["sleep", "1000"]),
+        ),
+    )
+    .unwrap();
+    let mut exec = env
+        .command(&["exec", "--process", file.to_str().unwrap(), &ct.id])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let parent = exec.id();
+    let children = format!("/proc/{parent}/task/{parent}/children");
+    let mut child = String::new();
+    let started = poll(WAIT, || {
+        child = fs::read_to_string(&children)
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        !child.is_empty()
+    });
+    let allowed = |pid: &str| {
+        fs::read_to_string(format!("/proc/{pid}/status"))
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+            .map(|v| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    let runtime_cpus = allowed(&parent.to_string());
+    // The process has exec'd once its command line is sleep's.
+    let mut process_cpus = String::new();
+    let execd = poll(WAIT, || {
+        let cmd = fs::read(format!("/proc/{child}/cmdline")).unwrap_or_default();
+        process_cpus = allowed(&child);
+        cmd.starts_with(b"sleep")
+    });
+    let _ = Command::new("kill").args(["-KILL", &child]).status();
+    let _ = exec.wait();
+    assert!(started && execd, "the exec'd process never ran");
+    assert_eq!(runtime_cpus, "1", "hutch exec's CPUs");
+    assert_eq!(process_cpus, "0", "the process's CPUs");
+
+    // A CPU the machine lacks: exec fails naming the field; nothing is added.
+    let ps = || {
+        let out = env.run(&["ps", "--format", "json", &ct.id]).ok();
+        serde_json::from_str::<Vec<i64>>(out.stdout.trim()).unwrap()
+    };
+    let before = ps();
+    fs::write(
+        &file,
+        process(json!({ "initial": "4000" }), json!(["true"])),
+    )
+    .unwrap();
+    env.run(&["exec", "--process", file.to_str().unwrap(), &ct.id])
+        .fails_with(&["process.execCPUAffinity.initial", "sched_setaffinity"]);
+    fs::write(&file, process(json!({ "final": "4000" }), json!(["true"]))).unwrap();
+    env.run(&["exec", "--process", file.to_str().unwrap(), &ct.id])
+        .fails_with(&["process.execCPUAffinity.final", "sched_setaffinity"]);
+    assert_eq!(ps(), before, "processes left in the container");
+}
+
+#[test]
+fn rejects_bad_cpu_lists() {
+    for (i, (list, tokens)) in [
+        ("0-a", vec!["process.execCPUAffinity.final", "0-a"]),
+        (
+            "3-1",
+            vec!["process.execCPUAffinity.final", "3-1", "backwards"],
+        ),
+        ("0-99999", vec!["process.execCPUAffinity.final", "99999"]),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut c = base();
+        c["process"]["execCPUAffinity"] = json!({ "final": list });
+        rejects(&format!("badcpus{i}"), &c, &tokens);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// time namespace, linux.timeOffsets
+
+/// CLOCK_MONOTONIC and CLOCK_BOOTTIME on the host, in nanoseconds, read by
+/// the inspector itself (run on the host) so both sides read them alike.
+fn host_clocks() -> (i128, i128) {
+    let bin = rootfs().join(inspector().trim_start_matches('/'));
+    let out = Command::new(bin).output().unwrap();
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    (nanos(&r, "monotonic"), nanos(&r, "boottime"))
+}
+
+#[track_caller]
+fn nanos(r: &Value, clock: &str) -> i128 {
+    let v = &r["clocks"][clock];
+    let (Some(s), Some(ns)) = (v[0].as_i64(), v[1].as_i64()) else {
+        panic!("no {clock} clock in the report: {}", r["clocks"]);
+    };
+    i128::from(s) * 1_000_000_000 + i128::from(ns)
+}
+
+/// /proc/self/timens_offsets as (clock, secs, nanosecs) lines.
+fn timens_offsets(r: &Value) -> Vec<String> {
+    r["timens_offsets"]
+        .as_str()
+        .unwrap_or_default()
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
+/// The container's clocks were read between two reads of the host's: each
+/// must be the host's plus its offset, within that window.
+#[track_caller]
+fn assert_clocks(r: &Value, before: (i128, i128), after: (i128, i128), mono: i128, boot: i128) {
+    let m = nanos(r, "monotonic");
+    let b = nanos(r, "boottime");
+    assert!(
+        (before.0 + mono..=after.0 + mono).contains(&m),
+        "monotonic {m} not within [{}, {}]",
+        before.0 + mono,
+        after.0 + mono
+    );
+    assert!(
+        (before.1 + boot..=after.1 + boot).contains(&b),
+        "boottime {b} not within [{}, {}]",
+        before.1 + boot,
+        after.1 + boot
+    );
+}
+
+fn with_time_ns(mut c: Value) -> Value {
+    c["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({ "type": "time" }));
+    c
+}
+
+const YEAR: i128 = 365 * 24 * 3600;
+const WEEK: i128 = 7 * 24 * 3600;
+const SEC: i128 = 1_000_000_000;
+
+#[test]
+fn time_namespace_with_offsets() {
+    let env = Env::new("timens");
+    let mut c = with_time_ns(base());
+    c["linux"]["timeOffsets"] = json!({
+        "monotonic": { "secs": YEAR as i64, "nanosecs": 5 },
+        "boottime": { "secs": WEEK as i64 }
+    });
+    // Hooks run after the init is cloned: in the runtime's time namespace.
+    let hooks = TempDir::new("timenshooks");
+    let rec = |name: &str| {
+        hook(
+            name,
+            &format!(
+                "readlink /proc/self/ns/time > {0}/{name}; readlink /proc/self/ns/time_for_children >> {0}/{name}",
+                hooks.path().display()
+            ),
+        )
+    };
+    let mut hooked = c.clone();
+    hooked["hooks"] = json!({ "createRuntime": [rec("createRuntime")] });
+    let before = host_clocks();
+    let r = inspect(&env, hooked, &[]);
+    let after = host_clocks();
+    assert_ne!(r["ns"]["time"], ns("self", "time"));
+    let host = ns("self", "time");
+    assert_eq!(
+        lines(&hooks.path().join("createRuntime")),
+        [host.clone(), host.clone()]
+    );
+    assert_eq!(
+        timens_offsets(&r),
+        [format!("monotonic {YEAR} 5"), format!("boottime {WEEK} 0")]
+    );
+    assert_clocks(&r, before, after, YEAR * SEC + 5, WEEK * SEC);
+
+    // exec joins the container's time namespace: the same clocks.
+    let before = host_clocks();
+    let r = exec_report(&env, c, &[]);
+    let after = host_clocks();
+    assert_ne!(r["ns"]["time"], ns("self", "time"));
+    assert_clocks(&r, before, after, YEAR * SEC + 5, WEEK * SEC);
+}
+
+#[test]
+fn time_namespace_without_offsets() {
+    let env = Env::new("timens0");
+    let r = inspect(&env, with_time_ns(base()), &[]);
+    assert_ne!(r["ns"]["time"], ns("self", "time"));
+    assert_eq!(timens_offsets(&r), ["monotonic 0 0", "boottime 0 0"]);
+}
+
+#[test]
+fn time_namespace_with_offsets_and_a_user_namespace() {
+    let env = Env::new("timensuser");
+    let mut c = with_time_ns(base());
+    c["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({ "type": "user" }));
+    c["linux"]["uidMappings"] = json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
+    c["linux"]["gidMappings"] = json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
+    c["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|m| m["type"] != "sysfs");
+    c["linux"]["timeOffsets"] = json!({ "boottime": { "secs": -5, "nanosecs": 999_999_999 } });
+    let before = host_clocks();
+    let r = inspect(&env, c, &[]);
+    let after = host_clocks();
+    assert_ne!(r["ns"]["user"], ns("self", "user"));
+    assert_eq!(
+        timens_offsets(&r),
+        ["monotonic 0 0", "boottime -5 999999999"]
+    );
+    assert_clocks(&r, before, after, 0, -5 * SEC + 999_999_999);
+}
+
+#[test]
+fn joins_a_time_namespace_by_path() {
+    let env = Env::new("timensjoin");
+    // unshare(1) without --fork: the namespace is its time_for_children,
+    // which nothing has entered yet.
+    let holder = NsHolder::new(&["--time", "--monotonic", "1000"]);
+    let mut c = base();
+    c["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({ "type": "time", "path": holder.path("time_for_children") }));
+    let before = host_clocks();
+    let r = inspect(&env, c, &[]);
+    let after = host_clocks();
+    assert_eq!(r["ns"]["time"], holder.link("time_for_children"));
+    assert_eq!(timens_offsets(&r), ["monotonic 1000 0", "boottime 0 0"]);
+    assert_clocks(&r, before, after, 1000 * SEC, 0);
+}
+
+#[test]
+fn rejects_bad_time_offsets() {
+    let offsets = json!({ "monotonic": { "secs": 10 } });
+    let mut c = base();
+    c["linux"]["timeOffsets"] = offsets.clone();
+    rejects(
+        "timensnone",
+        &c,
+        &["linux.timeOffsets", "no time namespace"],
+    );
+
+    let holder = NsHolder::new(&["--time"]);
+    let mut c = base();
+    c["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({ "type": "time", "path": holder.path("time_for_children") }));
+    c["linux"]["timeOffsets"] = offsets;
+    rejects("timenspath", &c, &["linux.timeOffsets", "joined by path"]);
+
+    for (i, (o, tokens)) in [
+        (
+            json!({ "realtime": { "secs": 1 } }),
+            vec!["linux.timeOffsets.realtime", "monotonic and boottime"],
+        ),
+        (
+            json!({ "boottime": { "secs": 1, "nanosecs": 1_000_000_000u32 } }),
+            vec!["linux.timeOffsets.boottime.nanosecs"],
+        ),
+        // The kernel refuses a clock that would start below zero.
+        (
+            json!({ "monotonic": { "secs": -1_000_000_000_000i64 } }),
+            vec!["linux.timeOffsets", "timens_offsets", "out of range"],
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut c = with_time_ns(base());
+        c["linux"]["timeOffsets"] = o;
+        rejects(&format!("timensbad{i}"), &c, &tokens);
+    }
 }

@@ -764,6 +764,8 @@ fn spec_writes_a_config_that_runs_with_its_capabilities_and_limits() {
         Out::Capture,
     )
     .fails_with(&["already exists"]);
+    assert_eq!(config["process"]["terminal"], true, "as runc spec");
+    config["process"]["terminal"] = json!(false);
     config["root"]["path"] = json!(rootfs());
     config["process"]["args"] = json!([
         "sh",

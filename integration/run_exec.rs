@@ -525,10 +525,13 @@ fn create_with_a_terminal_over_the_console_socket() {
     env.start(&c.id).ok();
     let seen = talk(
         &master,
-        "echo T=$(tty); echo S=$(stty size); echo DONE=$((40+2))\n",
+        "echo T=$(tty); echo S=$(stty size); \
+         echo CONS=$(awk '$5==\"/dev/console\"{print $4}' /proc/self/mountinfo); echo DONE=$((40+2))\n",
         "DONE=42",
     );
     assert!(seen.contains("T=/dev/pts/0"), "tty inside: {seen:?}");
+    // config-linux.md: the pty is bind-mounted on /dev/console.
+    assert!(seen.contains("CONS=/0"), "/dev/console: {seen:?}");
     assert!(
         seen.contains("S=33 101"),
         "consoleSize not applied: {seen:?}"
@@ -569,8 +572,59 @@ fn exec_with_a_terminal() {
     let _ = talk(&master, "exit 6\n", "never");
     assert!(poll(WAIT, || !alive(pid)), "exec'd shell did not exit");
 
-    // A terminal without a socket is refused up front.
-    assert!(!env.run(&["exec", "--tty", &c.id, "true"]).status.success());
+    // A detached terminal without a socket has no one to go to.
+    env.run(&["exec", "--detach", "--tty", &c.id, "true"])
+        .fails_with(&["--console-socket"]);
+}
+
+/// Without --console-socket, a foreground `run` keeps the terminal and
+/// copies between it and its own stdio, as `runc run` does.
+#[test]
+fn run_in_the_foreground_proxies_its_own_terminal() {
+    let env = Env::new("runtty");
+    let bundle = Bundle::new(&terminal_spec(&["sh"]));
+    let id = env.id();
+    let mut cmd = env.command(&["run", "--bundle", bundle.arg(), &id]);
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(
+            b"echo T=$(tty) S=$(stty size); \
+              echo CONS=$(awk '$5==\"/dev/console\"{print $4}' /proc/self/mountinfo); exit 7\n",
+        )
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let seen = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(7), "{out:?}");
+    assert!(seen.contains("T=/dev/pts/0"), "{seen:?}");
+    // Our stdin is a pipe, so consoleSize holds.
+    assert!(seen.contains("S=33 101"), "{seen:?}");
+    assert!(seen.contains("CONS=/0"), "{seen:?}");
+    env.assert_gone(&id);
+
+    // Detached, nothing would read the terminal: refused, nothing left.
+    let id = env.id();
+    env.run(&["run", "--detach", "--bundle", bundle.arg(), &id])
+        .fails_with(&["--console-socket"]);
+    env.assert_gone(&id);
+}
+
+#[test]
+fn exec_in_the_foreground_proxies_its_own_terminal() {
+    let env = Env::new("exectty2");
+    let (c, _b) = env.run_container(&sh(IDLE));
+    c.wait_line("ready");
+    let out = env.run(&["exec", "--tty", &c.id, "sh", "-c", "echo T=$(tty); exit 5"]);
+    assert_eq!(code(&out), 5, "{out:?}");
+    let seen = &out.stdout;
+    assert!(seen.contains("T=/dev/pts/"), "{seen:?}");
+    // exec's terminal is its own: /dev/console stays the init's business.
+    assert!(!seen.contains("not a tty"), "{seen:?}");
 }
 
 // ---------------------------------------------------------------------------

@@ -36,6 +36,7 @@ fn check(bytes: &[u8]) -> Result<()> {
     for m in spec.mounts().iter().flatten() {
         mount_options::parse(m.options().as_deref().unwrap_or(&[]));
     }
+    namespaces::time_offsets(&spec)?;
     if let Some(l) = spec.linux() {
         if let Some(maps) = l.uid_mappings() {
             namespaces::id_map("linux.uidMappings", maps)?;

@@ -10,6 +10,7 @@ mod fuzz;
 mod hooks;
 mod linux;
 mod logging;
+mod oci_compat;
 mod process;
 mod spec;
 mod state;
@@ -158,21 +159,18 @@ fn usage_error(e: clap::Error) -> ! {
             },
         );
     }
-    // The first paragraph, on one line: clap lists the missing arguments
-    // (<ID>) on the lines under its first.
     let text = e.render().to_string();
-    let first: Vec<&str> = text
-        .lines()
-        .take_while(|l| !l.trim().is_empty())
-        .map(str::trim)
-        .collect();
-    let first = first.join(" ");
-    let first = first.strip_prefix("error: ").unwrap_or(&first);
-    let first = if first.is_empty() {
-        "invalid usage"
+    // The message, and the indented lines under it (the missing arguments),
+    // on one line; the usage clap adds after a blank line stays out.
+    let mut lines = text.lines().take_while(|l| !l.trim().is_empty());
+    let first = lines.next().unwrap_or("invalid usage");
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    let rest: Vec<&str> = lines.map(str::trim).collect();
+    let msg = if rest.is_empty() {
+        first.to_string()
     } else {
-        first
+        format!("{} {}", first, rest.join(", "))
     };
-    eprintln!("hutch: {first} (see 'hutch --help')");
+    eprintln!("hutch: {msg} (see 'hutch --help')");
     std::process::exit(2);
 }

@@ -5,10 +5,12 @@ use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
+use serde_json::Value;
 
 use crate::bail;
 use crate::error::{Context, Error, Result};
+use crate::oci_compat;
 
 /// A validated config with the paths resolved against the bundle.
 pub struct Config {
@@ -61,7 +63,31 @@ pub fn load(bundle: &Path) -> Result<Config> {
 
 /// JSON syntax errors carry line and column; type errors carry the field path.
 pub fn parse(bytes: &[u8]) -> Result<Spec> {
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    if !oci_compat::needed(bytes) {
+        return deserialize(&mut serde_json::Deserializer::from_slice(bytes));
+    }
+    let mut v: Value = deserialize(&mut serde_json::Deserializer::from_slice(bytes))?;
+    if let Some(p) = v.get_mut("process") {
+        oci_compat::process(p, "process.")?;
+    }
+    deserialize(v)
+}
+
+/// An `exec --process` file: a config.json `process` object alone.
+pub fn parse_process(bytes: &[u8]) -> Result<Process> {
+    if !oci_compat::needed(bytes) {
+        return deserialize(&mut serde_json::Deserializer::from_slice(bytes));
+    }
+    let mut v: Value = deserialize(&mut serde_json::Deserializer::from_slice(bytes))?;
+    oci_compat::process(&mut v, "")?;
+    deserialize(v)
+}
+
+fn deserialize<'de, T, D>(de: D) -> Result<T>
+where
+    T: serde::Deserialize<'de>,
+    D: serde::Deserializer<'de, Error = serde_json::Error>,
+{
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();

@@ -55,6 +55,9 @@ pub struct State {
     /// linux.seccomp as it was at create, for processes `exec` adds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
+    /// linux.personality as it was at create, for processes `exec` adds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub personality: Option<oci_spec::runtime::LinuxPersonality>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -4,7 +4,7 @@ use std::os::fd::AsRawFd;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
 
 use super::Global;
 use crate::bail;
@@ -12,7 +12,10 @@ use crate::cgroups::{self, Cgroup};
 use crate::error::{Context, Result};
 use crate::hooks::{self, Point};
 use crate::linux::capabilities::{self, CapPlan};
-use crate::linux::{namespaces, rlimits, seccomp, sysctl};
+use crate::linux::{
+    cpu_affinity, ioprio, mount_options, namespaces, personality, rlimits, scheduler, seccomp,
+    sysctl,
+};
 use crate::process::spawn::{self, Options};
 use crate::process::terminal;
 use crate::spec;
@@ -36,9 +39,17 @@ pub struct Created {
     pub dir: ContainerDir,
     pub state: State,
     pub pidfd: OwnedFd,
+    /// Whether process.terminal made a pty (its master went to the console).
+    pub terminal: bool,
 }
 
 pub fn create(g: &Global, c: &Create) -> Result<Created> {
+    create_with_tty(g, c, None)
+}
+
+/// `own_tty`: where the init sends the terminal master when there is no
+/// --console-socket (foreground `run`, see process::tty_proxy).
+pub fn create_with_tty(g: &Global, c: &Create, own_tty: Option<OwnedFd>) -> Result<Created> {
     validate_id(&c.id)?;
     let cfg = spec::load(&c.bundle)?;
     let spec = &cfg.spec;
@@ -85,6 +96,7 @@ pub fn create(g: &Global, c: &Create) -> Result<Created> {
         .unwrap_or(false);
     let console = match (&c.console_socket, terminal) {
         (Some(path), true) => Some(terminal::connect_socket(path)?),
+        (None, true) if own_tty.is_some() => own_tty,
         (None, true) => {
             bail!("process.terminal is true: --console-socket is required to receive the terminal")
         }
@@ -128,6 +140,7 @@ pub fn create(g: &Global, c: &Create) -> Result<Created> {
             cgroup: Some(cg.clone()),
             hooks: spec.hooks().clone(),
             seccomp: spec.linux().as_ref().and_then(|l| l.seccomp().clone()),
+            personality: spec.linux().as_ref().and_then(|l| l.personality().clone()),
         };
         dir.save(&state)?;
         if let Some(p) = &c.pid_file {
@@ -139,7 +152,12 @@ pub fn create(g: &Global, c: &Create) -> Result<Created> {
         Ok((state, pidfd))
     })();
     match result {
-        Ok((state, pidfd)) => Ok(Created { dir, state, pidfd }),
+        Ok((state, pidfd)) => Ok(Created {
+            dir,
+            state,
+            pidfd,
+            terminal,
+        }),
         Err(e) => {
             // The Child guard has killed and reaped the init; take its cgroup
             // and the directory too.
@@ -162,6 +180,9 @@ pub fn create(g: &Global, c: &Create) -> Result<Created> {
 /// by the config fuzzer (src/fuzz.rs).
 pub fn check(spec: &Spec, has: impl Fn(LinuxNamespaceType) -> bool) -> Result<Option<CapPlan>> {
     sysctl::validate(spec, &has)?;
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        mount_options::validate(i, m.options().as_deref().unwrap_or(&[]))?;
+    }
     let process = spec.process().as_ref();
     let caps = capabilities::plan(process.and_then(|p| p.capabilities().as_ref()))?;
     if let Some(c) = &caps {
@@ -172,7 +193,29 @@ pub fn check(spec: &Spec, has: impl Fn(LinuxNamespaceType) -> bool) -> Result<Op
         }
     }
     rlimits::validate(process.and_then(|p| p.rlimits().as_deref()).unwrap_or(&[]))?;
+    if let Some(p) = process {
+        check_process(p)?;
+    }
+    if let Some(p) = spec.linux().as_ref().and_then(|l| l.personality().as_ref()) {
+        personality::persona(p)?;
+    }
     Ok(caps)
+}
+
+/// The process fields `exec` applies too: checked at create (for the init,
+/// and for `exec` without --process, which runs this process), and by exec,
+/// which gets the parsed execCPUAffinity.
+pub fn check_process(p: &Process) -> Result<cpu_affinity::Plan> {
+    if let Some(s) = p.scheduler() {
+        scheduler::attr(s)?;
+    }
+    if let Some(io) = p.io_priority() {
+        ioprio::value(io)?;
+    }
+    match p.exec_cpu_affinity() {
+        Some(a) => cpu_affinity::plan(a),
+        None => Ok(cpu_affinity::Plan::default()),
+    }
 }
 
 /// Fields we cannot apply yet are refused by name: a silently ignored field
@@ -188,16 +231,6 @@ pub fn reject_unsupported(spec: &Spec) -> Result<()> {
         if p.selinux_label().as_deref().is_some_and(|s| !s.is_empty()) {
             bail!("process.selinuxLabel: SELinux is not supported by hutch on this host");
         }
-        let unsupported = [
-            ("process.ioPriority", p.io_priority().is_some()),
-            ("process.scheduler", p.scheduler().is_some()),
-            ("process.execCPUAffinity", p.exec_cpu_affinity().is_some()),
-        ];
-        for (name, present) in unsupported {
-            if present {
-                bail!("{name} is not supported yet");
-            }
-        }
     }
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
         if m.uid_mappings().is_some() || m.gid_mappings().is_some() {
@@ -207,7 +240,6 @@ pub fn reject_unsupported(spec: &Spec) -> Result<()> {
     if let Some(l) = spec.linux() {
         let unsupported = [
             ("linux.intelRdt", l.intel_rdt().is_some()),
-            ("linux.personality", l.personality().is_some()),
             ("linux.netDevices", l.net_devices().is_some()),
             ("linux.memoryPolicy", l.memory_policy().is_some()),
         ];

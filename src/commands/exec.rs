@@ -9,6 +9,7 @@ use crate::bail;
 use crate::error::{Context, Error, Result};
 use crate::linux::{capabilities, rlimits};
 use crate::process::exec::{self, ExecSpec};
+use crate::process::tty_proxy::{self, Proxy};
 use crate::process::{terminal, wait};
 use crate::state::{ContainerDir, Status};
 
@@ -46,15 +47,26 @@ pub fn run(g: &Global, e: &Exec) -> Result<i32> {
     let process = build_process(&state.bundle, &state.config_digest, e)?;
     let caps = capabilities::plan(process.capabilities().as_ref())?;
     rlimits::validate(process.rlimits().as_deref().unwrap_or(&[]))?;
+    let affinity = super::create::check_process(&process)?;
     // The container's filter holds for every process in it.
     let filter = match &state.seccomp {
         Some(s) => Some(crate::linux::seccomp::build(s)?),
         None => None,
     };
     let terminal = process.terminal().unwrap_or(false);
+    // In the foreground without --console-socket, the terminal is ours to
+    // proxy (as runc does).
+    let mut own_tty = None;
     let console = match (&e.console_socket, terminal) {
         (Some(p), true) => Some(terminal::connect_socket(p)?),
-        (None, true) => bail!("a terminal (--tty or process.terminal) needs --console-socket"),
+        (None, true) if !e.detach => {
+            let (theirs, ours) = tty_proxy::socket_pair()?;
+            own_tty = Some(ours);
+            Some(theirs)
+        }
+        (None, true) => {
+            bail!("a detached terminal (--tty or process.terminal) needs --console-socket")
+        }
         (Some(_), false) => bail!("--console-socket given without a terminal (--tty)"),
         (None, false) => None,
     };
@@ -69,6 +81,8 @@ pub fn run(g: &Global, e: &Exec) -> Result<i32> {
         process: &process,
         caps: caps.as_ref(),
         seccomp: filter.as_ref(),
+        personality: state.personality.as_ref(),
+        affinity: &affinity,
         console,
         preserve_fds: e.preserve_fds,
         cgroup: state.cgroup.as_ref(),
@@ -78,10 +92,15 @@ pub fn run(g: &Global, e: &Exec) -> Result<i32> {
         super::create::write_pid_file(p, pid)?;
     }
     drop(dir);
-    match signals {
-        None => Ok(0),
-        Some(s) => wait::wait_forwarding(pid, &pidfd, &s),
+    let mut tty = own_tty.map(Proxy::start).transpose()?;
+    let code = match signals {
+        None => 0,
+        Some(s) => wait::wait_forwarding(pid, &pidfd, &s, tty.as_mut())?,
+    };
+    if let Some(t) = tty {
+        t.finish();
     }
+    Ok(code)
 }
 
 /// The process to run: --process FILE as is, or the container's own process
@@ -89,15 +108,8 @@ pub fn run(g: &Global, e: &Exec) -> Result<i32> {
 fn build_process(bundle: &std::path::Path, digest: &str, e: &Exec) -> Result<Process> {
     if let Some(path) = &e.process_file {
         let bytes = std::fs::read(path).with_context(|| format!("--process {}", path.display()))?;
-        let de = &mut serde_json::Deserializer::from_slice(&bytes);
-        let p: Process = serde_path_to_error::deserialize(de).map_err(|err| {
-            Error::new(format!(
-                "--process {}: field {}: {}",
-                path.display(),
-                err.path(),
-                err.inner()
-            ))
-        })?;
+        let p = crate::spec::parse_process(&bytes)
+            .with_context(|| format!("--process {}", path.display()))?;
         if p.args().as_ref().is_none_or(|a| a.is_empty()) {
             bail!("--process {}: args: missing or empty", path.display());
         }

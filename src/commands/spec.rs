@@ -20,14 +20,15 @@ pub fn run(bundle: &Path, rootless: bool) -> Result<()> {
     std::fs::write(&path, text + "\n").with_context(|| format!("writing {}", path.display()))
 }
 
-/// runc's default spec, minus what hutch does not implement yet; `terminal`
-/// is false so `hutch run` works from scripts (a terminal needs --console-socket).
+/// runc's default spec, minus what hutch does not implement yet. As with
+/// runc, `terminal` is true: a foreground `hutch run` then gives an
+/// interactive shell; `create` needs --console-socket for it.
 pub fn default_config() -> serde_json::Value {
     let caps = json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]);
     json!({
         "ociVersion": super::state::OCI_VERSION,
         "process": {
-            "terminal": false,
+            "terminal": true,
             "user": {"uid": 0, "gid": 0},
             "args": ["sh"],
             "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"],

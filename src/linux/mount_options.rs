@@ -1,7 +1,25 @@
-//! Turning a mount's `options` array into mount(2) flags, propagation flags
-//! and the filesystem-specific data string, as runc does.
+//! Turning a mount's `options` array into mount(2) flags, propagation flags,
+//! recursive mount_setattr(2) attributes and the filesystem-specific data
+//! string, as runc does.
 
 use nix::mount::MsFlags;
+
+use crate::bail;
+use crate::error::Result;
+
+/// The `r*` options (config.md, "AT_RECURSIVE options"): mount_setattr(2)
+/// attributes set and cleared on a mount and every mount below it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Recursive {
+    pub set: u64,
+    pub clear: u64,
+}
+
+impl Recursive {
+    pub fn is_empty(&self) -> bool {
+        self.set == 0 && self.clear == 0
+    }
+}
 
 #[derive(Debug, PartialEq, Eq)]
 pub struct MountOptions {
@@ -15,6 +33,9 @@ pub struct MountOptions {
     pub data: String,
     /// runc extension: copy the destination's content into the new tmpfs.
     pub tmpcopyup: bool,
+    /// `rro`, `rnosuid`...: applied with mount_setattr(AT_RECURSIVE) once
+    /// the mount is made.
+    pub recursive: Recursive,
 }
 
 impl Default for MountOptions {
@@ -25,6 +46,7 @@ impl Default for MountOptions {
             propagation: MsFlags::empty(),
             data: String::new(),
             tmpcopyup: false,
+            recursive: Recursive::default(),
         }
     }
 }
@@ -36,7 +58,7 @@ impl MountOptions {
 }
 
 /// Every option name we recognise (for `hutch features`); a test keeps it in
-/// step with `flag_of` and `propagation_of`.
+/// step with `parse`.
 pub const KNOWN: &[&str] = &[
     "acl",
     "async",
@@ -64,13 +86,31 @@ pub const KNOWN: &[&str] = &[
     "nosuid",
     "nosymfollow",
     "private",
+    "ratime",
     "rbind",
+    "rdev",
+    "rdiratime",
     "relatime",
     "remount",
+    "rexec",
+    "rnoatime",
+    "rnodev",
+    "rnodiratime",
+    "rnoexec",
+    "rnorelatime",
+    "rnostrictatime",
+    "rnosuid",
+    "rnosymfollow",
     "ro",
     "rprivate",
+    "rrelatime",
+    "rro",
+    "rrw",
     "rshared",
     "rslave",
+    "rstrictatime",
+    "rsuid",
+    "rsymfollow",
     "runbindable",
     "rw",
     "shared",
@@ -80,6 +120,7 @@ pub const KNOWN: &[&str] = &[
     "suid",
     "symfollow",
     "sync",
+    "tmpcopyup",
     "unbindable",
 ];
 
@@ -95,6 +136,10 @@ pub fn parse<S: AsRef<str>>(options: &[S]) -> MountOptions {
                 o.flags.remove(flag);
                 o.clear |= flag;
             }
+        } else if let Some((set, clear)) = recursive_of(opt) {
+            // Later options win, as for the flags above.
+            o.recursive.set = (o.recursive.set & !clear) | set;
+            o.recursive.clear = (o.recursive.clear & !set) | clear;
         } else if let Some(p) = propagation_of(opt) {
             o.propagation |= p;
         } else if opt == "tmpcopyup" {
@@ -152,6 +197,86 @@ fn flag_of(opt: &str) -> Option<(bool, MsFlags)> {
     })
 }
 
+/// (attributes to set, attributes to clear) of a recursive option.
+///
+/// The atime attributes are one three-valued field in mount_setattr(2)
+/// (MOUNT_ATTR__ATIME): setting any mode means clearing the whole field, so
+/// each atime option names the mode it leaves. `ratime` and `rnostrictatime`
+/// ("not noatime", "not strictatime") go back to the kernel's default,
+/// relatime; `rnorelatime` to the mode that is not relative, strictatime.
+/// (runc clears a single atime bit for those three, which the kernel refuses
+/// for `ratime` and `rnostrictatime` and ignores for `rnorelatime`.)
+fn recursive_of(opt: &str) -> Option<(u64, u64)> {
+    use libc::{
+        MOUNT_ATTR_NOATIME as NOATIME, MOUNT_ATTR_NODEV as NODEV,
+        MOUNT_ATTR_NODIRATIME as NODIRATIME, MOUNT_ATTR_NOEXEC as NOEXEC,
+        MOUNT_ATTR_NOSUID as NOSUID, MOUNT_ATTR_NOSYMFOLLOW as NOSYMFOLLOW,
+        MOUNT_ATTR_RDONLY as RDONLY, MOUNT_ATTR_RELATIME as RELATIME,
+        MOUNT_ATTR_STRICTATIME as STRICTATIME, MOUNT_ATTR__ATIME as ATIME,
+    };
+    Some(match opt {
+        "rro" => (RDONLY, 0),
+        "rrw" => (0, RDONLY),
+        "rnosuid" => (NOSUID, 0),
+        "rsuid" => (0, NOSUID),
+        "rnodev" => (NODEV, 0),
+        "rdev" => (0, NODEV),
+        "rnoexec" => (NOEXEC, 0),
+        "rexec" => (0, NOEXEC),
+        "rnodiratime" => (NODIRATIME, 0),
+        "rdiratime" => (0, NODIRATIME),
+        "rnosymfollow" => (NOSYMFOLLOW, 0),
+        "rsymfollow" => (0, NOSYMFOLLOW),
+        "rnoatime" => (NOATIME, ATIME),
+        "rstrictatime" | "rnorelatime" => (STRICTATIME, ATIME),
+        "rrelatime" | "ratime" | "rnostrictatime" => (RELATIME, ATIME),
+        _ => return None,
+    })
+}
+
+/// What the config can get wrong in options without the kernel noticing:
+/// an `r` form of a flag that has no recursive form would otherwise be
+/// passed on as filesystem data, which a bind mount silently ignores.
+pub fn validate<S: AsRef<str>>(mount: usize, options: &[S]) -> Result<()> {
+    for opt in options {
+        let opt = opt.as_ref();
+        if let Some(base) = opt.strip_prefix('r') {
+            let known = flag_of(opt).is_some()
+                || recursive_of(opt).is_some()
+                || propagation_of(opt).is_some();
+            if !known && flag_of(base).is_some() {
+                bail!(
+                    "mounts[{mount}].options {opt:?}: \"{base}\" has no recursive form (recursive options: {})",
+                    RECURSIVE.join(", ")
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The recursive options, for messages.
+const RECURSIVE: &[&str] = &[
+    "rro",
+    "rrw",
+    "rnosuid",
+    "rsuid",
+    "rnodev",
+    "rdev",
+    "rnoexec",
+    "rexec",
+    "rnoatime",
+    "ratime",
+    "rrelatime",
+    "rnorelatime",
+    "rstrictatime",
+    "rnostrictatime",
+    "rnodiratime",
+    "rdiratime",
+    "rnosymfollow",
+    "rsymfollow",
+];
+
 pub fn propagation_of(opt: &str) -> Option<MsFlags> {
     use MsFlags as F;
     Some(match opt {
@@ -194,9 +319,58 @@ mod tests {
     fn known_list_matches_the_parser() {
         for opt in KNOWN {
             assert!(
-                flag_of(opt).is_some() || propagation_of(opt).is_some(),
+                flag_of(opt).is_some()
+                    || propagation_of(opt).is_some()
+                    || recursive_of(opt).is_some()
+                    || *opt == "tmpcopyup",
                 "{opt} listed but not parsed"
             );
+        }
+        for opt in RECURSIVE {
+            assert!(recursive_of(opt).is_some(), "{opt}");
+            assert!(KNOWN.contains(opt), "{opt} not in KNOWN");
+        }
+    }
+
+    #[test]
+    fn recursive_options_set_and_clear_attributes() {
+        let o = parse(&["rbind", "rro", "rnosuid", "rnoexec", "rnoatime"]);
+        assert!(o.is_bind());
+        assert_eq!(o.flags, MsFlags::MS_BIND | MsFlags::MS_REC);
+        assert!(o.data.is_empty());
+        let r = o.recursive;
+        assert_eq!(
+            r.set,
+            libc::MOUNT_ATTR_RDONLY
+                | libc::MOUNT_ATTR_NOSUID
+                | libc::MOUNT_ATTR_NOEXEC
+                | libc::MOUNT_ATTR_NOATIME
+        );
+        assert_eq!(r.clear, libc::MOUNT_ATTR__ATIME);
+        // The later option wins, bit by bit.
+        let r = parse(&["rro", "rnosuid", "rrw"]).recursive;
+        assert_eq!(r.set, libc::MOUNT_ATTR_NOSUID);
+        assert_eq!(r.clear, libc::MOUNT_ATTR_RDONLY);
+        let r = parse(&["rnoatime", "ratime"]).recursive;
+        assert_eq!((r.set, r.clear), (0, libc::MOUNT_ATTR__ATIME));
+        assert!(parse(&["ro"]).recursive.is_empty());
+    }
+
+    #[test]
+    fn a_flag_without_a_recursive_form_is_refused() {
+        let e = validate(3, &["rbind", "rsync"]).unwrap_err();
+        assert!(e.to_string().contains("mounts[3].options \"rsync\""), "{e}");
+        for ok in [
+            "rbind",
+            "rro",
+            "rw",
+            "ro",
+            "relatime",
+            "remount",
+            "rslave",
+            "rsize=8192",
+        ] {
+            validate(0, &[ok]).unwrap();
         }
     }
 

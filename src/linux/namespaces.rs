@@ -4,11 +4,11 @@
 use std::fs::File;
 use std::path::PathBuf;
 
-use nix::sched::{setns, CloneFlags};
+use nix::sched::{setns, unshare, CloneFlags};
 use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, Spec};
 
 use crate::bail;
-use crate::error::{Context, Result};
+use crate::error::{Context, Error, Result};
 use crate::spec::ns_name;
 
 pub fn flag(t: LinuxNamespaceType) -> CloneFlags {
@@ -34,6 +34,9 @@ pub struct Plan {
     /// A PID namespace to join: the parent must enter it before cloning, since
     /// setns(CLONE_NEWPID) only affects children.
     pub join_pid: Option<File>,
+    /// linux.timeOffsets, as /proc/self/timens_offsets takes them, for a new
+    /// time namespace.
+    pub time_offsets: Option<String>,
 }
 
 impl Plan {
@@ -49,6 +52,7 @@ pub fn plan(spec: &Spec) -> Result<Plan> {
         new: CloneFlags::empty(),
         join: Vec::new(),
         join_pid: None,
+        time_offsets: None,
     };
     let namespaces = spec
         .linux()
@@ -71,14 +75,12 @@ pub fn plan(spec: &Spec) -> Result<Plan> {
             }
         }
     }
-    if p.new.contains(flag(LinuxNamespaceType::Time)) {
-        let offsets = spec
-            .linux()
-            .as_ref()
-            .and_then(|l| l.time_offsets().as_ref());
-        if offsets.is_some_and(|o| !o.is_empty()) {
-            bail!("linux.timeOffsets: time namespace offsets are not supported yet");
+    p.time_offsets = time_offsets(spec)?;
+    if p.time_offsets.is_some() && !p.new.contains(flag(LinuxNamespaceType::Time)) {
+        if p.has(LinuxNamespaceType::Time) {
+            bail!("linux.timeOffsets: the time namespace is joined by path, and its offsets are its own (they can only be set before a process enters it)");
         }
+        bail!("linux.timeOffsets: given, but linux.namespaces creates no time namespace");
     }
     if p.new.contains(CloneFlags::CLONE_NEWUSER) {
         // Checked here so a bad mapping fails before anything is created.
@@ -118,6 +120,78 @@ pub fn plan(spec: &Spec) -> Result<Plan> {
         }
     }
     Ok(p)
+}
+
+/// linux.timeOffsets checked and formatted for /proc/PID/timens_offsets;
+/// None when there are none.
+pub fn time_offsets(spec: &Spec) -> Result<Option<String>> {
+    let Some(offsets) = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.time_offsets().as_ref())
+        .filter(|o| !o.is_empty())
+    else {
+        return Ok(None);
+    };
+    let mut text = String::new();
+    // Sorted, so the same config always writes the same text.
+    let mut clocks: Vec<_> = offsets.iter().collect();
+    clocks.sort_by_key(|(k, _)| k.as_str());
+    for (clock, o) in clocks {
+        if clock != "monotonic" && clock != "boottime" {
+            bail!("linux.timeOffsets.{clock}: only the monotonic and boottime clocks have offsets");
+        }
+        let nanos = o.nanosecs().unwrap_or(0);
+        if nanos >= 1_000_000_000 {
+            bail!("linux.timeOffsets.{clock}.nanosecs {nanos}: expected less than 1000000000");
+        }
+        text.push_str(&format!("{clock} {} {nanos}\n", o.secs().unwrap_or(0)));
+    }
+    Ok(Some(text))
+}
+
+/// A new time namespace, made for the init by `create` itself: only the
+/// children of whoever unshares it enter it, and its offsets can be written
+/// only before the first one does. So `create` unshares it, writes the
+/// offsets, clones the init (which starts in it) and goes back to its own
+/// (its hooks run in the runtime's time namespace). A user namespace the
+/// init is cloned into does not own it: the container cannot change its
+/// offsets either way, they are frozen once the init is in.
+pub struct NewTime {
+    ours: File,
+}
+
+impl NewTime {
+    pub fn make(offsets: Option<&str>) -> Result<NewTime> {
+        let ours = File::open("/proc/self/ns/time")
+            .context("opening our time namespace (/proc/self/ns/time)")?;
+        unshare(CloneFlags::from_bits_retain(libc::CLONE_NEWTIME))
+            .context("unshare of a time namespace")?;
+        let t = NewTime { ours };
+        if let Some(text) = offsets {
+            if let Err(e) = std::fs::write("/proc/self/timens_offsets", text) {
+                let _ = t.leave();
+                return Err(
+                    Error::from(e).context("linux.timeOffsets: writing /proc/self/timens_offsets")
+                );
+            }
+        }
+        Ok(t)
+    }
+
+    pub fn raw_fd(&self) -> std::os::fd::RawFd {
+        std::os::fd::AsRawFd::as_raw_fd(&self.ours)
+    }
+
+    /// Back to our own time namespace, for the children we make later.
+    pub fn leave(&self) -> Result<()> {
+        setns(
+            &self.ours,
+            CloneFlags::from_bits_retain(libc::CLONE_NEWTIME),
+        )
+        .context("setns back into the runtime's time namespace")?;
+        Ok(())
+    }
 }
 
 /// Open a namespace file and check it is a namespace of the named type.

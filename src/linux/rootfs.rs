@@ -99,6 +99,7 @@ fn mount_one(root: &OwnedFd, bundle: &Path, m: &Mount, cgroups: &CgroupView<'_>)
     let bind = opts.is_bind() || typ == "bind";
     if !bind && (typ == "cgroup" || typ == "cgroup2") {
         super::cgroupfs::mount_cgroup(root, m.destination(), &opts, cgroups)?;
+        apply_recursive(root, m.destination(), &opts)?;
         return apply_propagation(root, m, &opts);
     }
     if opts.tmpcopyup && (bind || typ != "tmpfs") {
@@ -150,7 +151,20 @@ fn mount_one(root: &OwnedFd, bundle: &Path, m: &Mount, cgroups: &CgroupView<'_>)
             super::copyup::copy_tree(Path::new(&target), Path::new(&fd_path(&top)))?;
         }
     }
+    apply_recursive(root, m.destination(), &opts)?;
     apply_propagation(root, m, &opts)
+}
+
+/// The `r*` options, on the mount now at `dest` and every mount below it (an
+/// `rbind` brings the submounts along, and those are what `rro` is for).
+fn apply_recursive(root: &OwnedFd, dest: &Path, opts: &MountOptions) -> Result<()> {
+    let r = opts.recursive;
+    if r.is_empty() {
+        return Ok(());
+    }
+    let top = open_in_root(root, dest, Create::Nothing, false)?;
+    super::sys::mount_setattr_recursive(&top, r.set, r.clear)
+        .context("applying the recursive options (mount_setattr AT_RECURSIVE)")
 }
 
 /// Bind mounts take ro/nosuid/... only on a remount of the new mount, which

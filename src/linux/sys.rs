@@ -183,3 +183,145 @@ pub fn reset_signals() {
     // SAFETY: SIG_DFL installs no handler code; nothing runs in signal context.
     let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
 }
+
+/// mount_setattr(2) with AT_RECURSIVE on the mount `mnt` is the root of (an
+/// fd opened on it after mounting): `set` and `clear` apply to it and every
+/// mount below it.
+pub fn mount_setattr_recursive(mnt: &impl AsRawFd, set: u64, clear: u64) -> Result<(), Errno> {
+    let attr = libc::mount_attr {
+        attr_set: set,
+        attr_clr: clear,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    // SAFETY: the path is a NUL-terminated empty string (AT_EMPTY_PATH: the fd
+    // itself), `attr` is a valid mount_attr that outlives the call and its size
+    // is passed with it; the kernel only reads both.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            mnt.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH | libc::AT_RECURSIVE,
+            &attr as *const libc::mount_attr,
+            std::mem::size_of::<libc::mount_attr>(),
+        )
+    };
+    if ret < 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
+
+/// personality(2): set the execution domain; returns the previous one.
+pub fn personality(persona: libc::c_ulong) -> Result<i32, Errno> {
+    // SAFETY: an integer argument only; no memory is passed.
+    let ret = unsafe { libc::personality(persona) };
+    if ret < 0 {
+        return Err(Errno::last());
+    }
+    Ok(ret)
+}
+
+/// The kernel's struct sched_attr, version 1 (with the utilization clamps,
+/// which libc's lacks).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SchedAttr {
+    pub size: u32,
+    pub policy: u32,
+    pub flags: u64,
+    pub nice: i32,
+    pub priority: u32,
+    pub runtime: u64,
+    pub deadline: u64,
+    pub period: u64,
+    pub util_min: u32,
+    pub util_max: u32,
+}
+
+/// sched_setattr(2) on the calling thread (hutch is single-threaded: the process).
+pub fn sched_setattr(attr: &SchedAttr) -> Result<(), Errno> {
+    let mut attr = *attr;
+    attr.size = std::mem::size_of::<SchedAttr>() as u32;
+    // SAFETY: `attr` is a valid sched_attr whose `size` says how much the
+    // kernel may read; it outlives the call.
+    let ret = unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const SchedAttr, 0) };
+    if ret < 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
+
+/// ioprio_set(IOPRIO_WHO_PROCESS, 0, prio): the calling process's I/O priority.
+pub fn ioprio_set(prio: u16) -> Result<(), Errno> {
+    const IOPRIO_WHO_PROCESS: i32 = 1;
+    // SAFETY: integer arguments only.
+    let ret =
+        unsafe { libc::syscall(libc::SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, i32::from(prio)) };
+    if ret < 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
+
+/// sched_setaffinity(2) of the calling thread to the CPUs set in `mask`
+/// (bit N of word N/64 is CPU N), which may be of any length.
+pub fn sched_setaffinity(mask: &[u64]) -> Result<(), Errno> {
+    // SAFETY: the pointer and byte length describe `mask` exactly; the kernel
+    // only reads it.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_sched_setaffinity,
+            0,
+            std::mem::size_of_val(mask),
+            mask.as_ptr(),
+        )
+    };
+    if ret < 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
+
+/// TIOCGWINSZ: a terminal's (rows, cols).
+pub fn get_winsize(tty: &impl AsRawFd) -> Result<(u16, u16), Errno> {
+    let mut ws = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: `ws` is a valid, writable winsize that outlives the call.
+    let ret = unsafe { libc::ioctl(tty.as_raw_fd(), libc::TIOCGWINSZ, &mut ws) };
+    if ret < 0 {
+        return Err(Errno::last());
+    }
+    Ok((ws.ws_row, ws.ws_col))
+}
+
+/// Receive one fd sent with SCM_RIGHTS on a unix socket (the terminal master
+/// a container's init sends, as it would to a --console-socket).
+pub fn recv_fd(sock: &impl AsRawFd) -> Result<OwnedFd, Errno> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags, UnixAddr};
+    use std::io::IoSliceMut;
+    let mut buf = [0u8; 4096];
+    let mut iov = [IoSliceMut::new(&mut buf)];
+    let mut cmsg = nix::cmsg_space!([RawFd; 1]);
+    let msg = recvmsg::<UnixAddr>(
+        sock.as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )?;
+    for c in msg.cmsgs()? {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            if let Some(&fd) = fds.first() {
+                // SAFETY: the kernel just installed `fd` in our table for this
+                // message; nothing else owns it.
+                return Ok(unsafe { OwnedFd::from_raw_fd(fd) });
+            }
+        }
+    }
+    Err(Errno::EBADMSG)
+}

@@ -7,7 +7,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 
 use nix::sched::{setns, CloneFlags};
 use nix::unistd::{execve, setsid};
-use oci_spec::runtime::Process;
+use oci_spec::runtime::{LinuxPersonality, Process};
 
 use super::channel::{self, Channel, Message};
 use super::init::{cstring, find_program};
@@ -16,7 +16,7 @@ use crate::error::{Context, Error, Result};
 use crate::linux::capabilities::CapPlan;
 use crate::linux::seccomp::{self, Filter};
 use crate::linux::sys::{self, Forked};
-use crate::linux::{procfs, resolve, rlimits, user};
+use crate::linux::{cpu_affinity, ioprio, personality, procfs, resolve, rlimits, scheduler, user};
 
 pub struct ExecSpec<'a> {
     pub init: &'a OwnedFd,
@@ -24,6 +24,10 @@ pub struct ExecSpec<'a> {
     pub process: &'a Process,
     pub caps: Option<&'a CapPlan>,
     pub seccomp: Option<&'a Filter>,
+    /// The container's linux.personality, which its processes all share.
+    pub personality: Option<&'a LinuxPersonality>,
+    /// process.execCPUAffinity, parsed.
+    pub affinity: &'a cpu_affinity::Plan,
     pub console: Option<OwnedFd>,
     pub preserve_fds: u32,
     /// The container's cgroup: the process starts in it, as the init did.
@@ -83,6 +87,12 @@ pub fn spawn(e: ExecSpec<'_>) -> Result<(i32, OwnedFd)> {
         .map(|v| cstring(v))
         .collect::<Result<_>>()?;
     let (parent_end, child_end) = channel::pair()?;
+    // Ours, inherited by the child until it sets its final affinity: the
+    // CPUs the runtime runs on while it moves the process into the
+    // container's cgroup.
+    if let Some(cpus) = &e.affinity.initial {
+        cpu_affinity::apply(cpus, "initial")?;
+    }
     let v2_dir = e.cgroup.map(|c| c.open_v2_dir()).transpose()?.flatten();
     let cgroup_fd = v2_dir.as_ref().map(|f| f.as_raw_fd());
     // The child is visible in the container's /proc from its first instruction,
@@ -159,12 +169,26 @@ fn child(
     if let Some(limits) = p.rlimits() {
         rlimits::apply(limits)?;
     }
+    // In the container's cgroup by now (placed before Continue), with our
+    // capabilities still.
+    if let Some(s) = p.scheduler() {
+        scheduler::apply(s)?;
+    }
+    if let Some(io) = p.io_priority() {
+        ioprio::apply(io)?;
+    }
+    if let Some(cpus) = &e.affinity.last {
+        cpu_affinity::apply(cpus, "final")?;
+    }
     if let Some(sock) = &e.console {
         setsid().context("setsid")?;
         let size = p
             .console_size()
             .map(|b| (b.height() as u16, b.width() as u16));
         terminal::setup(sock, size)?;
+    }
+    if let Some(persona) = e.personality {
+        personality::apply(persona)?;
     }
     let nnp = p.no_new_privileges().unwrap_or(false);
     // Before an early filter: older profiles deny close_range.

@@ -21,7 +21,9 @@ use crate::hooks::{self, Point};
 use crate::linux::capabilities::CapPlan;
 use crate::linux::namespaces::Plan;
 use crate::linux::seccomp::Filter;
-use crate::linux::{namespaces, resolve, rlimits, rootfs, sys, user};
+use crate::linux::{
+    ioprio, namespaces, personality, resolve, rlimits, rootfs, scheduler, sys, user,
+};
 use crate::spec::Config;
 
 /// Everything the init needs, prepared (and checked) by the parent before cloning.
@@ -126,15 +128,17 @@ fn setup(init: &Init<'_>) -> Result<Program> {
             .with_context(|| format!("domainname {d:?}: setdomainname"))?;
     }
     crate::linux::sysctl::apply(spec)?;
-    rootfs::finish(spec)?;
+    // Before finish: /dev/console is bound while / may still be written.
     if let Some(sock) = init.console {
         let size = spec
             .process()
             .as_ref()
             .and_then(|p| p.console_size())
             .map(|b| (b.height() as u16, b.width() as u16));
-        terminal::setup(sock, size)?;
+        let pty = terminal::setup(sock, size)?;
+        terminal::bind_console(&pty)?;
     }
+    rootfs::finish(spec)?;
 
     let process = spec
         .process()
@@ -158,6 +162,20 @@ fn setup(init: &Init<'_>) -> Result<Program> {
     if let Some(adj) = process.oom_score_adj() {
         std::fs::write("/proc/self/oom_score_adj", adj.to_string())
             .with_context(|| format!("process.oomScoreAdj {adj}"))?;
+    }
+    // Here, while the init still has its capabilities (CAP_SYS_NICE for a
+    // real-time policy or a negative nice), and before `create` returns, so
+    // that what the kernel refuses fails `create`. execCPUAffinity is for
+    // exec'd processes only (config.md).
+    if let Some(s) = process.scheduler() {
+        scheduler::apply(s)?;
+    }
+    if let Some(io) = process.io_priority() {
+        ioprio::apply(io)?;
+    }
+    // Before any seccomp filter, which may not allow personality(2).
+    if let Some(p) = spec.linux().as_ref().and_then(|l| l.personality().as_ref()) {
+        personality::apply(p)?;
     }
 
     init.chan.send(&Message::Ready)?;

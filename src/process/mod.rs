@@ -6,4 +6,5 @@ pub mod exec;
 pub mod init;
 pub mod spawn;
 pub mod terminal;
+pub mod tty_proxy;
 pub mod wait;

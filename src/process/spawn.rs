@@ -97,17 +97,32 @@ pub fn spawn(
             .context("setns into the pid namespace of linux.namespaces")?;
     }
     // A cgroup namespace is rooted where its creator is at that moment: the
-    // init makes its own once it has been placed in its cgroups.
-    let flags = plan.new - CloneFlags::CLONE_NEWCGROUP;
+    // init makes its own once it has been placed in its cgroups. A time
+    // namespace is made here, before the clone (NewTime says why).
+    let time_ns = CloneFlags::from_bits_retain(libc::CLONE_NEWTIME);
+    let flags = plan.new - CloneFlags::CLONE_NEWCGROUP - time_ns;
     // Inherited by the init: it is hutch's image until its execve, and may
     // share a PID namespace with container processes (linux.namespaces path),
     // so it must be non-dumpable from its first instruction (runc CVE-2019-5736).
     nix::sys::prctl::set_dumpable(false).context("prctl(PR_SET_DUMPABLE)")?;
+    let new_time = if plan.new.contains(time_ns) {
+        Some(namespaces::NewTime::make(plan.time_offsets.as_deref())?)
+    } else {
+        None
+    };
     let forked =
-        sys::clone3(flags.bits() as u64, opts.cgroup_fd).context("clone3 of the container init")?;
-    let (pid, pidfd) = match forked {
+        sys::clone3(flags.bits() as u64, opts.cgroup_fd).context("clone3 of the container init");
+    // The parent (or a failed clone): back to our own time namespace, before
+    // we run any hook. Checked once the init is guarded.
+    let left = match (&forked, &new_time) {
+        (Ok(Forked::Child), _) | (_, None) => Ok(()),
+        (_, Some(t)) => t.leave(),
+    };
+    let (pid, pidfd) = match forked? {
         Forked::Child => {
-            let close = vec![lock_fd, parent_end.raw_fd()];
+            let mut close = vec![lock_fd, parent_end.raw_fd()];
+            // The runtime's time namespace is not the container's business.
+            close.extend(new_time.as_ref().map(|t| t.raw_fd()));
             init::run(Init {
                 cfg,
                 plan,
@@ -145,6 +160,7 @@ pub fn spawn(
         chan: parent_end,
         released: false,
     };
+    left?;
     crate::testpoint::pause_at("cloned");
     if plan.new.contains(CloneFlags::CLONE_NEWUSER) {
         write_id_maps(cfg, pid)?;

@@ -12,6 +12,9 @@ use nix::sys::socket::{
     connect, sendmsg, socket, AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType, UnixAddr,
 };
 
+use std::os::unix::fs::OpenOptionsExt;
+
+use crate::bail;
 use crate::error::{Context, Error, Result};
 use crate::linux::sys;
 
@@ -33,7 +36,8 @@ pub fn connect_socket(path: &Path) -> Result<OwnedFd> {
 
 /// In the container, after its /dev/pts is mounted: make the pty, hand the
 /// master to the client, take the slave as stdio and controlling terminal.
-pub fn setup(socket: &OwnedFd, size: Option<(u16, u16)>) -> Result<()> {
+/// Returns the slave's path.
+pub fn setup(socket: &OwnedFd, size: Option<(u16, u16)>) -> Result<String> {
     let master = posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
         .context("opening /dev/ptmx in the container (is /dev/pts mounted?)")?;
     grantpt(&master).context("grantpt")?;
@@ -62,5 +66,38 @@ pub fn setup(socket: &OwnedFd, size: Option<(u16, u16)>) -> Result<()> {
     nix::unistd::dup2_stdout(slave.as_fd()).context("dup2 of the terminal to stdout")?;
     nix::unistd::dup2_stderr(slave.as_fd()).context("dup2 of the terminal to stderr")?;
     sys::set_controlling_tty(&slave).map_err(|e| Error::from(e).context("TIOCSCTTY"))?;
-    Ok(())
+    Ok(name)
+}
+
+/// config-linux.md: with a terminal, the pty is bind-mounted on /dev/console
+/// (we are in the container's root already: paths cannot leave it).
+pub fn bind_console(pty: &str) -> Result<()> {
+    use nix::mount::{mount, MsFlags};
+    const CONSOLE: &str = "/dev/console";
+    match std::fs::symlink_metadata(CONSOLE) {
+        Ok(m) if m.file_type().is_symlink() || m.is_dir() => {
+            // The image's own link or directory would redirect the mount.
+            bail!(
+                "{CONSOLE} in the rootfs is a symlink or directory: cannot bind the terminal on it"
+            )
+        }
+        Ok(_) => {}
+        Err(_) => {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o666)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                .open(CONSOLE)
+                .with_context(|| format!("creating {CONSOLE} for the terminal"))?;
+        }
+    }
+    mount(
+        Some(pty),
+        CONSOLE,
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .with_context(|| format!("bind mount of {pty} on {CONSOLE}"))
 }

@@ -14,6 +14,7 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
+use super::tty_proxy::Proxy;
 use crate::error::{Context, Error, Result};
 use crate::linux::pidfd;
 
@@ -42,12 +43,22 @@ pub fn block_forwarded() -> Result<SignalFd> {
 
 /// Wait for our child `pid` to exit, forwarding signals; its exit code as a
 /// shell reports it (128+N when killed by signal N).
-pub fn wait_forwarding(pid: i32, child: &OwnedFd, signals: &SignalFd) -> Result<i32> {
+/// With a terminal of ours (`tty`), SIGWINCH resizes it instead: the kernel
+/// then signals the container's foreground process itself.
+pub fn wait_forwarding(
+    pid: i32,
+    child: &OwnedFd,
+    signals: &SignalFd,
+    mut tty: Option<&mut Proxy>,
+) -> Result<i32> {
     loop {
-        let mut fds = [
+        let mut fds = vec![
             PollFd::new(child.as_fd(), PollFlags::POLLIN),
             PollFd::new(signals.as_fd(), PollFlags::POLLIN),
         ];
+        if let Some(t) = &tty {
+            fds.extend(t.poll_fds());
+        }
         match poll(&mut fds, PollTimeout::NONE) {
             Ok(_) => {}
             Err(Errno::EINTR) => continue,
@@ -57,9 +68,22 @@ pub fn wait_forwarding(pid: i32, child: &OwnedFd, signals: &SignalFd) -> Result<
         let signalled = fds[1]
             .revents()
             .is_some_and(|r| r.contains(PollFlags::POLLIN));
+        let tty_ready: Vec<bool> = fds[2..]
+            .iter()
+            .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
+            .collect();
+        drop(fds);
+        if let (Some(t), true) = (tty.as_deref_mut(), tty_ready.contains(&true)) {
+            t.pump(&tty_ready);
+        }
         if signalled {
             while let Ok(Some(info)) = signals.read_signal() {
-                let _ = pidfd::signal(child, info.ssi_signo as i32);
+                match tty.as_deref() {
+                    Some(t) if info.ssi_signo == Signal::SIGWINCH as u32 => t.resize(),
+                    _ => {
+                        let _ = pidfd::signal(child, info.ssi_signo as i32);
+                    }
+                }
             }
         }
         if exited {

@@ -5,12 +5,18 @@
 //! Usage: inspect [--path P]... [--sysctl KEY]... [--mkdir P:MODE]...
 //!
 //! Always reported: args, env, cwd, hostname, domainname, every line of
-//! /proc/self/status (Uid, Gid, Groups, Umask, Cap*, NoNewPrivs, Seccomp...),
-//! rlimits, oom_score_adj, namespace links and /proc/self/mountinfo.
+//! /proc/self/status (Uid, Gid, Groups, Umask, Cap*, NoNewPrivs, Seccomp,
+//! Cpus_allowed_list...), rlimits, oom_score_adj, namespace links,
+//! /proc/self/mountinfo, the personality and uname's machine, the scheduling
+//! attributes (sched_getattr), the I/O priority (ioprio_get), CLOCK_MONOTONIC
+//! and CLOCK_BOOTTIME, and /proc/self/timens_offsets.
 //! --path: lstat of P, a read attempt and a write attempt (never truncating).
 //! --sysctl: the value under /proc/sys. --mkdir: the result of mkdir(P, MODE).
 //!
-//! std only, no unsafe: everything comes from /proc and plain file calls.
+//! Everything comes from /proc and plain file calls but for the few syscalls
+//! std lacks, in `sys` (the only unsafe code here).
+
+mod sys;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -338,6 +344,48 @@ fn probe(path: &str) -> J {
     J::Obj(f)
 }
 
+/// An error as a string the tests can tell from a value.
+fn error(e: &io::Error) -> J {
+    s(format!("error: {}", errno_name(e)))
+}
+
+fn sched() -> J {
+    match sys::sched_getattr() {
+        Ok(a) => J::Obj(vec![
+            ("policy".into(), J::Num(u64::from(a.policy))),
+            ("flags".into(), J::Num(a.flags)),
+            ("nice".into(), J::Int(i64::from(a.nice))),
+            ("priority".into(), J::Num(u64::from(a.priority))),
+            ("runtime".into(), J::Num(a.runtime)),
+            ("deadline".into(), J::Num(a.deadline)),
+            ("period".into(), J::Num(a.period)),
+        ]),
+        Err(e) => error(&e),
+    }
+}
+
+/// ioprio_get: class in the top bits, the level in the low three.
+fn ioprio() -> J {
+    match sys::ioprio() {
+        Ok(v) => J::Obj(vec![
+            ("class".into(), J::Num(u64::from(v >> 13))),
+            ("level".into(), J::Num(u64::from(v & 0x7))),
+        ]),
+        Err(e) => error(&e),
+    }
+}
+
+fn clocks() -> J {
+    let read = |id| match sys::clock(id) {
+        Ok((sec, nsec)) => J::Arr(vec![J::Int(sec), J::Int(nsec)]),
+        Err(e) => error(&e),
+    };
+    J::Obj(vec![
+        ("monotonic".into(), read(libc::CLOCK_MONOTONIC)),
+        ("boottime".into(), read(libc::CLOCK_BOOTTIME)),
+    ])
+}
+
 fn mkdir(spec: &str) -> J {
     let (path, mode) = spec.rsplit_once(':').unwrap_or((spec, "755"));
     let mode = u32::from_str_radix(mode, 8).unwrap_or(0o755);
@@ -376,6 +424,8 @@ fn main() {
             }
         }
     }
+    // First, so the clocks are read as close to the start as can be.
+    let clocks = clocks();
     let cwd = std::env::current_dir()
         .map(|p| s(p.to_string_lossy()))
         .unwrap_or_else(|e| s(format!("error: {}", errno_name(&e))));
@@ -410,6 +460,21 @@ fn main() {
         ("sysctl".into(), J::Obj(sysctls.into_iter().collect())),
         ("mkdir".into(), J::Obj(mkdirs.into_iter().collect())),
         ("pid".into(), J::Int(i64::from(std::process::id()))),
+        (
+            "personality".into(),
+            sys::personality().map(J::Num).unwrap_or_else(|e| error(&e)),
+        ),
+        (
+            "machine".into(),
+            sys::machine().map(s).unwrap_or_else(|e| error(&e)),
+        ),
+        ("sched".into(), sched()),
+        ("ioprio".into(), ioprio()),
+        ("clocks".into(), clocks),
+        (
+            "timens_offsets".into(),
+            read_trim("/proc/self/timens_offsets"),
+        ),
     ]);
     let mut out = String::new();
     report.write(&mut out);
