@@ -1954,3 +1954,19 @@ fn blkio_leaf_weight_without_the_kernel_file_fails_create() {
     env.assert_gone(&id);
     assert_no_cgroup(&path);
 }
+
+/// Not a program of the suite, but its seccomp profile: without
+/// noNewPrivileges the filter goes on before the init drops its
+/// capabilities, so a startContainer hook is spawned under it, and the
+/// profile answers clone3 (glibc's posix_spawn) with EPERM.
+#[test]
+fn start_container_hook_under_the_generators_seccomp_profile() {
+    let env = Env::new("vt-schook");
+    let b = SuiteBundle::new();
+    let mut c = generator_default(&["cat", "/hook-out"]);
+    c["hooks"] = json!({ "startContainer": [
+        { "path": "/bin/sh", "args": ["sh", "-c", "echo from-startContainer > /hook-out"] }
+    ]});
+    let (ct, _) = run_to_stop(&env, &b, &c);
+    assert_eq!(ct.output().trim(), "from-startContainer");
+}
