@@ -474,14 +474,31 @@ fn delete_of_a_stopped_container() {
 }
 
 #[test]
-fn delete_of_a_created_container() {
+fn delete_of_a_created_container_needs_kill_or_force() {
+    // runtime.md: a container that is not stopped is left alone, with an
+    // error; `created` is not `stopped` (the OCI validation suite's `delete`).
     let env = Env::new("delcreated");
     let bundle = Bundle::new(&sh("echo started"));
     let c = env.create(&env.id(), &bundle);
     let pid = env.pid(&c.id);
+    env.delete(&c.id).fails_with(&["not stopped", "created"]);
+    assert_eq!(env.status(&c.id), "created");
+    assert!(alive(pid), "init {pid} died of a refused delete");
+    env.kill(&c.id, Some("KILL")).ok();
+    env.wait_status(&c.id, "stopped");
     env.delete(&c.id).ok();
     env.assert_gone(&c.id);
     assert!(poll(WAIT, || !alive(pid)), "init {pid} survived delete");
+    assert_eq!(c.output(), "", "the user's program ran");
+
+    let c = env.create(&env.id(), &bundle);
+    let pid = env.pid(&c.id);
+    env.delete_force(&c.id).ok();
+    env.assert_gone(&c.id);
+    assert!(
+        poll(WAIT, || !alive(pid)),
+        "init {pid} survived delete --force"
+    );
     assert_eq!(c.output(), "", "the user's program ran");
 }
 

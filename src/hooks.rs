@@ -161,6 +161,8 @@ fn run_one(h: &Hook, state: &[u8]) -> Result<()> {
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
+    // startContainer hooks run in the init, under an early seccomp filter.
+    crate::linux::sys::spawn_by_fork(&mut cmd);
     let mut child = cmd
         .spawn()
         .map_err(|e| Error::from(e).context("spawning"))?;

@@ -130,6 +130,18 @@ pub fn validate(spec: &Spec) -> Result<()> {
                 );
             }
         }
+        // config-linux.md: "The values MUST be absolute paths in the
+        // container namespace."
+        for (field, paths) in [
+            ("maskedPaths", linux.masked_paths()),
+            ("readonlyPaths", linux.readonly_paths()),
+        ] {
+            for (i, p) in paths.iter().flatten().enumerate() {
+                if !p.starts_with('/') {
+                    bail!("linux.{field}[{i}] {p:?} must be an absolute path");
+                }
+            }
+        }
         let hugepages = linux
             .resources()
             .as_ref()
@@ -245,6 +257,18 @@ mod tests {
         assert!(e.contains("more than once"), "{e}");
         let e = err(&format!(r#"{base}[{{"type":"bogus"}}]}}}}"#));
         assert!(e.contains("linux.namespaces"), "{e}");
+    }
+
+    #[test]
+    fn refuses_relative_masked_and_readonly_paths() {
+        let base = r#"{"ociVersion":"1.0.2","process":{"cwd":"/","user":{"uid":0,"gid":0},"args":["sh"]},"linux":"#;
+        for field in ["maskedPaths", "readonlyPaths"] {
+            let e = err(&format!(
+                r#"{base}{{"{field}":["/proc/kcore","rel/path"]}}}}"#
+            ));
+            assert!(e.contains(&format!("linux.{field}[1]")), "{e}");
+            assert!(e.contains("absolute"), "{e}");
+        }
     }
 
     /// The spec's own samples (shared/oci-runtime-spec/schema/test/config),

@@ -304,7 +304,8 @@ mod tests {
                 controllers: String::new(),
                 mount: base.to_path_buf(),
                 path: dir.clone(),
-                made: Vec::new(),
+                existed: true,
+                made_parent: None,
             }],
             default_parent: None,
         };

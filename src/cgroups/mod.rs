@@ -53,11 +53,14 @@ pub struct Dir {
     pub mount: PathBuf,
     /// The container's directory in it.
     pub path: PathBuf,
-    /// Its ancestors that this container's create made, deepest first:
-    /// removed with it when empty, so a cgroupsPath below new parents
-    /// leaves nothing behind either.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub made: Vec<PathBuf>,
+    /// `path` was there before `create`: reused (as runc does), but not
+    /// ours to remove (runtime.md: only what `create` made is deleted).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub existed: bool,
+    /// The topmost parent `create` had to make on the way to `path`;
+    /// `delete` removes the parents up to it, those left empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub made_parent: Option<PathBuf>,
 }
 
 impl Dir {
@@ -178,11 +181,23 @@ impl Cgroup {
                     controllers: String::new(),
                     mount: PathBuf::from(ROOT),
                     path: join(Path::new(ROOT), own2, &wanted.path),
-                    made: Vec::new(),
+                    existed: false,
+                    made_parent: None,
                 }]
             }
             Version::V1 => v1::dirs(&own, &wanted.path)?,
         };
+        let mut dirs = dirs;
+        for d in &mut dirs {
+            d.existed = d.path.exists();
+            d.made_parent = d
+                .path
+                .ancestors()
+                .skip(1)
+                .take_while(|p| p.starts_with(&d.mount) && *p != d.mount && !p.exists())
+                .last()
+                .map(Path::to_path_buf);
+        }
         // Another container's processes in there would share our limits and
         // die with our `delete`.
         for d in &dirs {
@@ -206,19 +221,15 @@ impl Cgroup {
     /// Make the planned directories (and their parents); a directory that
     /// already exists is reused, as runc does.
     pub fn make(self) -> Result<Cgroup> {
-        let mut cg = self;
-        for i in 0..cg.dirs.len() {
-            let mut made = Vec::new();
-            let d = &cg.dirs[i];
+        let cg = self;
+        for d in &cg.dirs {
             let result = match cg.version {
-                Version::V1 => v1::make_dir(d, &mut made),
-                Version::V2 => v2::make_dir(&d.path, &mut made),
+                Version::V1 => v1::make_dir(d),
+                Version::V2 => v2::make_dir(&d.path),
             };
-            let leaf = d.path.clone();
-            cg.dirs[i].made = made.into_iter().rev().filter(|p| *p != leaf).collect();
             if let Err(e) = result {
                 let _ = cg.remove();
-                return Err(e.context(format!("linux.cgroupsPath: creating {}", leaf.display())));
+                return Err(e.context(format!("linux.cgroupsPath: creating {}", d.path.display())));
             }
         }
         Ok(cg)
@@ -326,17 +337,18 @@ impl Cgroup {
     pub fn remove(&self) -> Result<()> {
         let mut first_err = None;
         for d in &self.dirs {
-            match remove_tree(&d.path) {
-                Err(e) => {
-                    first_err.get_or_insert(e);
-                }
-                // Only empty ones: other containers may have come to live
-                // in them since.
-                Ok(()) => {
-                    for p in &d.made {
-                        if fs::remove_dir(p).is_err() {
-                            break;
-                        }
+            if d.existed {
+                continue;
+            }
+            if let Err(e) = remove_tree(&d.path) {
+                first_err.get_or_insert(e);
+            }
+            if let Some(top) = &d.made_parent {
+                // Deepest first; a parent still holding another container's
+                // cgroup refuses, and is kept.
+                for p in d.path.ancestors().skip(1) {
+                    if !p.starts_with(top) || fs::remove_dir(p).is_err() {
+                        break;
                     }
                 }
             }
@@ -402,21 +414,17 @@ fn remove_tree(dir: &Path) -> Result<()> {
 }
 
 /// mkdir -p that tolerates a concurrent `delete` removing an empty parent
-/// (the shared default parent) between our mkdirs; adds the directories it
-/// made to `made`, outermost first.
-fn mkdir_all(path: &Path, made: &mut Vec<PathBuf>) -> Result<()> {
+/// (the shared default parent) between our mkdirs.
+fn mkdir_all(path: &Path) -> Result<()> {
     for _ in 0..100 {
         match fs::create_dir(path) {
-            Ok(()) => {
-                made.push(path.to_path_buf());
-                return Ok(());
-            }
+            Ok(()) => return Ok(()),
             Err(e) if e.kind() == ErrorKind::AlreadyExists => return Ok(()),
             Err(e) if e.kind() == ErrorKind::NotFound => {
                 let parent = path
                     .parent()
                     .ok_or_else(|| Error::new("cgroup path has no parent"))?;
-                mkdir_all(parent, made)?;
+                mkdir_all(parent)?;
             }
             Err(e) => return Err(Error::from(e).context(format!("mkdir {}", path.display()))),
         }
@@ -428,7 +436,8 @@ fn mkdir_all(path: &Path, made: &mut Vec<PathBuf>) -> Result<()> {
 fn write(dir: &Path, file: &str, value: &str, field: &str) -> Result<()> {
     let p = dir.join(file);
     fs::write(&p, value).map_err(|e| {
-        let why = if e.kind() == ErrorKind::NotFound {
+        // cgroupfs answers EACCES, not ENOENT, for a file it does not have.
+        let why = if e.kind() == ErrorKind::NotFound || !p.exists() {
             "this host's kernel has no such file (controller or feature not available)".to_string()
         } else {
             e.to_string()

@@ -1,7 +1,7 @@
 //! cgroup v2: one directory, controllers enabled down the tree through
 //! cgroup.subtree_control, v1-style values converted as runc converts them.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use oci_spec::runtime::LinuxResources;
@@ -12,8 +12,8 @@ use crate::error::{Error, Result};
 
 /// mkdir -p, enabling in each ancestor every controller it has, so the
 /// container's directory gets their files.
-pub fn make_dir(path: &Path, made: &mut Vec<PathBuf>) -> Result<()> {
-    mkdir_all(path, made)?;
+pub fn make_dir(path: &Path) -> Result<()> {
+    mkdir_all(path)?;
     let root = Path::new(ROOT);
     let rel = path.strip_prefix(root).unwrap_or(Path::new(""));
     let mut cur = root.to_path_buf();

@@ -78,9 +78,11 @@ pub fn create_with_tty(g: &Global, c: &Create, own_tty: Option<OwnedFd>) -> Resu
     }
     let annotations = spec.annotations().clone().unwrap_or_default();
     // prestart and createRuntime: in our namespaces, once the container's
-    // mounts are made and before it pivots into them.
+    // mounts are made and before it pivots into them. The environment is
+    // created (lifecycle step 2 is over), so the state they read says
+    // "created", as runc's does and the OCI validation suite expects.
     let create_hooks = |pid: i32| -> Result<()> {
-        let state = hooks::state_json(&c.id, "creating", pid, &cfg.bundle, &annotations);
+        let state = hooks::state_json(&c.id, "created", pid, &cfg.bundle, &annotations);
         hooks::run(hooks, Point::Prestart, &state)?;
         hooks::run(hooks, Point::CreateRuntime, &state)
     };
@@ -177,12 +179,19 @@ pub fn create_with_tty(g: &Global, c: &Create, own_tty: Option<OwnedFd>) -> Resu
 /// namespaces the container will have): run before anything is created, and
 /// by the config fuzzer (src/fuzz.rs).
 pub fn check(spec: &Spec, has: impl Fn(LinuxNamespaceType) -> bool) -> Result<Option<CapPlan>> {
-    sysctl::validate(spec, has)?;
+    sysctl::validate(spec, &has)?;
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
         mount_options::validate(i, m.options().as_deref().unwrap_or(&[]))?;
     }
     let process = spec.process().as_ref();
     let caps = capabilities::plan(process.and_then(|p| p.capabilities().as_ref()))?;
+    if let Some(c) = &caps {
+        // A user namespace (new or joined) gives the init every capability
+        // in it, whatever hutch holds.
+        if !has(LinuxNamespaceType::User) {
+            c.check_held()?;
+        }
+    }
     rlimits::validate(process.and_then(|p| p.rlimits().as_deref()).unwrap_or(&[]))?;
     if let Some(p) = process {
         check_process(p)?;
@@ -239,11 +248,29 @@ pub fn reject_unsupported(spec: &Spec) -> Result<()> {
                 bail!("{name} is not supported yet");
             }
         }
-        if l.mount_label().as_deref().is_some_and(|s| !s.is_empty()) {
-            bail!("linux.mountLabel: SELinux is not supported by hutch on this host");
+        // Without SELinux in the kernel a mount label has nothing to apply
+        // to and no policy to enforce it: ignored, as runc does (the OCI
+        // validation suite's linux_mount_label expects that). Where SELinux
+        // runs, hutch cannot label mounts and says so.
+        if l.mount_label().as_deref().is_some_and(|s| !s.is_empty()) && selinux_in_kernel() {
+            bail!(
+                "linux.mountLabel: SELinux is enabled on this host and hutch cannot label mounts"
+            );
         }
     }
     Ok(())
+}
+
+/// Whether the running kernel has SELinux: its filesystem is registered
+/// only when SELinux is enabled at boot.
+fn selinux_in_kernel() -> bool {
+    std::fs::read_to_string("/proc/filesystems")
+        .map(|t| {
+            t.lines()
+                .any(|l| l.split_whitespace().last() == Some("selinuxfs"))
+        })
+        // Unknown: refuse rather than ignore.
+        .unwrap_or(true)
 }
 
 /// Written like state: to a temporary name, then renamed into place.

@@ -35,11 +35,13 @@ pub fn run(g: &Global, id: &str, force: bool) -> Result<()> {
     };
     match dir.status(&state) {
         Status::Stopped => {}
-        // runc deletes a created container without --force: nothing ran yet.
-        Status::Created => kill_and_wait(&state)?,
         _ if force => kill_and_wait(&state)?,
+        // runtime.md: deleting a container that is not stopped "MUST have no
+        // effect on the container and MUST generate an error" -- a created
+        // one too (runc deletes those; the OCI validation suite, like the
+        // spec, expects the error). `kill` first, or --force.
         s => bail!(
-            "cannot delete container {id} that is not stopped: {}",
+            "cannot delete container {id} that is not stopped: {} (kill it first, or use --force)",
             s.as_str()
         ),
     }

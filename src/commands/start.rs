@@ -74,34 +74,35 @@ pub fn start(dir: &ContainerDir, state: &State) -> Result<()> {
 }
 
 /// Wait until the init has exec'd the program (its /proc/PID/exe is no
-/// longer hutch) or has died; then report why, from what it wrote.
+/// longer hutch) or has exited. An init that failed before its execve says
+/// why in INIT_ERROR; one that exited without a word ran the program, which
+/// was just quick (`true`), and poststart still runs.
 fn wait_for_exec(dir: &ContainerDir, state: &State) -> Result<()> {
     use std::os::unix::fs::MetadataExt;
     let me = std::fs::metadata("/proc/self/exe").context("stat /proc/self/exe")?;
     let exe = format!("/proc/{}/exe", state.init.pid);
-    let died = || {
+    let exited = || {
         let why = std::fs::read_to_string(dir.file(INIT_ERROR)).unwrap_or_default();
-        let why = if why.is_empty() {
-            "no reason given".to_string()
-        } else {
-            why
-        };
+        if why.is_empty() {
+            return Ok(());
+        }
         Err(Error::new(format!(
             "container {}: the init exited before running the program: {why}",
             state.id
         )))
     };
     let Some(fd) = state.init.open_alive() else {
-        return died();
+        return exited();
     };
     loop {
-        if pidfd::wait_exit(&fd, 1) {
-            return died();
-        }
+        let gone = pidfd::wait_exit(&fd, 1);
         if let Ok(m) = std::fs::metadata(&exe) {
             if (m.dev(), m.ino()) != (me.dev(), me.ino()) {
                 return Ok(());
             }
+        }
+        if gone {
+            return exited();
         }
     }
 }

@@ -48,6 +48,38 @@ fn err(what: &str, e: caps::errors::CapsError) -> Error {
 }
 
 impl CapPlan {
+    /// Without a user namespace of its own the container can only get
+    /// capabilities hutch holds: one it lacks (a host that took it from
+    /// root) fails `create` here, by name, rather than `capset` after
+    /// `create` has returned.
+    pub fn check_held(&self) -> Result<()> {
+        let held = caps::read(None, CapSet::Permitted)
+            .map_err(|e| err("reading hutch's own permitted capabilities", e))?;
+        let sets = [
+            ("bounding", &self.bounding),
+            ("effective", &self.effective),
+            ("inheritable", &self.inheritable),
+            ("permitted", &self.permitted),
+            ("ambient", &self.ambient),
+        ];
+        for (name, set) in sets {
+            let mut missing: Vec<String> = set
+                .iter()
+                .flatten()
+                .filter(|c| !held.contains(c))
+                .map(|c| c.to_string())
+                .collect();
+            if !missing.is_empty() {
+                missing.sort();
+                return Err(Error::new(format!(
+                    "process.capabilities.{name}: {} not held by hutch itself on this host, so the container cannot have it",
+                    missing.join(", ")
+                )));
+            }
+        }
+        Ok(())
+    }
+
     pub fn effective_has(&self, cap: Cap) -> bool {
         self.effective.as_ref().is_some_and(|e| e.contains(&cap))
     }

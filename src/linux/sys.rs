@@ -503,3 +503,16 @@ pub fn bpf_prog_get_fd_by_id(id: u32) -> Result<OwnedFd, Errno> {
     // SAFETY: on success the kernel returned a new fd that only we hold.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
+
+/// Make `cmd` spawn by fork and exec rather than posix_spawn. glibc's
+/// posix_spawn uses clone3 and falls back to clone only on ENOSYS; under a
+/// seccomp filter that denies clone3 with EPERM (docker-era profiles, the
+/// OCI validation suite's) it fails. fork uses clone.
+pub fn spawn_by_fork(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure does nothing, so it is safe to run between fork
+    // and exec.
+    unsafe {
+        cmd.pre_exec(|| Ok(()));
+    }
+}

@@ -199,6 +199,8 @@ fn child(
         personality::apply(persona)?;
     }
     let nnp = p.no_new_privileges().unwrap_or(false);
+    // Before an early filter: older profiles deny close_range.
+    sys::cloexec_from(3 + e.preserve_fds).context("close_range(CLOEXEC)")?;
     let late = seccomp::load_late(nnp, p.user().uid(), e.caps);
     if let (Some(f), false) = (e.seccomp, late) {
         f.load()?;
@@ -213,7 +215,6 @@ fn child(
     if nnp {
         nix::sys::prctl::set_no_new_privs().context("noNewPrivileges: prctl")?;
     }
-    sys::cloexec_from(3 + e.preserve_fds).context("close_range(CLOEXEC)")?;
     sys::reset_signals();
     if let (Some(f), true) = (e.seccomp, late) {
         f.load()?;

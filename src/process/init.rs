@@ -202,6 +202,11 @@ fn wait_and_exec(init: &Init<'_>, prog: Program) -> Result<()> {
     // no_new_privs, and if the program will not keep CAP_SYS_ADMIN, it goes
     // on now, while we still hold it, and must allow what follows (as in
     // runc); otherwise right before execve.
+    // Nothing of the runtime's past crosses into the program but stdio and the
+    // fds the caller asked to pass (--preserve-fds). Done before an early
+    // filter is loaded: older profiles (docker's, runtime-tools') deny
+    // close_range.
+    sys::cloexec_from(3 + init.preserve_fds).context("close_range(CLOEXEC)")?;
     let late = crate::linux::seccomp::load_late(nnp, process.user().uid(), init.caps);
     if let (Some(f), false) = (init.seccomp, late) {
         f.load()?;
@@ -216,9 +221,6 @@ fn wait_and_exec(init: &Init<'_>, prog: Program) -> Result<()> {
     if nnp {
         nix::sys::prctl::set_no_new_privs().context("process.noNewPrivileges: prctl")?;
     }
-    // Nothing of the runtime's past crosses into the program but stdio and the
-    // fds the caller asked to pass (--preserve-fds).
-    sys::cloexec_from(3 + init.preserve_fds).context("close_range(CLOEXEC)")?;
     let mut fifo = &init.fifo;
     let mut byte = [0u8; 1];
     loop {
