@@ -266,7 +266,12 @@ expect "/proc/$pid/cgroup" "0::/hutch/dflt"
 hutch delete --force dflt || fail "delete --force dflt"
 [ -d "$CG/hutch/dflt2" ] || fail "$CG/hutch/dflt2 went with dflt"
 ok "default parent $CG/hutch kept while dflt2 lives in it"
-hutch delete dflt2 || fail "delete dflt2 (created, never started)"
+# runtime.md: deleting a container that is not stopped (created is not) fails.
+! hutch delete dflt2 2>/dev/null || fail "delete of created dflt2 without --force succeeded"
+hutch kill dflt2 KILL || fail "kill dflt2"
+dflt2_stopped() { [ "$(state_field dflt2 status)" = stopped ]; }
+wait_for dflt2_stopped || fail "dflt2 not stopped after kill"
+hutch delete dflt2 || fail "delete dflt2 (stopped)"
 [ ! -e "$CG/hutch" ] || fail "$CG/hutch left behind after its last container"
 ok "default parent $CG/hutch removed with its last container"
 
