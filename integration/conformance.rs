@@ -1376,16 +1376,6 @@ fn rejects_a_bad_seccomp_argument_index() {
     );
 }
 
-#[test]
-fn rejects_a_seccomp_listener() {
-    let c = with_seccomp(json!({
-        "defaultAction": "SCMP_ACT_ALLOW",
-        "listenerPath": "/run/hutch-test-listener.sock",
-        "syscalls": [{ "names": ["mkdir"], "action": "SCMP_ACT_NOTIFY" }]
-    }));
-    rejects("seccompnotify", &c, &["linux.seccomp", "not supported"]);
-}
-
 // ---------------------------------------------------------------------------
 // hooks
 
