@@ -401,8 +401,10 @@ fn exec_processes_are_handed_to_the_agent_too() {
     // Without the agent, exec fails and leaves no process in the container.
     agent.stop();
     let before = env.run(&["ps", "--format", "json", &ct.id]).ok().stdout;
-    env.run(&["exec", &ct.id, "sh", "-c", "echo ran"])
+    let failed = env
+        .run(&["exec", &ct.id, "sh", "-c", "echo ran"])
         .fails_with(&["linux.seccomp.listenerPath", agent.path()]);
+    assert!(!failed.stdout.contains("ran"), "{failed:?}");
     let after = env.run(&["ps", "--format", "json", &ct.id]).ok().stdout;
     assert_eq!(before, after, "exec left a process behind");
     assert_eq!(env.status(&ct.id), "running");
