@@ -104,6 +104,26 @@ fn default_path_is_hutch_id_and_delete_removes_it() {
 }
 
 #[test]
+fn parents_made_for_the_path_go_with_the_container() {
+    let env = Env::new("cg-parents");
+    let id = env.id();
+    let top = path_for(&id);
+    let path = format!("{top}/a/b");
+    let bundle = Bundle::new(&config(
+        &idle_after("true"),
+        &path,
+        json!({"pids": {"limit": 9}}),
+    ));
+    let c = env.create(&id, &bundle);
+    env.start(&id).ok();
+    c.wait_line("ready");
+    assert_eq!(cgroup_read("pids", &path, "pids.max"), "9");
+    assert!(cgroup_pids("pids", &path).contains(&env.pid(&id)));
+    env.delete_force(&id).ok();
+    assert_no_cgroup(&top);
+}
+
+#[test]
 fn relative_path_is_below_the_callers_cgroup() {
     let env = Env::new("cg-rel");
     let id = env.id();
@@ -299,6 +319,15 @@ fn bad_values_are_refused_and_leave_nothing() {
             json!({"memory": {"limit": 100 << 20, "swap": 50 << 20}}),
             vec!["memory.swap"],
         ),
+        // A hole in an earlier wildcard rule: v1 would silently keep c 1:3.
+        (
+            json!({"devices": [
+                {"allow": false},
+                {"allow": true, "type": "c", "major": 1, "access": "rw"},
+                {"allow": false, "type": "c", "major": 1, "minor": 3, "access": "w"},
+            ]}),
+            vec!["linux.resources.devices[2]", "overlaps"],
+        ),
         // Accepted by the checks, refused by the kernel (quota < 1ms): the
         // cgroup made before that must go too.
         (
@@ -320,13 +349,14 @@ fn bad_values_are_refused_and_leave_nothing() {
     let snapshot = HostSnapshot::take(&[]);
     for (resources, tokens) in cases {
         let id = env.id();
-        let path = path_for(&id);
+        // Below a parent the create makes: that must go too.
+        let path = format!("{}/sub", path_for(&id));
         let bundle = Bundle::new(&config("true", &path, resources.clone()));
         let c = Container::new(&id);
         env.create_args(&["--bundle", bundle.arg(), &id], None, &c.out)
             .fails_with(&tokens);
         env.assert_gone(&id);
-        assert_no_cgroup(&path);
+        assert_no_cgroup(&path_for(&id));
         assert_no_cgroup(&format!("/hutch/{id}"));
     }
     snapshot.assert_unchanged("after refused creates");
@@ -429,6 +459,9 @@ fn ps_lists_the_containers_processes() {
     let c = env.create(&id, &bundle);
     env.start(&id).ok();
     c.wait_line("ready");
+    // The idle loop's sleep may start a moment after "ready".
+    let four = || cgroup_pids("pids", &path).len() == 4;
+    assert!(poll(WAIT, four), "{:?}", cgroup_pids("pids", &path));
     let mut expected = cgroup_pids("pids", &path);
     expected.sort();
     assert_eq!(expected.len(), 4, "init, two sleeps and the idle sleep");
@@ -473,6 +506,9 @@ fn kill_all_signals_every_process_of_the_cgroup() {
     let c = env.create(&id, &bundle);
     env.start(&id).ok();
     c.wait_line("ready");
+    // The idle loop's sleep may start a moment after "ready".
+    let four = || cgroup_pids("pids", &path).len() == 4;
+    assert!(poll(WAIT, four), "{:?}", cgroup_pids("pids", &path));
     let before = cgroup_pids("pids", &path);
     assert_eq!(before.len(), 4);
     env.run(&["kill", "--all", &id, "KILL"]).ok();
@@ -666,5 +702,85 @@ fn zero_blkio_weights_mean_unset() {
     env.start(&id).ok();
     c.wait_line("ready");
     env.delete_force(&id).ok();
+    assert_no_cgroup(&path);
+}
+
+/// Tries to open `dev` for reading and for writing; prints `NAME_r=` and
+/// `NAME_w=` lines: "ok", or the shell's error.
+fn probe(dev: &str, name: &str) -> String {
+    format!(
+        "for m in r w; do if [ $m = r ]; then e=$( (: <{dev}) 2>&1); else e=$( (: >{dev}) 2>&1); fi; \
+         if [ $? = 0 ]; then echo {name}_$m=ok; else echo \"{name}_$m=$e\"; fi; done"
+    )
+}
+
+/// What podman and containerd send: deny everything, then allow a list.
+/// Allowed devices open, others fail with EPERM; access letters count; the
+/// default rules keep /dev/null usable; `update` replaces the rules. On v1
+/// through devices.allow/deny, on v2 (hack/vm-test) through an eBPF program.
+#[test]
+fn device_rules_deny_all_then_allow_a_list() {
+    let env = Env::new("cg-dev");
+    let script = idle_after(&format!(
+        "{}; {}",
+        probe("/dev/kmsg", "kmsg"),
+        probe("/dev/null", "null")
+    ));
+    let container = |rules: Value| {
+        let id = env.id();
+        let path = path_for(&id);
+        let mut conf = config(&script, &path, json!({ "devices": rules }));
+        // The node exists in every container; the rules decide its use.
+        conf["linux"]["devices"] = json!([
+            {"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11, "fileMode": 0o600}
+        ]);
+        let bundle = Bundle::new(&conf);
+        let c = env.create(&id, &bundle);
+        env.start(&id).ok();
+        c.wait_line("ready");
+        (c, bundle, path)
+    };
+    let denied = |v: String| {
+        assert!(
+            v.to_lowercase().contains("not permitted"),
+            "expected EPERM: {v}"
+        );
+    };
+
+    // /dev/kmsg (c 1:11) allowed for reading only.
+    let (c, _b, path) = container(json!([
+        {"allow": false, "access": "rwm"},
+        {"allow": true, "type": "c", "major": 1, "minor": 11, "access": "r"},
+    ]));
+    assert_eq!(c.value("kmsg_r"), "ok");
+    denied(c.value("kmsg_w"));
+    assert_eq!(c.value("null_r"), "ok");
+    assert_eq!(c.value("null_w"), "ok");
+    env.delete_force(&c.id).ok();
+    assert_no_cgroup(&path);
+
+    // Not in the list: denied, though the node is there.
+    let (c, _b, path) = container(json!([{"allow": false, "access": "rwm"}]));
+    denied(c.value("kmsg_r"));
+    denied(c.value("kmsg_w"));
+    assert_eq!(c.value("null_w"), "ok");
+    let reads_kmsg = |c: &Container| {
+        env.run(&["exec", &c.id, "sh", "-c", ": </dev/kmsg"])
+            .status
+            .success()
+    };
+    assert!(!reads_kmsg(&c));
+    // update -r replaces the rules: now it may read it.
+    let r = TempDir::new("dev-res");
+    let file = r.path().join("r.json");
+    let allow = json!({"devices": [
+        {"allow": false, "access": "rwm"},
+        {"allow": true, "type": "c", "major": 1, "minor": 11, "access": "r"},
+    ]});
+    fs::write(&file, allow.to_string()).unwrap();
+    env.run(&["update", "-r", file.to_str().unwrap(), &c.id])
+        .ok();
+    assert!(reads_kmsg(&c), "update did not allow c 1:11 r");
+    env.delete_force(&c.id).ok();
     assert_no_cgroup(&path);
 }

@@ -11,6 +11,7 @@
 //! container's cgroup is recorded in its state as a [`Cgroup`]: the version
 //! and the directories, so later commands need no detection at all.
 
+mod device_rules;
 mod devices_v2;
 mod resources;
 pub mod stats;
@@ -52,6 +53,11 @@ pub struct Dir {
     pub mount: PathBuf,
     /// The container's directory in it.
     pub path: PathBuf,
+    /// Its ancestors that this container's create made, deepest first:
+    /// removed with it when empty, so a cgroupsPath below new parents
+    /// leaves nothing behind either.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub made: Vec<PathBuf>,
 }
 
 impl Dir {
@@ -172,6 +178,7 @@ impl Cgroup {
                     controllers: String::new(),
                     mount: PathBuf::from(ROOT),
                     path: join(Path::new(ROOT), own2, &wanted.path),
+                    made: Vec::new(),
                 }]
             }
             Version::V1 => v1::dirs(&own, &wanted.path)?,
@@ -199,15 +206,19 @@ impl Cgroup {
     /// Make the planned directories (and their parents); a directory that
     /// already exists is reused, as runc does.
     pub fn make(self) -> Result<Cgroup> {
-        let cg = self;
-        for d in &cg.dirs {
-            let made = match cg.version {
-                Version::V1 => v1::make_dir(d),
-                Version::V2 => v2::make_dir(&d.path),
+        let mut cg = self;
+        for i in 0..cg.dirs.len() {
+            let mut made = Vec::new();
+            let d = &cg.dirs[i];
+            let result = match cg.version {
+                Version::V1 => v1::make_dir(d, &mut made),
+                Version::V2 => v2::make_dir(&d.path, &mut made),
             };
-            if let Err(e) = made {
+            let leaf = d.path.clone();
+            cg.dirs[i].made = made.into_iter().rev().filter(|p| *p != leaf).collect();
+            if let Err(e) = result {
                 let _ = cg.remove();
-                return Err(e.context(format!("linux.cgroupsPath: creating {}", d.path.display())));
+                return Err(e.context(format!("linux.cgroupsPath: creating {}", leaf.display())));
             }
         }
         Ok(cg)
@@ -245,6 +256,21 @@ impl Cgroup {
         (self.version == Version::V2)
             .then(|| self.dirs.first().map(|d| d.path.as_path()))
             .flatten()
+    }
+
+    /// What to say when clone3 with CLONE_INTO_CGROUP fails with `e`.
+    pub fn clone_into_context(&self, what: &str, e: nix::errno::Errno) -> String {
+        use nix::errno::Errno;
+        let dir = self.v2_dir().unwrap_or(Path::new("?")).display();
+        let why = match e {
+            Errno::EAGAIN => ", whose pids.max leaves no room for another process",
+            Errno::EBUSY | Errno::EOPNOTSUPP => {
+                ", which cannot hold processes (it has controllers enabled for children, or a \
+                 threaded cgroup above it)"
+            }
+            _ => "",
+        };
+        format!("{what} into cgroup {dir}{why}")
     }
 
     /// The v2 directory opened for CLONE_INTO_CGROUP; None on v1.
@@ -300,8 +326,19 @@ impl Cgroup {
     pub fn remove(&self) -> Result<()> {
         let mut first_err = None;
         for d in &self.dirs {
-            if let Err(e) = remove_tree(&d.path) {
-                first_err.get_or_insert(e);
+            match remove_tree(&d.path) {
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                }
+                // Only empty ones: other containers may have come to live
+                // in them since.
+                Ok(()) => {
+                    for p in &d.made {
+                        if fs::remove_dir(p).is_err() {
+                            break;
+                        }
+                    }
+                }
             }
             if let Some(parent) = &self.default_parent {
                 // Only empty: other containers may still live in it.
@@ -365,17 +402,21 @@ fn remove_tree(dir: &Path) -> Result<()> {
 }
 
 /// mkdir -p that tolerates a concurrent `delete` removing an empty parent
-/// (the shared default parent) between our mkdirs.
-fn mkdir_all(path: &Path) -> Result<bool> {
+/// (the shared default parent) between our mkdirs; adds the directories it
+/// made to `made`, outermost first.
+fn mkdir_all(path: &Path, made: &mut Vec<PathBuf>) -> Result<()> {
     for _ in 0..100 {
         match fs::create_dir(path) {
-            Ok(()) => return Ok(true),
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => return Ok(false),
+            Ok(()) => {
+                made.push(path.to_path_buf());
+                return Ok(());
+            }
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => return Ok(()),
             Err(e) if e.kind() == ErrorKind::NotFound => {
                 let parent = path
                     .parent()
                     .ok_or_else(|| Error::new("cgroup path has no parent"))?;
-                mkdir_all(parent)?;
+                mkdir_all(parent, made)?;
             }
             Err(e) => return Err(Error::from(e).context(format!("mkdir {}", path.display()))),
         }

@@ -28,7 +28,11 @@ pub const DEFAULT_DEVICE_RULES: [(char, &str, &str, &str); 11] = [
 /// "b 8:0 rwm" as devices.allow/deny take it.
 pub fn device_line(r: &LinuxDeviceCgroup) -> String {
     let t = r.typ().unwrap_or(LinuxDeviceType::A);
-    let num = |n: Option<i64>| n.map_or("*".to_string(), |n| n.to_string());
+    // -1 means any, as runc reads it (validate refuses other negatives).
+    let num = |n: Option<i64>| {
+        n.filter(|n| *n >= 0)
+            .map_or("*".to_string(), |n| n.to_string())
+    };
     let access = r
         .access()
         .as_deref()
@@ -208,15 +212,10 @@ pub fn validate(r: &LinuxResources, version: Version) -> Result<()> {
             bail!("linux.resources.network: net_cls and net_prio do not exist on cgroup v2");
         }
     }
-    for (i, d) in r.devices().iter().flatten().enumerate() {
-        if let Some(a) = d.access() {
-            if a.chars().any(|c| !"rwm".contains(c)) {
-                bail!("linux.resources.devices[{i}].access {a:?}: expected letters from \"rwm\"");
-            }
-        }
-        if matches!(d.typ(), Some(LinuxDeviceType::U) | Some(LinuxDeviceType::P)) {
-            bail!("linux.resources.devices[{i}].type: expected \"a\", \"b\" or \"c\"");
-        }
+    if let Some(d) = r.devices().as_deref().filter(|d| !d.is_empty()) {
+        // The same walk v2 applies; on v1 it refuses what the kernel would
+        // read otherwise than written.
+        super::device_rules::compute(d)?;
     }
     if let Some(u) = r.unified().as_ref().filter(|u| !u.is_empty()) {
         if version == Version::V1 {

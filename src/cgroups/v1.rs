@@ -89,6 +89,7 @@ pub fn dirs(own: &[(String, String)], wanted: &Path) -> Result<Vec<Dir>> {
             path: join(&mount, own_path, wanted),
             controllers,
             mount,
+            made: Vec::new(),
         });
     }
     if out.is_empty() {
@@ -107,8 +108,8 @@ fn same_set(a: &str, b: &str) -> bool {
 
 /// mkdir -p; in the cpuset hierarchy a new cgroup starts with no CPUs and no
 /// memory nodes and takes no tasks until given some: copy the parent's.
-pub fn make_dir(d: &Dir) -> Result<()> {
-    mkdir_all(&d.path)?;
+pub fn make_dir(d: &Dir, made: &mut Vec<PathBuf>) -> Result<()> {
+    mkdir_all(&d.path, made)?;
     if d.has("cpuset") {
         let rel = d.path.strip_prefix(&d.mount).unwrap_or(Path::new(""));
         let mut cur = d.mount.clone();

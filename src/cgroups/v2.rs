@@ -1,19 +1,19 @@
 //! cgroup v2: one directory, controllers enabled down the tree through
 //! cgroup.subtree_control, v1-style values converted as runc converts them.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use oci_spec::runtime::LinuxResources;
 
 use super::{mkdir_all, read_trim, write, Cgroup, ROOT};
 use crate::bail;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// mkdir -p, enabling in each ancestor every controller it has, so the
 /// container's directory gets their files.
-pub fn make_dir(path: &Path) -> Result<()> {
-    mkdir_all(path)?;
+pub fn make_dir(path: &Path, made: &mut Vec<PathBuf>) -> Result<()> {
+    mkdir_all(path, made)?;
     let root = Path::new(ROOT);
     let rel = path.strip_prefix(root).unwrap_or(Path::new(""));
     let mut cur = root.to_path_buf();
@@ -27,6 +27,12 @@ pub fn make_dir(path: &Path) -> Result<()> {
 /// Best effort: a parent holding processes refuses (the "no internal
 /// processes" rule); what is then missing shows as a clear error when a
 /// limit needs it.
+///
+/// After a refusal of the whole set, controllers are tried one by one, for
+/// threaded subtrees, which refuse only the domain ones. Not after EBUSY
+/// (processes in `dir`): the threaded controllers (cpu, cpuset, pids) would
+/// be enabled and make `dir` a thread root, below which a domain cgroup like
+/// the container's can hold no process at all (clone3 fails EOPNOTSUPP).
 fn enable_controllers(dir: &Path) {
     let Some(available) = read_trim(&dir.join("cgroup.controllers")) else {
         return;
@@ -41,9 +47,13 @@ fn enable_controllers(dir: &Path) {
         return;
     }
     let f = dir.join("cgroup.subtree_control");
-    if std::fs::write(&f, missing.join(" ")).is_err() {
-        for m in missing {
-            let _ = std::fs::write(&f, m);
+    match std::fs::write(&f, missing.join(" ")) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {}
+        Err(_) => {
+            for m in missing {
+                let _ = std::fs::write(&f, m);
+            }
         }
     }
 }
@@ -72,6 +82,55 @@ fn max_or(v: i64) -> String {
     }
 }
 
+/// Why `file` is missing from `dir` when its controller is to blame: the
+/// nearest ancestor that has the controller but does not pass it down, and
+/// why it cannot. None when the controller is there (an unknown file) or the
+/// file is not a controller's.
+fn missing_controller(dir: &Path, file: &str) -> Option<String> {
+    let ctl = file.split('.').next().filter(|c| *c != "cgroup")?;
+    let has = |d: &Path| {
+        read_trim(&d.join("cgroup.controllers"))
+            .is_some_and(|l| l.split_whitespace().any(|c| c == ctl))
+    };
+    if dir.join(file).exists() || has(dir) {
+        return None;
+    }
+    let mut cur = dir;
+    while let Some(parent) = cur.parent().filter(|p| p.starts_with(ROOT)) {
+        if has(parent) {
+            // The root is exempt from the no-internal-processes rule.
+            let busy = parent != Path::new(ROOT)
+                && read_trim(&parent.join("cgroup.procs")).is_some_and(|p| !p.is_empty());
+            return Some(if busy {
+                format!(
+                    "the {ctl} controller is not enabled below {}: that cgroup has processes of its own, \
+                     and cgroup v2 enables controllers only for the children of cgroups without any \
+                     (pick a cgroupsPath elsewhere)",
+                    parent.display()
+                )
+            } else {
+                format!(
+                    "the {ctl} controller is not enabled below {} (see its cgroup.subtree_control)",
+                    parent.display()
+                )
+            });
+        }
+        cur = parent;
+    }
+    Some(format!(
+        "the {ctl} controller is not available (not built into this kernel, or not given to this cgroup tree)"
+    ))
+}
+
+/// `write`, with the reason when the file is missing because its controller
+/// is not enabled for the container's cgroup.
+fn put(dir: &Path, file: &str, value: &str, field: &str) -> Result<()> {
+    write(dir, file, value, field).map_err(|e| match missing_controller(dir, file) {
+        Some(why) => Error::new(format!("{field}: {why}")),
+        None => e,
+    })
+}
+
 pub fn apply(cg: &Cgroup, r: &LinuxResources) -> Result<()> {
     let Some(d) = cg.v2_dir() else {
         bail!("no cgroup v2 directory recorded");
@@ -87,13 +146,17 @@ pub fn apply(cg: &Cgroup, r: &LinuxResources) -> Result<()> {
                     "linux.resources.memory.swap: on cgroup v2 a swap limit needs memory.limit too"
                 ),
             };
-            write(d, "memory.swap.max", &v, "linux.resources.memory.swap")?;
+            put(d, "memory.swap.max", &v, "linux.resources.memory.swap")?;
+        } else if limit == Some(-1) && d.join("memory.swap.max").exists() {
+            // As runc: no memory limit and no word on swap means no swap
+            // limit either (v1's memsw could not be below the memory limit).
+            put(d, "memory.swap.max", "max", "linux.resources.memory.swap")?;
         }
         if let Some(l) = limit {
-            write(d, "memory.max", &max_or(l), "linux.resources.memory.limit")?;
+            put(d, "memory.max", &max_or(l), "linux.resources.memory.limit")?;
         }
         if let Some(v) = m.reservation().filter(|v| *v != 0) {
-            write(
+            put(
                 d,
                 "memory.low",
                 &max_or(v),
@@ -109,7 +172,7 @@ pub fn apply(cg: &Cgroup, r: &LinuxResources) -> Result<()> {
     }
     if let Some(c) = r.cpu() {
         if let Some(s) = c.shares().filter(|v| *v != 0) {
-            write(
+            put(
                 d,
                 "cpu.weight",
                 &shares_to_weight(s).to_string(),
@@ -121,15 +184,20 @@ pub fn apply(cg: &Cgroup, r: &LinuxResources) -> Result<()> {
         if quota.is_some() || period.is_some() {
             let mut v = match quota {
                 Some(q) if q > 0 => q.to_string(),
-                _ => "max".to_string(),
+                Some(_) => "max".to_string(),
+                // cpu.max takes both at once: a new period alone (update
+                // --cpu-period) keeps the quota there is.
+                None => read_trim(&d.join("cpu.max"))
+                    .and_then(|v| v.split_whitespace().next().map(str::to_string))
+                    .unwrap_or_else(|| "max".to_string()),
             };
             if let Some(p) = period {
                 v.push_str(&format!(" {p}"));
             }
-            write(d, "cpu.max", &v, "linux.resources.cpu.quota")?;
+            put(d, "cpu.max", &v, "linux.resources.cpu.quota")?;
         }
         if let Some(b) = c.burst() {
-            write(
+            put(
                 d,
                 "cpu.max.burst",
                 &b.to_string(),
@@ -137,18 +205,18 @@ pub fn apply(cg: &Cgroup, r: &LinuxResources) -> Result<()> {
             )?;
         }
         if let Some(i) = c.idle() {
-            write(d, "cpu.idle", &i.to_string(), "linux.resources.cpu.idle")?;
+            put(d, "cpu.idle", &i.to_string(), "linux.resources.cpu.idle")?;
         }
         if let Some(v) = c.cpus().as_deref().filter(|v| !v.is_empty()) {
-            write(d, "cpuset.cpus", v, "linux.resources.cpu.cpus")?;
+            put(d, "cpuset.cpus", v, "linux.resources.cpu.cpus")?;
         }
         if let Some(v) = c.mems().as_deref().filter(|v| !v.is_empty()) {
-            write(d, "cpuset.mems", v, "linux.resources.cpu.mems")?;
+            put(d, "cpuset.mems", v, "linux.resources.cpu.mems")?;
         }
     }
     if let Some(p) = r.pids() {
         if p.limit() != 0 {
-            write(
+            put(
                 d,
                 "pids.max",
                 &max_or(p.limit()),
@@ -160,7 +228,7 @@ pub fn apply(cg: &Cgroup, r: &LinuxResources) -> Result<()> {
         let bfq = d.join("io.bfq.weight").exists();
         if let Some(w) = b.weight().filter(|w| *w != 0) {
             if bfq {
-                write(
+                put(
                     d,
                     "io.bfq.weight",
                     &w.to_string(),
@@ -168,7 +236,7 @@ pub fn apply(cg: &Cgroup, r: &LinuxResources) -> Result<()> {
                 )?;
             } else {
                 let v = blkio_to_io_weight(w).to_string();
-                write(d, "io.weight", &v, "linux.resources.blockIO.weight")?;
+                put(d, "io.weight", &v, "linux.resources.blockIO.weight")?;
             }
         }
         for (i, wd) in b.weight_device().iter().flatten().enumerate() {
@@ -179,7 +247,7 @@ pub fn apply(cg: &Cgroup, r: &LinuxResources) -> Result<()> {
                 } else {
                     ("io.weight", blkio_to_io_weight(w))
                 };
-                write(
+                put(
                     d,
                     file,
                     &format!("{}:{} {v}", wd.major(), wd.minor()),
@@ -212,7 +280,7 @@ pub fn apply(cg: &Cgroup, r: &LinuxResources) -> Result<()> {
         for (name, key, list) in throttles {
             for (i, t) in list.iter().flatten().enumerate() {
                 let line = format!("{}:{} {key}={}", t.major(), t.minor(), t.rate());
-                write(
+                put(
                     d,
                     "io.max",
                     &line,
@@ -222,16 +290,19 @@ pub fn apply(cg: &Cgroup, r: &LinuxResources) -> Result<()> {
         }
     }
     for (i, h) in r.hugepage_limits().iter().flatten().enumerate() {
-        write(
-            d,
-            &format!("hugetlb.{}.max", h.page_size()),
-            &h.limit().to_string(),
-            &format!("linux.resources.hugepageLimits[{i}]"),
-        )?;
+        let field = format!("linux.resources.hugepageLimits[{i}]");
+        let limit = h.limit().to_string();
+        put(d, &format!("hugetlb.{}.max", h.page_size()), &limit, &field)?;
+        // Pages reserved by mmap(MAP_HUGETLB) count against rsvd.max
+        // (kernel 5.7+): limit them too, as runc does.
+        let rsvd = format!("hugetlb.{}.rsvd.max", h.page_size());
+        if d.join(&rsvd).exists() {
+            put(d, &rsvd, &limit, &field)?;
+        }
     }
     if let Some(rdma) = r.rdma() {
         for (dev, l) in rdma {
-            write(
+            put(
                 d,
                 "rdma.max",
                 &super::resources::rdma_line(dev, l),
@@ -248,12 +319,12 @@ pub fn apply(cg: &Cgroup, r: &LinuxResources) -> Result<()> {
         for k in keys {
             let field = format!("linux.resources.unified key {k:?}");
             if !d.join(k).exists() {
-                bail!(
-                    "{field}: no such file in {} (unknown key, or its controller is not enabled)",
-                    d.display()
-                );
+                match missing_controller(d, k) {
+                    Some(why) => bail!("{field}: {why}"),
+                    None => bail!("{field}: no such file in {}", d.display()),
+                }
             }
-            write(d, k, &u[k], &field)?;
+            put(d, k, &u[k], &field)?;
         }
     }
     Ok(())

@@ -20,7 +20,11 @@ pub fn run(g: &Global, id: &str, sig: Option<&str>, all: bool) -> Result<()> {
     };
     if all {
         match &state.cgroup {
-            Some(cg) => signal_cgroup(cg, sig)?,
+            // The init is one of the cgroup's processes: signalling it again
+            // would fail once it has died of the first signal and been
+            // reaped (the reaper can be quick), and deliver a handled signal
+            // twice.
+            Some(cg) => return signal_cgroup(cg, sig),
             None => signal_others(&state, sig),
         }
     }

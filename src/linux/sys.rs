@@ -354,3 +354,181 @@ pub fn own_seccomp_notify_fd(raw: RawFd) -> Result<OwnedFd, Errno> {
     // and closes it only in seccomp_reset(NULL), which hutch never calls.
     Ok(unsafe { OwnedFd::from_raw_fd(raw) })
 }
+
+// --- bpf(2), for cgroup v2 device programs (cgroups/devices_v2.rs) -----------
+//
+// Each command takes a `union bpf_attr`; the kernel reads `size` bytes of it
+// and treats the rest as zero. The structs below are the parts we use, with
+// any padding spelled out as fields so that no uninitialised byte is passed.
+
+const BPF_PROG_LOAD: libc::c_long = 5;
+const BPF_PROG_ATTACH: libc::c_long = 8;
+const BPF_PROG_DETACH: libc::c_long = 9;
+const BPF_PROG_GET_FD_BY_ID: libc::c_long = 13;
+const BPF_PROG_QUERY: libc::c_long = 16;
+const BPF_PROG_TYPE_CGROUP_DEVICE: u32 = 15;
+const BPF_CGROUP_DEVICE: u32 = 6;
+/// Programs of the cgroup's ancestors still run, and several may be attached.
+const BPF_F_ALLOW_MULTI: u32 = 2;
+
+/// `bpf_attr` for BPF_PROG_LOAD, up to `expected_attach_type`.
+#[repr(C)]
+struct ProgLoadAttr {
+    prog_type: u32,
+    insn_cnt: u32,
+    insns: u64,
+    license: u64,
+    log_level: u32,
+    log_size: u32,
+    log_buf: u64,
+    kern_version: u32,
+    prog_flags: u32,
+    prog_name: [u8; 16],
+    prog_ifindex: u32,
+    expected_attach_type: u32,
+}
+
+/// `bpf_attr` for BPF_PROG_ATTACH and BPF_PROG_DETACH.
+#[repr(C)]
+struct AttachAttr {
+    target_fd: u32,
+    attach_bpf_fd: u32,
+    attach_type: u32,
+    attach_flags: u32,
+    replace_bpf_fd: u32,
+}
+
+/// `bpf_attr` for BPF_PROG_QUERY, up to `prog_cnt`.
+#[repr(C)]
+struct QueryAttr {
+    target_fd: u32,
+    attach_type: u32,
+    query_flags: u32,
+    attach_flags: u32,
+    prog_ids: u64,
+    prog_cnt: u32,
+    pad: u32,
+}
+
+/// `bpf_attr` for BPF_PROG_GET_FD_BY_ID.
+#[repr(C)]
+struct GetFdAttr {
+    prog_id: u32,
+    next_id: u32,
+    open_flags: u32,
+}
+
+/// bpf(2) with one of the attr structs above; returns the syscall's result.
+///
+/// # Safety
+/// `attr` must be one of the `#[repr(C)]` structs above, matching `cmd`,
+/// and every pointer stored in it must be valid for the call.
+unsafe fn bpf<T>(cmd: libc::c_long, attr: &mut T) -> Result<libc::c_long, Errno> {
+    // SAFETY: the caller guarantees `attr` is a bpf_attr prefix for `cmd`;
+    // the kernel reads and writes at most size_of::<T>() bytes of it.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            cmd,
+            attr as *mut T,
+            std::mem::size_of::<T>() as libc::c_uint,
+        )
+    };
+    if ret < 0 {
+        return Err(Errno::last());
+    }
+    Ok(ret)
+}
+
+/// BPF_PROG_LOAD of a BPF_PROG_TYPE_CGROUP_DEVICE program (8-byte `struct
+/// bpf_insn`s); with `log`, the verifier writes what it checked there.
+pub fn bpf_prog_load_device(code: &[[u8; 8]], log: Option<&mut [u8]>) -> Result<OwnedFd, Errno> {
+    // The license only matters to programs calling GPL-only helpers; ours calls none.
+    const LICENSE: &[u8] = b"Apache-2.0\0";
+    let mut name = [0u8; 16];
+    name[..9].copy_from_slice(b"hutch_dev");
+    let (log_level, log_size, log_buf) = match log {
+        Some(buf) => (1, buf.len() as u32, buf.as_mut_ptr() as u64),
+        None => (0, 0, 0),
+    };
+    let mut attr = ProgLoadAttr {
+        prog_type: BPF_PROG_TYPE_CGROUP_DEVICE,
+        insn_cnt: u32::try_from(code.len()).map_err(|_| Errno::E2BIG)?,
+        insns: code.as_ptr() as u64,
+        license: LICENSE.as_ptr() as u64,
+        log_level,
+        log_size,
+        log_buf,
+        kern_version: 0,
+        prog_flags: 0,
+        prog_name: name,
+        prog_ifindex: 0,
+        expected_attach_type: 0,
+    };
+    // SAFETY: `attr` is the BPF_PROG_LOAD layout; `code`, LICENSE and the log
+    // buffer (with its length) outlive the call, which only reads the first
+    // two and writes within the third.
+    let fd = unsafe { bpf(BPF_PROG_LOAD, &mut attr)? };
+    // SAFETY: on success the kernel returned a new fd that only we hold.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// BPF_PROG_ATTACH of a device program to a cgroup directory, alongside any
+/// already there (BPF_F_ALLOW_MULTI: all of them must allow).
+pub fn bpf_prog_attach_device(cgroup: BorrowedFd<'_>, prog: BorrowedFd<'_>) -> Result<(), Errno> {
+    let mut attr = AttachAttr {
+        target_fd: cgroup.as_raw_fd() as u32,
+        attach_bpf_fd: prog.as_raw_fd() as u32,
+        attach_type: BPF_CGROUP_DEVICE,
+        attach_flags: BPF_F_ALLOW_MULTI,
+        replace_bpf_fd: 0,
+    };
+    // SAFETY: `attr` is the BPF_PROG_ATTACH layout and holds no pointers.
+    unsafe { bpf(BPF_PROG_ATTACH, &mut attr) }.map(|_| ())
+}
+
+/// BPF_PROG_DETACH of one device program from a cgroup directory.
+pub fn bpf_prog_detach_device(cgroup: BorrowedFd<'_>, prog: BorrowedFd<'_>) -> Result<(), Errno> {
+    let mut attr = AttachAttr {
+        target_fd: cgroup.as_raw_fd() as u32,
+        attach_bpf_fd: prog.as_raw_fd() as u32,
+        attach_type: BPF_CGROUP_DEVICE,
+        attach_flags: 0,
+        replace_bpf_fd: 0,
+    };
+    // SAFETY: `attr` is the BPF_PROG_DETACH layout and holds no pointers.
+    unsafe { bpf(BPF_PROG_DETACH, &mut attr) }.map(|_| ())
+}
+
+/// BPF_PROG_QUERY: the ids of the device programs attached to the cgroup
+/// directory itself (not those inherited from its ancestors).
+pub fn bpf_prog_query_device(cgroup: BorrowedFd<'_>) -> Result<Vec<u32>, Errno> {
+    let mut ids = vec![0u32; 64];
+    let mut attr = QueryAttr {
+        target_fd: cgroup.as_raw_fd() as u32,
+        attach_type: BPF_CGROUP_DEVICE,
+        query_flags: 0,
+        attach_flags: 0,
+        prog_ids: ids.as_mut_ptr() as u64,
+        prog_cnt: ids.len() as u32,
+        pad: 0,
+    };
+    // SAFETY: `attr` is the BPF_PROG_QUERY layout; `ids` has room for
+    // `prog_cnt` ids and outlives the call.
+    unsafe { bpf(BPF_PROG_QUERY, &mut attr)? };
+    ids.truncate((attr.prog_cnt as usize).min(ids.len()));
+    Ok(ids)
+}
+
+/// BPF_PROG_GET_FD_BY_ID: a handle on a loaded program, to detach it.
+pub fn bpf_prog_get_fd_by_id(id: u32) -> Result<OwnedFd, Errno> {
+    let mut attr = GetFdAttr {
+        prog_id: id,
+        next_id: 0,
+        open_flags: 0,
+    };
+    // SAFETY: `attr` is the BPF_PROG_GET_FD_BY_ID layout and holds no pointers.
+    let fd = unsafe { bpf(BPF_PROG_GET_FD_BY_ID, &mut attr)? };
+    // SAFETY: on success the kernel returned a new fd that only we hold.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}

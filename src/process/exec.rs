@@ -103,7 +103,15 @@ pub fn spawn(e: ExecSpec<'_>) -> Result<(i32, OwnedFd)> {
     // still hutch's image: it must be born non-dumpable, so nothing in there may
     // open its /proc/PID/exe (runc CVE-2019-5736), fd/ or map_files/, or ptrace it.
     nix::sys::prctl::set_dumpable(false).context("prctl(PR_SET_DUMPABLE)")?;
-    match sys::clone3(0, cgroup_fd).context("clone3 for exec")? {
+    const WHAT: &str = "clone3 for exec";
+    let forked = sys::clone3(0, cgroup_fd).map_err(|err| {
+        let what = match e.cgroup.filter(|_| cgroup_fd.is_some()) {
+            Some(cg) => cg.clone_into_context(WHAT, err),
+            None => WHAT.to_string(),
+        };
+        crate::error::Error::from(err).context(what)
+    })?;
+    match forked {
         Forked::Child => {
             let _ = nix::unistd::close(parent_end.raw_fd());
             for fd in e.close {

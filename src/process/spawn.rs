@@ -114,8 +114,14 @@ pub fn spawn(
     } else {
         None
     };
-    let forked =
-        sys::clone3(flags.bits() as u64, opts.cgroup_fd).context("clone3 of the container init");
+    const WHAT: &str = "clone3 of the container init";
+    let forked = sys::clone3(flags.bits() as u64, opts.cgroup_fd).map_err(|e| {
+        let what = match opts.cgroup.filter(|_| opts.cgroup_fd.is_some()) {
+            Some(cg) => cg.clone_into_context(WHAT, e),
+            None => WHAT.to_string(),
+        };
+        crate::error::Error::from(e).context(what)
+    });
     // The parent (or a failed clone): back to our own time namespace, before
     // we run any hook. Checked once the init is guarded.
     let left = match (&forked, &new_time) {
