@@ -101,15 +101,27 @@ pub fn state_json(
     bundle: &Path,
     annotations: &std::collections::HashMap<String, String>,
 ) -> Vec<u8> {
-    let v = json!({
+    let v = state_value(id, status, pid, bundle, annotations);
+    serde_json::to_vec(&v).unwrap_or_default()
+}
+
+/// The state of runtime.md, as a JSON value (also part of what a seccomp
+/// agent is sent).
+pub fn state_value(
+    id: &str,
+    status: &str,
+    pid: i32,
+    bundle: &Path,
+    annotations: &std::collections::HashMap<String, String>,
+) -> serde_json::Value {
+    json!({
         "ociVersion": crate::commands::state::OCI_VERSION,
         "id": id,
         "status": status,
         "pid": pid,
         "bundle": bundle,
         "annotations": annotations,
-    });
-    serde_json::to_vec(&v).unwrap_or_default()
+    })
 }
 
 /// Run the hooks of `point` in order; the first failure stops them.

@@ -14,7 +14,7 @@ use crate::hooks::{self, Point};
 use crate::linux::capabilities::{self, CapPlan};
 use crate::linux::{
     cpu_affinity, ioprio, mount_options, namespaces, personality, rlimits, scheduler, seccomp,
-    sysctl,
+    seccomp_listener, sysctl,
 };
 use crate::process::spawn::{self, Options};
 use crate::process::terminal;
@@ -88,6 +88,19 @@ pub fn create_with_tty(g: &Global, c: &Create, own_tty: Option<OwnedFd>) -> Resu
     };
     let before_pivot: Option<&dyn Fn(i32) -> Result<()>> =
         hooks::any(hooks, &[Point::Prestart, Point::CreateRuntime]).then_some(&create_hooks);
+    // The init's filter notifies: its listener fd goes to the agent while
+    // the container is still being created.
+    let listener = filter.as_ref().and_then(|f| f.listener());
+    let send_to_agent = |pid: i32, fd: &OwnedFd| -> Result<()> {
+        let Some(l) = listener else {
+            bail!("linux.seccomp: a listener fd came from a filter without listenerPath");
+        };
+        let state = hooks::state_value(&c.id, "creating", pid, &cfg.bundle, &annotations);
+        let payload = seccomp_listener::process_state(l, pid, state);
+        seccomp_listener::send_to_agent(l, &payload, fd)
+    };
+    let seccomp_agent: Option<&seccomp_listener::SendFd> =
+        listener.is_some().then_some(&send_to_agent);
 
     let terminal = spec
         .process()
@@ -125,6 +138,7 @@ pub fn create_with_tty(g: &Global, c: &Create, own_tty: Option<OwnedFd>) -> Resu
             cgroup: Some(cg),
             seccomp: filter.as_ref(),
             before_pivot,
+            seccomp_agent,
         };
         let child = spawn::spawn(&cfg, &plan, caps.as_ref(), &dir, dir.lock_fd(), &opts)?;
         crate::testpoint::pause_at("rootfs-ready");

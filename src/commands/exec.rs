@@ -1,5 +1,6 @@
 //! `hutch exec`: run another process in a running container.
 
+use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 
 use oci_spec::runtime::{Capability, Process};
@@ -7,7 +8,8 @@ use oci_spec::runtime::{Capability, Process};
 use super::Global;
 use crate::bail;
 use crate::error::{Context, Error, Result};
-use crate::linux::{capabilities, rlimits};
+use crate::hooks;
+use crate::linux::{capabilities, rlimits, seccomp_listener};
 use crate::process::exec::{self, ExecSpec};
 use crate::process::tty_proxy::{self, Proxy};
 use crate::process::{terminal, wait};
@@ -75,6 +77,24 @@ pub fn run(g: &Global, e: &Exec) -> Result<i32> {
     } else {
         Some(wait::block_forwarded()?)
     };
+    // The filter notifies: the process's listener fd goes to the agent
+    // before it runs the program.
+    let listener = filter.as_ref().and_then(|f| f.listener());
+    let status = dir.status(&state);
+    let send_to_agent = |pid: i32, fd: &OwnedFd| -> Result<()> {
+        let Some(l) = listener else {
+            bail!("linux.seccomp: a listener fd came from a filter without listenerPath");
+        };
+        let st = hooks::state_value(
+            &state.id,
+            status.as_str(),
+            state.init.pid,
+            &state.bundle,
+            &state.annotations,
+        );
+        let payload = seccomp_listener::process_state(l, pid, st);
+        seccomp_listener::send_to_agent(l, &payload, fd)
+    };
     let (pid, pidfd) = exec::spawn(ExecSpec {
         init: &init,
         init_pid: state.init.pid,
@@ -87,6 +107,7 @@ pub fn run(g: &Global, e: &Exec) -> Result<i32> {
         preserve_fds: e.preserve_fds,
         cgroup: state.cgroup.as_ref(),
         close: &[dir.lock_fd()],
+        seccomp_agent: listener.map(|_| &send_to_agent as &seccomp_listener::SendFd),
     })?;
     if let Some(p) = &e.pid_file {
         super::create::write_pid_file(p, pid)?;

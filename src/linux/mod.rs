@@ -17,6 +17,7 @@ pub mod rootfs;
 pub mod scheduler;
 pub mod sealed_exe;
 pub mod seccomp;
+pub mod seccomp_listener;
 pub mod signal;
 pub mod sys;
 pub mod sysctl;

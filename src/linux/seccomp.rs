@@ -6,8 +6,15 @@
 //! the default profiles of podman and containerd rely on; names unknown to
 //! this libseccomp are skipped, as runc and crun do, since those profiles
 //! list syscalls newer than many hosts.
+//!
+//! A filter with `SCMP_ACT_NOTIFY` rules is loaded with a listener
+//! (SECCOMP_FILTER_FLAG_NEW_LISTENER); the process that loads it hands the
+//! listener fd to the runtime, which sends it to the agent at
+//! `listenerPath` (seccomp_listener.rs) before the process may go on.
 
 use std::collections::HashSet;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use libseccomp::{
@@ -25,13 +32,14 @@ use crate::error::{Error, Result};
 const FIELD: &str = "linux.seccomp";
 
 /// What `hutch features` reports (features-linux.md).
-pub const ACTIONS: [&str; 8] = [
+pub const ACTIONS: [&str; 9] = [
     "SCMP_ACT_ALLOW",
     "SCMP_ACT_ERRNO",
     "SCMP_ACT_KILL",
     "SCMP_ACT_KILL_PROCESS",
     "SCMP_ACT_KILL_THREAD",
     "SCMP_ACT_LOG",
+    "SCMP_ACT_NOTIFY",
     "SCMP_ACT_TRACE",
     "SCMP_ACT_TRAP",
 ];
@@ -73,9 +81,23 @@ pub const KNOWN_FLAGS: [&str; 4] = [
     "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
 ];
 
+/// The syscall the loading process hands the listener fd over with, once
+/// the filter is on: notifying it would wait for an agent that cannot have
+/// the fd yet (runc refuses `write`, its own handover, for the same reason).
+const HANDOVER_SYSCALL: &str = "sendmsg";
+
 /// A compiled filter, ready to load in the init.
 pub struct Filter {
     ctx: ScmpFilterContext,
+    listener: Option<Listener>,
+}
+
+/// Where the listener fd of a filter with notify rules goes.
+pub struct Listener {
+    /// linux.seccomp.listenerPath: an AF_UNIX SOCK_STREAM socket on the host.
+    pub path: PathBuf,
+    /// linux.seccomp.listenerMetadata, passed on as is.
+    pub metadata: Option<String>,
 }
 
 fn err(what: impl std::fmt::Display, e: libseccomp::error::SeccompError) -> Error {
@@ -105,9 +127,7 @@ fn action(field: &str, a: A, errno: Option<u32>) -> Result<ScmpAction> {
         })?),
         A::ScmpActLog => ScmpAction::Log,
         A::ScmpActAllow => ScmpAction::Allow,
-        A::ScmpActNotify => {
-            bail!("{field}: SCMP_ACT_NOTIFY (a seccomp listener) is not supported by hutch yet")
-        }
+        A::ScmpActNotify => ScmpAction::Notify,
     })
 }
 
@@ -134,11 +154,63 @@ fn condition(field: &str, a: &LinuxSeccompArg) -> Result<ScmpArgCompare> {
     Ok(ScmpArgCompare::new(a.index() as u32, op, datum))
 }
 
+/// The listener fields, checked: Some when the profile uses SCMP_ACT_NOTIFY.
+fn listener(s: &LinuxSeccomp) -> Result<Option<Listener>> {
+    let path = s
+        .listener_path()
+        .as_deref()
+        .filter(|p| !p.as_os_str().is_empty());
+    let metadata = s.listener_metadata().as_deref().filter(|m| !m.is_empty());
+    if metadata.is_some() && path.is_none() {
+        bail!("{FIELD}.listenerMetadata: set without {FIELD}.listenerPath, which it is sent to");
+    }
+    if s.default_action() == A::ScmpActNotify {
+        // Every syscall would wait for an agent, the handover of its fd too.
+        bail!(
+            "{FIELD}.defaultAction: SCMP_ACT_NOTIFY cannot be the default action \
+             (the listener fd is handed over with a syscall); list the syscalls to notify"
+        );
+    }
+    let rules = s.syscalls().as_deref().unwrap_or(&[]);
+    let Some(i) = rules.iter().position(|r| r.action() == A::ScmpActNotify) else {
+        // listenerPath is ignored when nothing notifies (config-linux.md).
+        return Ok(None);
+    };
+    let Some(path) = path else {
+        bail!(
+            "{FIELD}.listenerPath: required by SCMP_ACT_NOTIFY ({FIELD}.syscalls[{i}]): \
+             the agent's unix socket to send the listener fd to"
+        );
+    };
+    check_listener_path(path)?;
+    Ok(Some(Listener {
+        path: path.to_path_buf(),
+        metadata: metadata.map(str::to_string),
+    }))
+}
+
+fn check_listener_path(p: &Path) -> Result<()> {
+    // Connected to by `create` and by every `exec`, from wherever they run.
+    if !p.is_absolute() {
+        bail!(
+            "{FIELD}.listenerPath {}: expected an absolute path",
+            p.display()
+        );
+    }
+    // sun_path holds 108 bytes with the final NUL.
+    if p.as_os_str().len() > 107 {
+        bail!(
+            "{FIELD}.listenerPath {}: longer than a unix socket address allows (107 bytes)",
+            p.display()
+        );
+    }
+    Ok(())
+}
+
 /// Check and compile `linux.seccomp`.
 pub fn build(s: &LinuxSeccomp) -> Result<Filter> {
-    if s.listener_path().is_some() {
-        bail!("{FIELD}.listenerPath: seccomp listeners are not supported by hutch yet");
-    }
+    let listener = listener(s)?;
+    let mut notifies = false;
     let default = action(
         &format!("{FIELD}.defaultAction"),
         s.default_action(),
@@ -188,6 +260,12 @@ pub fn build(s: &LinuxSeccomp) -> Result<Filter> {
         if rule.names().is_empty() {
             bail!("{field}.names: empty, expected at least one syscall name");
         }
+        if act == ScmpAction::Notify && rule.names().iter().any(|n| n == HANDOVER_SYSCALL) {
+            bail!(
+                "{field}: SCMP_ACT_NOTIFY on {HANDOVER_SYSCALL}: the process hands the \
+                 listener fd over with {HANDOVER_SYSCALL}(2) once the filter is on"
+            );
+        }
         // libseccomp ANDs the conditions of one rule, but allows one per
         // argument: several on the same argument become one rule each (OR),
         // as runc does.
@@ -206,31 +284,68 @@ pub fn build(s: &LinuxSeccomp) -> Result<Filter> {
                 ctx.add_rule_conditional(act, nr, &conds).map(|_| ())
             };
             added.map_err(|e| err(format!("{field}: syscall {name}"), e))?;
+            notifies |= act == ScmpAction::Notify;
         }
     }
-    Ok(Filter { ctx })
+    Ok(Filter {
+        ctx,
+        // No listener when every notified name was unknown: nothing notifies.
+        listener: listener.filter(|_| notifies),
+    })
 }
 
-/// Whether to load the filter last, right before execve: possible when the
-/// program has no_new_privs or keeps CAP_SYS_ADMIN (loading needs one of
-/// them). Otherwise it is loaded before privileges are dropped and must
-/// allow what follows, as in runc.
-pub fn load_late(no_new_privs: bool, uid: u32, caps: Option<&CapPlan>) -> bool {
-    no_new_privs
-        || match caps {
-            Some(c) => c.effective_has(caps::Capability::CAP_SYS_ADMIN),
-            // Unchanged sets: root keeps everything, setuid to others clears them.
-            None => uid == 0,
-        }
+/// When a process loads the filter, relative to dropping its privileges.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoadAt {
+    /// Before capabilities and user change: loading needs no_new_privs or
+    /// CAP_SYS_ADMIN, and the program will have neither. The filter must
+    /// allow what follows, as in runc.
+    BeforeDrop,
+    /// Right after: a filter with a listener, whose fd the runtime must pass
+    /// to the agent before it returns (before `create` does, for the init).
+    AfterDrop,
+    /// Last, right before execve, so that as few of the runtime's syscalls
+    /// as possible go through it.
+    BeforeExecve,
 }
 
 impl Filter {
-    /// Install the filter on the calling thread: needs no_new_privs or
-    /// CAP_SYS_ADMIN.
-    pub fn load(&self) -> Result<()> {
+    /// Where to load it, for a process with these settings.
+    pub fn load_at(&self, no_new_privs: bool, uid: u32, caps: Option<&CapPlan>) -> LoadAt {
+        let late = no_new_privs
+            || match caps {
+                Some(c) => c.effective_has(caps::Capability::CAP_SYS_ADMIN),
+                // Unchanged sets: root keeps everything, setuid to others clears them.
+                None => uid == 0,
+            };
+        match (late, self.listener.is_some()) {
+            (false, _) => LoadAt::BeforeDrop,
+            (true, true) => LoadAt::AfterDrop,
+            (true, false) => LoadAt::BeforeExecve,
+        }
+    }
+
+    /// The agent to hand the listener fd to, if the filter notifies.
+    pub fn listener(&self) -> Option<&Listener> {
+        self.listener.as_ref()
+    }
+
+    /// Install the filter on the calling thread (needs no_new_privs or
+    /// CAP_SYS_ADMIN); returns its listener fd if it notifies.
+    pub fn load(&self) -> Result<Option<OwnedFd>> {
         self.ctx
             .load()
-            .map_err(|e| err(format!("{FIELD}: loading the filter"), e))
+            .map_err(|e| err(format!("{FIELD}: loading the filter"), e))?;
+        if self.listener.is_none() {
+            return Ok(None);
+        }
+        let raw = self
+            .ctx
+            .get_notify_fd()
+            .map_err(|e| err(format!("{FIELD}: the listener fd of the filter"), e))?;
+        crate::linux::sys::own_seccomp_notify_fd(raw)
+            .map(Some)
+            .map_err(|e| Error::from(e).context(format!("{FIELD}: the listener fd")))
     }
 }
 
@@ -276,10 +391,72 @@ mod tests {
         .expect("index 6 accepted")
         .to_string();
         assert!(e.contains("linux.seccomp.syscalls[0].args[0]"), "{e}");
-        let e = build_json(r#"{"defaultAction":"SCMP_ACT_NOTIFY"}"#)
-            .err()
-            .expect("notify accepted")
-            .to_string();
-        assert!(e.contains("SCMP_ACT_NOTIFY"), "{e}");
+    }
+
+    fn refused(json: &str, tokens: &[&str]) {
+        let e = build_json(json).err().expect("accepted").to_string();
+        for t in tokens {
+            assert!(e.contains(t), "{t:?} not in {e:?}");
+        }
+    }
+
+    #[test]
+    fn checks_the_listener_fields() {
+        refused(
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_NOTIFY"}]}"#,
+            &[
+                "linux.seccomp.listenerPath",
+                "syscalls[0]",
+                "SCMP_ACT_NOTIFY",
+            ],
+        );
+        refused(
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","listenerMetadata":"x"}"#,
+            &["linux.seccomp.listenerMetadata", "listenerPath"],
+        );
+        refused(
+            r#"{"defaultAction":"SCMP_ACT_NOTIFY","listenerPath":"/run/agent.sock"}"#,
+            &["linux.seccomp.defaultAction", "SCMP_ACT_NOTIFY"],
+        );
+        refused(
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","listenerPath":"/run/agent.sock",
+                "syscalls":[{"names":["mkdir","sendmsg"],"action":"SCMP_ACT_NOTIFY"}]}"#,
+            &["linux.seccomp.syscalls[0]", "sendmsg"],
+        );
+        refused(
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","listenerPath":"agent.sock",
+                "syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_NOTIFY"}]}"#,
+            &["linux.seccomp.listenerPath", "absolute"],
+        );
+        let long = format!("/{}", "a".repeat(107));
+        refused(
+            &format!(
+                r#"{{"defaultAction":"SCMP_ACT_ALLOW","listenerPath":"{long}",
+                    "syscalls":[{{"names":["mkdir"],"action":"SCMP_ACT_NOTIFY"}}]}}"#
+            ),
+            &["linux.seccomp.listenerPath", "107"],
+        );
+        let f = build_json(
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","listenerPath":"/run/agent.sock","listenerMetadata":"m",
+                "syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_NOTIFY"}]}"#,
+        )
+        .expect("build");
+        let l = f.listener().expect("a listener");
+        assert_eq!(l.path, Path::new("/run/agent.sock"));
+        assert_eq!(l.metadata.as_deref(), Some("m"));
+        assert_eq!(f.load_at(false, 0, None), LoadAt::AfterDrop);
+        assert_eq!(f.load_at(false, 1000, None), LoadAt::BeforeDrop);
+        assert_eq!(f.load_at(true, 1000, None), LoadAt::AfterDrop);
+        // Ignored when nothing notifies; nothing to hand over when every
+        // notified name is unknown.
+        for json in [
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","listenerPath":"relative"}"#,
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","listenerPath":"/run/agent.sock",
+                "syscalls":[{"names":["hutch_no_such_syscall"],"action":"SCMP_ACT_NOTIFY"}]}"#,
+        ] {
+            let f = build_json(json).expect("build");
+            assert!(f.listener().is_none());
+            assert_eq!(f.load_at(false, 0, None), LoadAt::BeforeExecve);
+        }
     }
 }

@@ -303,27 +303,56 @@ pub fn get_winsize(tty: &impl AsRawFd) -> Result<(u16, u16), Errno> {
 /// Receive one fd sent with SCM_RIGHTS on a unix socket (the terminal master
 /// a container's init sends, as it would to a --console-socket).
 pub fn recv_fd(sock: &impl AsRawFd) -> Result<OwnedFd, Errno> {
+    let mut buf = [0u8; 4096];
+    recv_with_fd(sock, &mut buf)?.1.ok_or(Errno::EBADMSG)
+}
+
+/// recvmsg(2) of one message into `buf`, with the fds it carries
+/// (SCM_RIGHTS) owned: the first is returned, any other closed. Returns the
+/// length of the message (0: the peer is gone).
+pub fn recv_with_fd(
+    sock: &impl AsRawFd,
+    buf: &mut [u8],
+) -> Result<(usize, Option<OwnedFd>), Errno> {
     use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags, UnixAddr};
     use std::io::IoSliceMut;
-    let mut buf = [0u8; 4096];
-    let mut iov = [IoSliceMut::new(&mut buf)];
-    let mut cmsg = nix::cmsg_space!([RawFd; 1]);
+    let mut iov = [IoSliceMut::new(buf)];
+    // Room for a few, so that a peer sending more cannot leave some
+    // unowned (MSG_CTRUNC would drop them without telling us their numbers).
+    let mut cmsg = nix::cmsg_space!([RawFd; 4]);
     let msg = recvmsg::<UnixAddr>(
         sock.as_raw_fd(),
         &mut iov,
         Some(&mut cmsg),
         MsgFlags::MSG_CMSG_CLOEXEC,
     )?;
+    let mut first = None;
     for c in msg.cmsgs()? {
         if let ControlMessageOwned::ScmRights(fds) = c {
-            if let Some(&fd) = fds.first() {
+            for fd in fds {
                 // SAFETY: the kernel just installed `fd` in our table for this
                 // message; nothing else owns it.
-                return Ok(unsafe { OwnedFd::from_raw_fd(fd) });
+                let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+                if first.is_none() {
+                    first = Some(fd);
+                }
             }
         }
     }
-    Err(Errno::EBADMSG)
+    Ok((msg.bytes, first))
+}
+
+/// Own the seccomp listener fd that libseccomp got from seccomp(2) when it
+/// loaded a filter with a notify action (seccomp_notify_fd(3)).
+pub fn own_seccomp_notify_fd(raw: RawFd) -> Result<OwnedFd, Errno> {
+    if raw < 0 {
+        return Err(Errno::EBADF);
+    }
+    // SAFETY: `raw` is the open fd seccomp(2) returned to libseccomp, owned by
+    // no Rust object. libseccomp keeps its number only for its own notify
+    // calls, which hutch never makes in the process that loaded the filter,
+    // and closes it only in seccomp_reset(NULL), which hutch never calls.
+    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
 }
 
 // --- bpf(2), for cgroup v2 device programs (cgroups/devices_v2.rs) -----------

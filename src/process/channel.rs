@@ -2,13 +2,18 @@
 //! is being set up: a SOCK_SEQPACKET socketpair, one message per packet, so
 //! neither side ever parses partial reads.
 
+use std::io::IoSlice;
 use std::os::fd::{AsRawFd, OwnedFd};
 
-use nix::sys::socket::{recv, send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
+use nix::sys::socket::{
+    send, sendmsg, socketpair, AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType,
+    UnixAddr,
+};
 
 use crate::error::{Error, Result};
+use crate::linux::sys;
 
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Message {
     /// parent → init: id maps are written and the init is in its cgroups;
     /// go on with set-up.
@@ -22,6 +27,10 @@ pub enum Message {
     Hooks,
     /// init → parent: set-up failed, with the reason.
     Failed(String),
+    /// init or exec'd process → parent: the listener fd of the seccomp
+    /// filter just loaded (sent with SCM_RIGHTS), for the agent at
+    /// linux.seccomp.listenerPath. Answered Continue once the agent has it.
+    SeccompFd(OwnedFd),
 }
 
 impl Message {
@@ -31,6 +40,7 @@ impl Message {
             Message::Ready => vec![b'R'],
             Message::Recorded => vec![b'C'],
             Message::Hooks => vec![b'H'],
+            Message::SeccompFd(_) => vec![b'S'],
             Message::Failed(s) => {
                 let mut v = Vec::with_capacity(1 + s.len());
                 v.push(b'F');
@@ -40,8 +50,11 @@ impl Message {
         }
     }
 
-    fn decode(b: &[u8]) -> Option<Self> {
+    /// `fd`: what came with the message; only SeccompFd takes one (any
+    /// other is closed).
+    fn decode(b: &[u8], fd: Option<OwnedFd>) -> Option<Self> {
         Some(match b.first()? {
+            b'S' => Message::SeccompFd(fd?),
             b'M' => Message::Continue,
             b'R' => Message::Ready,
             b'C' => Message::Recorded,
@@ -79,8 +92,17 @@ impl Channel {
     pub fn send(&self, m: &Message) -> Result<()> {
         let mut bytes = m.encode();
         bytes.truncate(MAX);
-        send(self.fd.as_raw_fd(), &bytes, MsgFlags::MSG_NOSIGNAL)
-            .map(|_| ())
+        let sent = match m {
+            Message::SeccompFd(fd) => sendmsg::<UnixAddr>(
+                self.fd.as_raw_fd(),
+                &[IoSlice::new(&bytes)],
+                &[ControlMessage::ScmRights(&[fd.as_raw_fd()])],
+                MsgFlags::MSG_NOSIGNAL,
+                None,
+            ),
+            _ => send(self.fd.as_raw_fd(), &bytes, MsgFlags::MSG_NOSIGNAL),
+        };
+        sent.map(|_| ())
             .map_err(|e| Error::from(e).context("sending on the init channel"))
     }
 
@@ -88,10 +110,10 @@ impl Channel {
     pub fn recv(&self) -> Result<Option<Message>> {
         let mut buf = [0u8; MAX];
         loop {
-            match recv(self.fd.as_raw_fd(), &mut buf, MsgFlags::empty()) {
-                Ok(0) => return Ok(None),
-                Ok(n) => {
-                    return Message::decode(&buf[..n])
+            match sys::recv_with_fd(&self.fd, &mut buf) {
+                Ok((0, _)) => return Ok(None),
+                Ok((n, fd)) => {
+                    return Message::decode(&buf[..n], fd)
                         .map(Some)
                         .ok_or_else(|| Error::new("garbled message on the init channel"))
                 }
@@ -113,12 +135,36 @@ mod tests {
             Message::Continue,
             Message::Ready,
             Message::Recorded,
+            Message::Hooks,
             Message::Failed("mount proc: EPERM".into()),
         ] {
             a.send(&m).expect("send");
-            assert_eq!(b.recv().expect("recv"), Some(m));
+            let got = b.recv().expect("recv").expect("a message");
+            assert_eq!(got.encode(), m.encode());
         }
         drop(a);
-        assert_eq!(b.recv().expect("eof"), None);
+        assert!(b.recv().expect("eof").is_none());
+    }
+
+    #[test]
+    fn passes_an_fd() {
+        use std::io::{Read, Write};
+        let (a, b) = pair().expect("pair");
+        let (r, w) = nix::unistd::pipe().expect("pipe");
+        a.send(&Message::SeccompFd(w)).expect("send");
+        let Some(Message::SeccompFd(fd)) = b.recv().expect("recv") else {
+            panic!("no fd came");
+        };
+        std::fs::File::from(fd)
+            .write_all(b"through the channel")
+            .expect("write");
+        let mut got = String::new();
+        std::fs::File::from(r)
+            .read_to_string(&mut got)
+            .expect("read");
+        assert_eq!(got, "through the channel");
+        // The tag without an fd is not a message.
+        send(a.raw_fd(), b"S", MsgFlags::empty()).expect("send");
+        assert!(b.recv().is_err());
     }
 }

@@ -10,11 +10,12 @@ use nix::unistd::{execve, setsid};
 use oci_spec::runtime::{LinuxPersonality, Process};
 
 use super::channel::{self, Channel, Message};
-use super::init::{cstring, find_program};
+use super::init::{cstring, find_program, load_seccomp};
 use super::terminal;
 use crate::error::{Context, Error, Result};
 use crate::linux::capabilities::CapPlan;
-use crate::linux::seccomp::{self, Filter};
+use crate::linux::seccomp::{Filter, LoadAt};
+use crate::linux::seccomp_listener::SendFd;
 use crate::linux::sys::{self, Forked};
 use crate::linux::{cpu_affinity, ioprio, personality, procfs, resolve, rlimits, scheduler, user};
 
@@ -36,6 +37,9 @@ pub struct ExecSpec<'a> {
     /// lock is a directory fd on the host, which `/proc/self/fd/N` would
     /// otherwise reach from inside (runc CVE-2024-21626).
     pub close: &'a [i32],
+    /// Called with the process's PID and the listener fd of its seccomp
+    /// filter, when that has one: sends it to the agent.
+    pub seccomp_agent: Option<&'a SendFd<'a>>,
 }
 
 /// The namespaces of `pid` that differ from ours: those are the ones to join.
@@ -135,16 +139,37 @@ pub fn spawn(e: ExecSpec<'_>) -> Result<(i32, OwnedFd)> {
                 }
             }
             parent_end.send(&Message::Continue)?;
-            // The channel is close-on-exec: EOF means the execve happened.
-            match parent_end.recv()? {
-                None => Ok((pid, pidfd)),
-                Some(Message::Failed(why)) => {
+            match follow(&e, pid, &parent_end) {
+                Ok(()) => Ok((pid, pidfd)),
+                Err(err) => {
+                    // Nothing of a failed exec may stay, nor run a program.
+                    let _ = crate::linux::pidfd::signal(&pidfd, libc::SIGKILL);
                     let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
-                    Err(Error::new(why))
+                    Err(err)
                 }
-                Some(m) => Err(Error::new(format!(
+            }
+        }
+    }
+}
+
+/// The parent's side until the child's execve.
+fn follow(e: &ExecSpec<'_>, pid: i32, chan: &Channel) -> Result<()> {
+    loop {
+        // The channel is close-on-exec: EOF means the execve happened.
+        match chan.recv()? {
+            None => return Ok(()),
+            Some(Message::Failed(why)) => return Err(Error::new(why)),
+            Some(Message::SeccompFd(fd)) if e.seccomp_agent.is_some() => {
+                if let Some(f) = e.seccomp_agent {
+                    f(pid, &fd)?;
+                }
+                drop(fd);
+                chan.send(&Message::Continue)?;
+            }
+            Some(m) => {
+                return Err(Error::new(format!(
                     "unexpected {m:?} from the exec'd process"
-                ))),
+                )))
             }
         }
     }
@@ -201,9 +226,11 @@ fn child(
     let nnp = p.no_new_privileges().unwrap_or(false);
     // Before an early filter: older profiles deny close_range.
     sys::cloexec_from(3 + e.preserve_fds).context("close_range(CLOEXEC)")?;
-    let late = seccomp::load_late(nnp, p.user().uid(), e.caps);
-    if let (Some(f), false) = (e.seccomp, late) {
-        f.load()?;
+    let at = e
+        .seccomp
+        .map(|f| (f, f.load_at(nnp, p.user().uid(), e.caps)));
+    if let Some((f, LoadAt::BeforeDrop)) = at {
+        load_seccomp(f, chan)?;
     }
     if let Some(caps) = e.caps {
         caps.apply_bounding()?;
@@ -216,8 +243,8 @@ fn child(
         nix::sys::prctl::set_no_new_privs().context("noNewPrivileges: prctl")?;
     }
     sys::reset_signals();
-    if let (Some(f), true) = (e.seccomp, late) {
-        f.load()?;
+    if let Some((f, LoadAt::AfterDrop | LoadAt::BeforeExecve)) = at {
+        load_seccomp(f, chan)?;
     }
     execve(&path, argv, env).with_context(|| format!("exec {arg0:?}"))?;
     Ok(())

@@ -20,7 +20,7 @@ use crate::error::{Context, Error, Result};
 use crate::hooks::{self, Point};
 use crate::linux::capabilities::CapPlan;
 use crate::linux::namespaces::Plan;
-use crate::linux::seccomp::Filter;
+use crate::linux::seccomp::{Filter, LoadAt};
 use crate::linux::{
     ioprio, namespaces, personality, resolve, rlimits, rootfs, scheduler, sys, user,
 };
@@ -178,6 +178,12 @@ fn setup(init: &Init<'_>) -> Result<Program> {
         personality::apply(p)?;
     }
 
+    // A filter with a listener goes on before `create` returns, which must
+    // have handed its fd to the agent by then (config-linux.md); the drop
+    // of privileges around it with it.
+    if init.seccomp.is_some_and(|f| f.listener().is_some()) {
+        drop_privileges(init, process)?;
+    }
     init.chan.send(&Message::Ready)?;
     match init.chan.recv()? {
         Some(Message::Recorded) => {}
@@ -197,29 +203,8 @@ fn wait_and_exec(init: &Init<'_>, prog: Program) -> Result<()> {
         .process()
         .as_ref()
         .ok_or_else(|| Error::new("process: missing"))?;
-    let nnp = process.no_new_privileges().unwrap_or(false);
-    // Loading a filter needs no_new_privs or CAP_SYS_ADMIN. Without
-    // no_new_privs, and if the program will not keep CAP_SYS_ADMIN, it goes
-    // on now, while we still hold it, and must allow what follows (as in
-    // runc); otherwise right before execve.
-    // Nothing of the runtime's past crosses into the program but stdio and the
-    // fds the caller asked to pass (--preserve-fds). Done before an early
-    // filter is loaded: older profiles (docker's, runtime-tools') deny
-    // close_range.
-    sys::cloexec_from(3 + init.preserve_fds).context("close_range(CLOEXEC)")?;
-    let late = crate::linux::seccomp::load_late(nnp, process.user().uid(), init.caps);
-    if let (Some(f), false) = (init.seccomp, late) {
-        f.load()?;
-    }
-    if let Some(caps) = init.caps {
-        caps.apply_bounding()?;
-    }
-    user::apply(process.user(), init.caps.is_some())?;
-    if let Some(caps) = init.caps {
-        caps.apply_rest()?;
-    }
-    if nnp {
-        nix::sys::prctl::set_no_new_privs().context("process.noNewPrivileges: prctl")?;
+    if init.seccomp.is_none_or(|f| f.listener().is_none()) {
+        drop_privileges(init, process)?;
     }
     let mut fifo = &init.fifo;
     let mut byte = [0u8; 1];
@@ -234,11 +219,65 @@ fn wait_and_exec(init: &Init<'_>, prog: Program) -> Result<()> {
     // As the program's user, in its root, just before its execve.
     run_hooks(init, Point::StartContainer, "created")?;
     sys::reset_signals();
-    if let (Some(f), true) = (init.seccomp, late) {
-        f.load()?;
+    if let Some(f) = init.seccomp {
+        if load_at(f, process, init.caps) == LoadAt::BeforeExecve {
+            load_seccomp(f, &init.chan)?;
+        }
     }
     execve(&prog.path, &prog.argv, &prog.env).with_context(|| format!("exec {:?}", prog.path))?;
     Ok(())
+}
+
+fn load_at(f: &Filter, p: &oci_spec::runtime::Process, caps: Option<&CapPlan>) -> LoadAt {
+    f.load_at(p.no_new_privileges().unwrap_or(false), p.user().uid(), caps)
+}
+
+/// Become the program's user with its capabilities, and load the seccomp
+/// filter unless that is left for right before execve.
+fn drop_privileges(init: &Init<'_>, process: &oci_spec::runtime::Process) -> Result<()> {
+    // Nothing of the runtime's past crosses into the program but stdio and the
+    // fds the caller asked to pass (--preserve-fds). Done before an early
+    // filter is loaded: older profiles (docker's, runtime-tools') deny
+    // close_range.
+    sys::cloexec_from(3 + init.preserve_fds).context("close_range(CLOEXEC)")?;
+    let at = init.seccomp.map(|f| (f, load_at(f, process, init.caps)));
+    if let Some((f, LoadAt::BeforeDrop)) = at {
+        load_seccomp(f, &init.chan)?;
+    }
+    if let Some(caps) = init.caps {
+        caps.apply_bounding()?;
+    }
+    user::apply(process.user(), init.caps.is_some())?;
+    if let Some(caps) = init.caps {
+        caps.apply_rest()?;
+    }
+    if process.no_new_privileges().unwrap_or(false) {
+        nix::sys::prctl::set_no_new_privs().context("process.noNewPrivileges: prctl")?;
+    }
+    if let Some((f, LoadAt::AfterDrop)) = at {
+        load_seccomp(f, &init.chan)?;
+    }
+    Ok(())
+}
+
+/// Load the filter on the calling process. With a listener, hand its fd to
+/// the runtime and wait until the agent has it, so that every notified
+/// syscall from here on has an agent to answer it (the handover's own
+/// sendmsg may not be notified: seccomp::build refuses that). Then our copy
+/// is closed: a container process holding its own listener could answer
+/// for the agent.
+pub fn load_seccomp(f: &Filter, chan: &Channel) -> Result<()> {
+    let Some(fd) = f.load()? else {
+        return Ok(());
+    };
+    let msg = Message::SeccompFd(fd);
+    chan.send(&msg)?;
+    let answer = chan.recv()?;
+    drop(msg);
+    match answer {
+        Some(Message::Continue) => Ok(()),
+        _ => bail!("the runtime went away while handing the seccomp listener fd to the agent"),
+    }
 }
 
 /// Hooks the init runs itself, with the state as the container sees it.

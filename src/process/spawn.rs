@@ -18,6 +18,7 @@ use crate::linux::capabilities::CapPlan;
 use crate::linux::namespaces::{self, Plan};
 use crate::linux::pidfd::{self, ProcessIdentity};
 use crate::linux::seccomp::Filter;
+use crate::linux::seccomp_listener::SendFd;
 use crate::linux::sys::{self, Forked};
 use crate::spec::Config;
 use crate::state::{ContainerDir, EXEC_FIFO, INIT_ERROR};
@@ -39,6 +40,9 @@ pub struct Options<'a> {
     /// Called with the init's PID once its mounts are done and before it
     /// pivots into the rootfs (the prestart and createRuntime hooks).
     pub before_pivot: Option<&'a dyn Fn(i32) -> Result<()>>,
+    /// Called with the init's PID and the listener fd of its seccomp filter,
+    /// when that has one: sends it to the agent (linux.seccomp.listenerPath).
+    pub seccomp_agent: Option<&'a SendFd<'a>>,
 }
 
 /// A cloned init that has reported its root filesystem ready and now waits
@@ -182,6 +186,14 @@ pub fn spawn(
                 if let Some(f) = opts.before_pivot {
                     f(pid)?;
                 }
+                child.chan.send(&Message::Continue)?;
+            }
+            Some(Message::SeccompFd(fd)) if opts.seccomp_agent.is_some() => {
+                if let Some(f) = opts.seccomp_agent {
+                    f(pid, &fd)?;
+                }
+                // The agent has its own now.
+                drop(fd);
                 child.chan.send(&Message::Continue)?;
             }
             Some(Message::Failed(why)) => return Err(Error::new(why)),
