@@ -298,16 +298,49 @@ impl Cgroup {
             .with_context(|| format!("opening cgroup {}", p.display()))
     }
 
-    /// Move `pid` into every v1 hierarchy (v2 uses CLONE_INTO_CGROUP).
-    pub fn place(&self, pid: i32) -> Result<()> {
-        let pid = pid.to_string();
-        for d in &self.dirs {
-            let f = d.path.join("cgroup.procs");
-            fs::write(&f, &pid).with_context(|| format!("writing {pid} to {}", f.display()))?;
+    /// The `tasks` file of every v1 hierarchy (none on v2, which uses
+    /// CLONE_INTO_CGROUP), opened by the runtime for the process it is about
+    /// to clone: that process moves itself in with `join_self`.
+    ///
+    /// Why not write its pid to cgroup.procs from here: moving another
+    /// process takes the kernel's global cgroup_threadgroup_rwsem for
+    /// writing, which waits out an RCU grace period (~10 ms measured here,
+    /// most of a `run`). A single-threaded process moving itself through
+    /// `tasks` with "0" takes no such lock. The kernel checks the
+    /// credentials the file was opened with, the runtime's, so this works
+    /// from inside a new user namespace too.
+    pub fn open_v1_tasks(&self) -> Result<Vec<fs::File>> {
+        use std::os::unix::fs::OpenOptionsExt;
+        if self.version != Version::V1 {
+            return Ok(Vec::new());
         }
-        Ok(())
+        self.dirs
+            .iter()
+            .map(|d| {
+                let f = d.path.join("tasks");
+                fs::OpenOptions::new()
+                    .write(true)
+                    .custom_flags(libc::O_CLOEXEC)
+                    .open(&f)
+                    .with_context(|| format!("opening {}", f.display()))
+            })
+            .collect()
     }
+}
 
+/// In the cloned process, before it runs anything of the container: move
+/// ourselves into the cgroups whose `tasks` files the runtime opened
+/// (Cgroup::open_v1_tasks). Single-threaded, so the thread is the process.
+pub fn join_self(tasks: &[fs::File]) -> Result<()> {
+    use std::io::Write;
+    for mut f in tasks {
+        f.write_all(b"0")
+            .context("joining the container's cgroup (writing 0 to a v1 tasks file)")?;
+    }
+    Ok(())
+}
+
+impl Cgroup {
     /// PIDs of every process in the cgroup and its descendants.
     pub fn pids(&self) -> Result<Vec<i32>> {
         let mut out = Vec::new();

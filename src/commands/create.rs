@@ -128,19 +128,18 @@ pub fn create_with_tty(g: &Global, c: &Create, own_tty: Option<OwnedFd>) -> Resu
             cg.apply(r)?;
         }
         let v2_dir = cg.open_v2_dir()?;
-        let place = |pid: i32| cg.place(pid);
         let opts = Options {
             console,
             no_pivot: c.no_pivot,
             preserve_fds: c.preserve_fds,
             cgroup_fd: v2_dir.as_ref().map(|f| f.as_raw_fd()),
-            place: if v2_dir.is_none() { Some(&place) } else { None },
+            v1_tasks: cg.open_v1_tasks()?,
             cgroup: Some(cg),
             seccomp: filter.as_ref(),
             before_pivot,
             seccomp_agent,
         };
-        let child = spawn::spawn(&cfg, &plan, caps.as_ref(), &dir, dir.lock_fd(), &opts)?;
+        let child = spawn::spawn(&cfg, &plan, caps.as_ref(), &dir, dir.lock_fd(), opts)?;
         crate::testpoint::pause_at("rootfs-ready");
         let state = State {
             id: c.id.clone(),

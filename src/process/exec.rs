@@ -99,6 +99,11 @@ pub fn spawn(e: ExecSpec<'_>) -> Result<(i32, OwnedFd)> {
     }
     let v2_dir = e.cgroup.map(|c| c.open_v2_dir()).transpose()?.flatten();
     let cgroup_fd = v2_dir.as_ref().map(|f| f.as_raw_fd());
+    // v1: the child moves itself in, first thing (Cgroup::open_v1_tasks).
+    let v1_tasks = match e.cgroup {
+        Some(cg) => cg.open_v1_tasks()?,
+        None => Vec::new(),
+    };
     // The child is visible in the container's /proc from its first instruction,
     // still hutch's image: it must be born non-dumpable, so nothing in there may
     // open its /proc/PID/exe (runc CVE-2019-5736), fd/ or map_files/, or ptrace it.
@@ -117,27 +122,24 @@ pub fn spawn(e: ExecSpec<'_>) -> Result<(i32, OwnedFd)> {
             for fd in e.close {
                 let _ = nix::unistd::close(*fd);
             }
-            if let Err(err) = child(
-                &e,
-                flags - CloneFlags::CLONE_NEWPID,
-                &child_end,
-                &argv,
-                &env,
-            ) {
+            let joined = crate::cgroups::join_self(&v1_tasks);
+            drop(v1_tasks);
+            if let Err(err) = joined.and_then(|()| {
+                child(
+                    &e,
+                    flags - CloneFlags::CLONE_NEWPID,
+                    &child_end,
+                    &argv,
+                    &env,
+                )
+            }) {
                 let _ = child_end.send(&Message::Failed(err.to_string()));
             }
             sys::exit_now(127)
         }
         Forked::Parent { pid, pidfd } => {
             drop(child_end);
-            // v1: into the container's cgroups before it may run anything.
-            if let Some(cg) = e.cgroup.filter(|_| v2_dir.is_none()) {
-                if let Err(err) = cg.place(pid) {
-                    let _ = crate::linux::pidfd::signal(&pidfd, libc::SIGKILL);
-                    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
-                    return Err(err.context("exec: joining the container's cgroup"));
-                }
-            }
+            drop(v1_tasks);
             parent_end.send(&Message::Continue)?;
             match follow(&e, pid, &parent_end) {
                 Ok(()) => Ok((pid, pidfd)),

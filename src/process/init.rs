@@ -43,6 +43,8 @@ pub struct Init<'a> {
     pub no_pivot: bool,
     pub preserve_fds: u32,
     pub cgroup: Option<&'a crate::cgroups::Cgroup>,
+    /// cgroup v1 `tasks` files to move ourselves in with, before anything.
+    pub v1_tasks: Vec<File>,
     pub seccomp: Option<&'a Filter>,
     pub id: &'a str,
     /// Ask the parent to run the prestart/createRuntime hooks before pivot_root.
@@ -52,11 +54,15 @@ pub struct Init<'a> {
 }
 
 /// Run the init; never returns.
-pub fn run(init: Init<'_>) -> ! {
+pub fn run(mut init: Init<'_>) -> ! {
     for fd in &init.close {
         let _ = nix::unistd::close(*fd);
     }
-    let prog = match setup(&init) {
+    // In our cgroups before anything else; the files go at once.
+    let tasks = std::mem::take(&mut init.v1_tasks);
+    let joined = crate::cgroups::join_self(&tasks);
+    drop(tasks);
+    let prog = match joined.and_then(|()| setup(&init)) {
         Ok(p) => p,
         Err(e) => {
             let _ = init.chan.send(&Message::Failed(e.to_string()));
@@ -80,8 +86,8 @@ struct Program {
 
 fn setup(init: &Init<'_>) -> Result<Program> {
     let spec = &init.cfg.spec;
-    // Nothing happens in here before the parent has put us in our cgroups and
-    // written our id maps.
+    // Nothing happens in here before the parent has written our id maps (we
+    // are in our cgroups already).
     match init.chan.recv()? {
         Some(Message::Continue) => {}
         _ => bail!("create went away before placing the container init"),

@@ -30,9 +30,9 @@ pub struct Options<'a> {
     pub console: Option<OwnedFd>,
     /// A cgroup v2 directory to clone the init into (CLONE_INTO_CGROUP).
     pub cgroup_fd: Option<RawFd>,
-    /// Called with the init's PID after clone and before it may go on, e.g.
-    /// to add it to cgroup v1 hierarchies.
-    pub place: Option<&'a dyn Fn(i32) -> Result<()>>,
+    /// cgroup v1 `tasks` files the init writes itself into first thing
+    /// (Cgroup::open_v1_tasks).
+    pub v1_tasks: Vec<std::fs::File>,
     /// The container's cgroup, for `cgroup` mounts inside it.
     pub cgroup: Option<&'a crate::cgroups::Cgroup>,
     /// The compiled `linux.seccomp`, loaded by the init just before execve.
@@ -79,7 +79,7 @@ pub fn spawn(
     caps: Option<&CapPlan>,
     dir: &ContainerDir,
     lock_fd: i32,
-    opts: &Options<'_>,
+    mut opts: Options<'_>,
 ) -> Result<Child> {
     let fifo_path = dir.file(EXEC_FIFO);
     mkfifo(&fifo_path, Mode::from_bits_truncate(0o600))
@@ -144,6 +144,7 @@ pub fn spawn(
                 no_pivot: opts.no_pivot,
                 preserve_fds: opts.preserve_fds,
                 cgroup: opts.cgroup,
+                v1_tasks: std::mem::take(&mut opts.v1_tasks),
                 seccomp: opts.seccomp,
                 id: &dir.id,
                 before_pivot: opts.before_pivot.is_some(),
@@ -174,9 +175,6 @@ pub fn spawn(
     crate::testpoint::pause_at("cloned");
     if plan.new.contains(CloneFlags::CLONE_NEWUSER) {
         write_id_maps(cfg, pid)?;
-    }
-    if let Some(place) = opts.place {
-        place(pid)?;
     }
     child.chan.send(&Message::Continue)?;
     loop {
