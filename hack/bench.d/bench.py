@@ -77,6 +77,7 @@ def config(rootfs, args):
 # (key, label, unit) in table order.  Timed scenarios come from hyperfine.
 TIMED = [
     ("run", "1 run /bin/true (create+start+wait+delete)"),
+    ("run_spaced", "1b the same, runs 20 ms apart"),
     ("create_delete", "2 create + delete --force"),
     ("shim", "3 create,start,state,kill,delete (5 calls)"),
     ("state", "4 state of a running container"),
