@@ -1350,6 +1350,31 @@ fn rejects_a_bad_seccomp_action() {
     );
 }
 
+/// config-linux.md: errnoRet with an action that returns no errno "MUST
+/// print an error and fail".
+#[test]
+fn rejects_an_errno_ret_on_an_action_without_one() {
+    let c = with_seccomp(json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{ "names": ["mkdir"], "action": "SCMP_ACT_LOG", "errnoRet": 5 }]
+    }));
+    rejects(
+        "seccompnoerrno",
+        &c,
+        &["linux.seccomp.syscalls[0]", "errnoRet 5", "SCMP_ACT_LOG"],
+    );
+    let c = with_seccomp(json!({ "defaultAction": "SCMP_ACT_ALLOW", "defaultErrnoRet": 1 }));
+    rejects(
+        "seccompnoerrno2",
+        &c,
+        &[
+            "linux.seccomp.defaultAction",
+            "errnoRet 1",
+            "SCMP_ACT_ALLOW",
+        ],
+    );
+}
+
 #[test]
 fn rejects_a_bad_seccomp_architecture() {
     let c = with_seccomp(json!({

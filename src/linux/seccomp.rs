@@ -113,6 +113,13 @@ fn json_name<T: serde::Serialize>(v: &T) -> String {
 }
 
 fn action(field: &str, a: A, errno: Option<u32>) -> Result<ScmpAction> {
+    // config-linux.md: an errno with an action that returns none is an error.
+    if let (Some(n), false) = (errno, matches!(a, A::ScmpActErrno | A::ScmpActTrace)) {
+        bail!(
+            "{field}: errnoRet {n} given, but {} returns no errno (only SCMP_ACT_ERRNO and SCMP_ACT_TRACE do)",
+            json_name(&a)
+        );
+    }
     let errno = errno.map_or(Ok(libc::EPERM), i32::try_from);
     let errno = errno.map_err(|_| Error::new(format!("{field}: errnoRet is out of range")))?;
     Ok(match a {
