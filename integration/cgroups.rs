@@ -784,3 +784,24 @@ fn device_rules_deny_all_then_allow_a_list() {
     env.delete_force(&c.id).ok();
     assert_no_cgroup(&path);
 }
+
+/// A field the host ignores is said on stderr, not dropped in silence.
+#[test]
+fn an_ignored_resource_field_is_warned_about_on_stderr() {
+    let env = Env::new("cg-warn");
+    let id = env.id();
+    let c = config(
+        "true",
+        &path_for(&id),
+        json!({ "memory": { "limit": 67108864, "kernel": 67108864 } }),
+    );
+    let bundle = Bundle::new(&c);
+    let out = env.run(&["run", "--bundle", bundle.arg(), &id]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        out.stderr
+            .contains("hutch: warning: linux.resources.memory.kernel is ignored"),
+        "{out:?}"
+    );
+    env.assert_gone(&id);
+}

@@ -1,6 +1,7 @@
 //! Logs: env_logger for people, and `--log FILE --log-format json` for the
 //! JSON lines containerd and podman read (`{"level":..,"msg":..,"time":..}`).
-//! With neither --log, --debug nor RUST_LOG, no logger is set up at all.
+//! With neither --log, --debug nor RUST_LOG, warnings and errors go to stderr
+//! as one plain line each (no env_logger: it costs start-up time).
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -83,6 +84,31 @@ pub fn init(log_file: Option<&Path>, json: bool, debug: bool) -> Result<bool, St
             .filter_level(level)
             .parse_default_env()
             .init();
+    } else if log::set_logger(&StderrWarnings).is_ok() {
+        log::set_max_level(LevelFilter::Warn);
     }
     Ok(false)
+}
+
+/// What a `log::warn!` says must reach someone (e.g. a resource field that
+/// this host's cgroups ignore): stderr, as runc's warnings do.
+struct StderrWarnings;
+
+impl Log for StderrWarnings {
+    fn enabled(&self, m: &Metadata<'_>) -> bool {
+        m.level() <= Level::Warn
+    }
+
+    fn log(&self, r: &Record<'_>) {
+        if self.enabled(r.metadata()) {
+            let what = if r.level() == Level::Error {
+                "error"
+            } else {
+                "warning"
+            };
+            eprintln!("hutch: {what}: {}", r.args());
+        }
+    }
+
+    fn flush(&self) {}
 }
