@@ -1797,6 +1797,126 @@ fn rejects_a_bad_personality() {
     );
 }
 
+// ---------------------------------------------------------------------------
+// linux.memoryPolicy
+
+const MPOL_PREFERRED: u64 = 1;
+const MPOL_BIND: u64 = 2;
+const MPOL_INTERLEAVE: u64 = 3;
+const MPOL_LOCAL: u64 = 4;
+const MPOL_F_STATIC_NODES: u64 = 1 << 15;
+
+#[test]
+fn linux_memory_policy() {
+    let env = Env::new("mempol");
+    let policy = |r: &Value| {
+        let m = &r["mempolicy"];
+        (m["mode"].as_u64(), m["flags"].as_u64(), m["nodes"].clone())
+    };
+    // Without the field: the host's default, whatever hutch's own is.
+    let r = inspect(&env, base(), &[]);
+    assert_eq!(
+        policy(&r),
+        (Some(0), Some(0), json!([])),
+        "{}",
+        r["mempolicy"]
+    );
+
+    let mut c = base();
+    c["linux"]["memoryPolicy"] = json!({ "mode": "MPOL_INTERLEAVE", "nodes": "0" });
+    let r = inspect(&env, c.clone(), &[]);
+    assert_eq!(policy(&r), (Some(MPOL_INTERLEAVE), Some(0), json!([0])));
+    // Processes exec adds are not the init's children: set for them too.
+    let r = exec_report(&env, c, &[]);
+    assert_eq!(
+        policy(&r),
+        (Some(MPOL_INTERLEAVE), Some(0), json!([0])),
+        "exec"
+    );
+
+    let mut c = base();
+    c["linux"]["memoryPolicy"] =
+        json!({ "mode": "MPOL_BIND", "nodes": "0", "flags": ["MPOL_F_STATIC_NODES"] });
+    let r = inspect(&env, c, &[]);
+    assert_eq!(
+        policy(&r),
+        (Some(MPOL_BIND), Some(MPOL_F_STATIC_NODES), json!([0]))
+    );
+
+    let mut c = base();
+    c["linux"]["memoryPolicy"] = json!({ "mode": "MPOL_PREFERRED", "nodes": "0" });
+    let r = inspect(&env, c, &[]);
+    assert_eq!(policy(&r), (Some(MPOL_PREFERRED), Some(0), json!([0])));
+
+    let mut c = base();
+    c["linux"]["memoryPolicy"] = json!({ "mode": "MPOL_LOCAL" });
+    let r = inspect(&env, c, &[]);
+    assert_eq!(policy(&r), (Some(MPOL_LOCAL), Some(0), json!([])));
+}
+
+#[test]
+fn rejects_a_bad_memory_policy() {
+    let with = |p: Value| {
+        let mut c = base();
+        c["linux"]["memoryPolicy"] = p;
+        c
+    };
+    rejects(
+        "mpolmode",
+        &with(json!({ "mode": "MPOL_NOPE", "nodes": "0" })),
+        &["linux.memoryPolicy.mode", "MPOL_NOPE"],
+    );
+    rejects(
+        "mpolflag",
+        &with(json!({ "mode": "MPOL_BIND", "nodes": "0", "flags": ["MPOL_F_NOPE"] })),
+        &["linux.memoryPolicy.flags", "MPOL_F_NOPE"],
+    );
+    rejects(
+        "mpolsyntax",
+        &with(json!({ "mode": "MPOL_BIND", "nodes": "0-" })),
+        &["linux.memoryPolicy.nodes", "\"0-\"", "0-3,7"],
+    );
+    rejects(
+        "mpolbackwards",
+        &with(json!({ "mode": "MPOL_BIND", "nodes": "3-1" })),
+        &["linux.memoryPolicy.nodes", "backwards"],
+    );
+    rejects(
+        "mpolnonodes",
+        &with(json!({ "mode": "MPOL_BIND" })),
+        &["linux.memoryPolicy.nodes", "MPOL_BIND", "at least one node"],
+    );
+    rejects(
+        "mpollocalnodes",
+        &with(json!({ "mode": "MPOL_LOCAL", "nodes": "0" })),
+        &["linux.memoryPolicy.nodes", "MPOL_LOCAL", "no nodes"],
+    );
+    rejects(
+        "mpolflags",
+        &with(json!({ "mode": "MPOL_BIND", "nodes": "0",
+            "flags": ["MPOL_F_STATIC_NODES", "MPOL_F_RELATIVE_NODES"] })),
+        &["linux.memoryPolicy.flags", "exclude each other"],
+    );
+    // A node the host lacks: the first one past those online.
+    let online = fs::read_to_string("/sys/devices/system/node/online").unwrap();
+    let last: u32 = online
+        .trim()
+        .rsplit([',', '-'])
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let missing = (last + 1).to_string();
+    rejects(
+        "mpolhost",
+        &with(json!({ "mode": "MPOL_INTERLEAVE", "nodes": format!("0,{missing}") })),
+        &[
+            "linux.memoryPolicy.nodes",
+            &format!("node {missing} is not online"),
+        ],
+    );
+}
+
 /// A host command's stdout, trimmed.
 fn run_bounded_output(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap();

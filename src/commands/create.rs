@@ -13,8 +13,8 @@ use crate::error::{Context, Result};
 use crate::hooks::{self, Point};
 use crate::linux::capabilities::{self, CapPlan};
 use crate::linux::{
-    cpu_affinity, ioprio, mount_options, namespaces, personality, rlimits, scheduler, seccomp,
-    seccomp_listener, sysctl,
+    cpu_affinity, ioprio, memory_policy, mount_options, namespaces, personality, rlimits,
+    scheduler, seccomp, seccomp_listener, sysctl,
 };
 use crate::process::spawn::{self, Options};
 use crate::process::terminal;
@@ -56,6 +56,13 @@ pub fn create_with_tty(g: &Global, c: &Create, own_tty: Option<OwnedFd>) -> Resu
     reject_unsupported(spec)?;
     let plan = namespaces::plan(spec)?;
     let caps = check(spec, |ns| plan.has(ns))?;
+    if let Some(m) = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.memory_policy().as_ref())
+    {
+        memory_policy::check_host(m, &memory_policy::policy(m)?)?;
+    }
     if plan.join_pid.is_some() {
         // The init will be visible to the processes already in that PID
         // namespace while it is still hutch's image (see linux::sealed_exe).
@@ -154,6 +161,10 @@ pub fn create_with_tty(g: &Global, c: &Create, own_tty: Option<OwnedFd>) -> Resu
             hooks: spec.hooks().clone(),
             seccomp: spec.linux().as_ref().and_then(|l| l.seccomp().clone()),
             personality: spec.linux().as_ref().and_then(|l| l.personality().clone()),
+            memory_policy: spec
+                .linux()
+                .as_ref()
+                .and_then(|l| l.memory_policy().clone()),
         };
         dir.save(&state)?;
         if let Some(p) = &c.pid_file {
@@ -212,6 +223,13 @@ pub fn check(spec: &Spec, has: impl Fn(LinuxNamespaceType) -> bool) -> Result<Op
     if let Some(p) = spec.linux().as_ref().and_then(|l| l.personality().as_ref()) {
         personality::persona(p)?;
     }
+    if let Some(m) = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.memory_policy().as_ref())
+    {
+        memory_policy::policy(m)?;
+    }
     Ok(caps)
 }
 
@@ -254,7 +272,6 @@ pub fn reject_unsupported(spec: &Spec) -> Result<()> {
         let unsupported = [
             ("linux.intelRdt", l.intel_rdt().is_some()),
             ("linux.netDevices", l.net_devices().is_some()),
-            ("linux.memoryPolicy", l.memory_policy().is_some()),
         ];
         for (name, present) in unsupported {
             if present {

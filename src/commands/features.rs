@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use crate::error::{Error, Result};
-use crate::linux::{mount_options, seccomp};
+use crate::linux::{memory_policy, mount_options, seccomp};
 
 pub fn run() -> Result<()> {
     let caps: Vec<String> = caps::all().iter().map(|c| c.to_string()).collect();
@@ -31,6 +31,10 @@ pub fn run() -> Result<()> {
             "apparmor": {"enabled": false},
             "selinux": {"enabled": false},
             "intelRdt": {"enabled": false},
+            "memoryPolicy": {
+                "modes": memory_policy::MODES,
+                "flags": memory_policy::FLAGS
+            },
             "mountExtensions": {"idmap": {"enabled": false}}
         },
         "annotations": {

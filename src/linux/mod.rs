@@ -6,6 +6,7 @@ pub mod copyup;
 pub mod cpu_affinity;
 pub mod devices;
 pub mod ioprio;
+pub mod memory_policy;
 pub mod mount_options;
 pub mod namespaces;
 pub mod personality;

@@ -223,6 +223,25 @@ pub fn personality(persona: libc::c_ulong) -> Result<i32, Errno> {
     Ok(ret)
 }
 
+/// set_mempolicy(2): the calling thread's NUMA memory policy, inherited
+/// by its children and kept across execve. `mask` holds `mask.len() * 64`
+/// node bits; the kernel reads one bit fewer than `maxnode` says, hence +1.
+pub fn set_mempolicy(mode: libc::c_int, mask: &[libc::c_ulong]) -> Result<(), Errno> {
+    let maxnode = (mask.len() * libc::c_ulong::BITS as usize + 1) as libc::c_ulong;
+    let ptr = if mask.is_empty() {
+        std::ptr::null()
+    } else {
+        mask.as_ptr()
+    };
+    // SAFETY: `ptr` is null or points at `mask`, which holds the maxnode - 1
+    // bits the kernel reads and outlives the call; nothing is written.
+    let ret = unsafe { libc::syscall(libc::SYS_set_mempolicy, mode, ptr, maxnode) };
+    if ret < 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
+
 /// The kernel's struct sched_attr, version 1 (with the utilization clamps,
 /// which libc's lacks).
 #[repr(C)]
