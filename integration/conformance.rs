@@ -1917,6 +1917,213 @@ fn rejects_a_bad_memory_policy() {
     );
 }
 
+// ---------------------------------------------------------------------------
+// linux.netDevices
+
+/// A veth pair made on the host for one test (this kernel has no dummy
+/// driver); `moved` is the end a config moves into a container. Whatever is
+/// left of it is deleted at drop.
+struct Veth {
+    moved: String,
+    peer: String,
+}
+
+impl Veth {
+    fn new(tag: &str) -> Veth {
+        // Device names have at most 15 bytes.
+        let n = std::process::id() % 10_000;
+        let v = Veth {
+            moved: format!("hutch{tag}{n}a"),
+            peer: format!("hutch{tag}{n}b"),
+        };
+        ip(&[
+            "link", "add", &v.moved, "type", "veth", "peer", "name", &v.peer,
+        ]);
+        v
+    }
+}
+
+impl Drop for Veth {
+    fn drop(&mut self) {
+        for d in [&self.moved, &self.peer] {
+            if on_host(d) {
+                let _ = Command::new("ip").args(["link", "del", d]).status();
+            }
+        }
+    }
+}
+
+#[track_caller]
+fn ip(args: &[&str]) {
+    run_bounded_output(Command::new("ip").args(args));
+}
+
+fn on_host(dev: &str) -> bool {
+    Path::new("/sys/class/net").join(dev).exists()
+}
+
+#[test]
+fn linux_net_devices_move_rename_and_keep_addresses() {
+    let env = Env::new("netdev");
+    let veth = Veth::new("nd");
+    // Permanent addresses of global scope go along (config-linux.md); one
+    // of link scope does not.
+    ip(&["addr", "add", "10.199.7.1/24", "dev", &veth.moved]);
+    ip(&["addr", "add", "fd00:199::1/64", "dev", &veth.moved, "nodad"]);
+    ip(&[
+        "addr",
+        "add",
+        "10.199.8.1/24",
+        "dev",
+        &veth.moved,
+        "scope",
+        "link",
+    ]);
+
+    let mut c = sh("while :; do sleep 1000; done");
+    c["linux"]["netDevices"] = json!({ veth.moved.clone(): { "name": "ctr0" } });
+    let (ct, _b) = env.run_container(&c);
+    assert!(!on_host(&veth.moved), "{} still on the host", veth.moved);
+    assert!(!on_host("ctr0"), "ctr0 on the host");
+
+    let inside = |cmd: &str| env.run(&["exec", &ct.id, "sh", "-c", cmd]).ok().stdout;
+    let link = inside("ip -o link show ctr0");
+    let flags = link.split(['<', '>']).nth(1).unwrap_or("");
+    assert!(flags.split(',').any(|f| f == "UP"), "not up: {link}");
+    let addrs = inside("ip -o addr show dev ctr0");
+    assert!(addrs.contains("inet 10.199.7.1/24"), "{addrs}");
+    assert!(addrs.contains("inet6 fd00:199::1/64"), "{addrs}");
+    assert!(
+        !addrs.contains("10.199.8.1"),
+        "a link-scope address moved: {addrs}"
+    );
+    let host_name = env
+        .run(&["exec", &ct.id, "ip", "link", "show", &veth.moved])
+        .status;
+    assert!(
+        !host_name.success(),
+        "{} is there under its host name",
+        veth.moved
+    );
+
+    // delete moves nothing back (config-linux.md): the namespace goes,
+    // and with it the veth end, and so its peer on the host. That happens
+    // in the kernel's own time after the last process is gone.
+    env.run(&["delete", "--force", &ct.id]).ok();
+    env.assert_gone(&ct.id);
+    let gone = (0..100).any(|_| {
+        let g = !on_host(&veth.peer);
+        if !g {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        g
+    });
+    assert!(
+        gone,
+        "{} outlived the container's network namespace",
+        veth.peer
+    );
+    assert!(
+        !on_host(&veth.moved) && !on_host("ctr0"),
+        "the device came back"
+    );
+}
+
+#[test]
+fn linux_net_devices_without_a_name_keep_theirs() {
+    let env = Env::new("netdevkeep");
+    let veth = Veth::new("nk");
+    let mut c = sh("while :; do sleep 1000; done");
+    c["linux"]["netDevices"] = json!({ veth.moved.clone(): {} });
+    let (ct, _b) = env.run_container(&c);
+    let link = env
+        .run(&["exec", &ct.id, "ip", "-o", "link", "show", &veth.moved])
+        .ok()
+        .stdout;
+    assert!(link.contains(&format!("{}@", veth.moved)), "{link}");
+    assert!(!on_host(&veth.moved));
+}
+
+/// Into a network namespace linux.namespaces joins by path: the device
+/// stays there after delete, the namespace being someone else's.
+#[test]
+fn linux_net_devices_into_a_joined_namespace() {
+    let env = Env::new("netdevjoin");
+    let veth = Veth::new("nj");
+    let ns = format!("hutch-it-{}", std::process::id());
+    ip(&["netns", "add", &ns]);
+    struct Netns(String);
+    impl Drop for Netns {
+        fn drop(&mut self) {
+            let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+        }
+    }
+    let _ns = Netns(ns.clone());
+    let mut c = sh("while :; do sleep 1000; done");
+    c["linux"]["namespaces"] = json!([
+        { "type": "pid" }, { "type": "mount" }, { "type": "uts" }, { "type": "ipc" },
+        { "type": "network", "path": format!("/run/netns/{ns}") }
+    ]);
+    c["linux"]["netDevices"] = json!({ veth.moved.clone(): { "name": "joined0" } });
+    let (ct, _b) = env.run_container(&c);
+    let link = env
+        .run(&["exec", &ct.id, "ip", "-o", "link", "show", "joined0"])
+        .ok()
+        .stdout;
+    assert!(link.contains("joined0@"), "{link}");
+    env.run(&["delete", "--force", &ct.id]).ok();
+    let there =
+        run_bounded_output(Command::new("ip").args(["-n", &ns, "-o", "link", "show", "joined0"]));
+    assert!(there.contains("joined0@"), "{there}");
+    assert!(!on_host(&veth.moved));
+}
+
+#[test]
+fn rejects_bad_net_devices() {
+    let veth = Veth::new("nr");
+    let with = |devs: Value| {
+        let mut c = base();
+        c["linux"]["netDevices"] = devs;
+        c
+    };
+    rejects(
+        "netdevmissing",
+        &with(json!({ "hutchnone0": {} })),
+        &["linux.netDevices", "hutchnone0", "no network device"],
+    );
+    let mut c = with(json!({ veth.moved.clone(): {} }));
+    c["linux"]["namespaces"] = json!([{ "type": "pid" }, { "type": "mount" }, { "type": "uts" }]);
+    rejects(
+        "netdevnons",
+        &c,
+        &["linux.netDevices", "no network namespace"],
+    );
+    let mut c = with(json!({ veth.moved.clone(): {} }));
+    c["linux"]["namespaces"][1] = json!({ "type": "network", "path": "/proc/self/ns/net" });
+    rejects("netdevhostns", &c, &["linux.netDevices", "is the host's"]);
+    rejects(
+        "netdevbadname",
+        &with(json!({ veth.moved.clone(): { "name": "a/b" } })),
+        &["linux.netDevices", "\"a/b\"", "'/'"],
+    );
+    rejects(
+        "netdevlongname",
+        &with(json!({ veth.moved.clone(): { "name": "a_name_too_long0" } })),
+        &["linux.netDevices", "1 to 15 bytes"],
+    );
+    // The namespace has its lo: the kernel refuses, and nothing moved.
+    rejects(
+        "netdevexists",
+        &with(json!({ veth.moved.clone(): { "name": "lo" } })),
+        &["linux.netDevices", "\"lo\"", "already"],
+    );
+    assert!(
+        on_host(&veth.moved),
+        "{} lost by a failed create",
+        veth.moved
+    );
+}
+
 /// A host command's stdout, trimmed.
 fn run_bounded_output(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap();

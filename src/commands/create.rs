@@ -13,8 +13,8 @@ use crate::error::{Context, Result};
 use crate::hooks::{self, Point};
 use crate::linux::capabilities::{self, CapPlan};
 use crate::linux::{
-    cpu_affinity, ioprio, memory_policy, mount_options, namespaces, personality, rlimits,
-    scheduler, seccomp, seccomp_listener, sysctl,
+    cpu_affinity, ioprio, memory_policy, mount_options, namespaces, net_devices, personality,
+    rlimits, scheduler, seccomp, seccomp_listener, sysctl,
 };
 use crate::process::spawn::{self, Options};
 use crate::process::terminal;
@@ -62,6 +62,9 @@ pub fn create_with_tty(g: &Global, c: &Create, own_tty: Option<OwnedFd>) -> Resu
         .and_then(|l| l.memory_policy().as_ref())
     {
         memory_policy::check_host(m, &memory_policy::policy(m)?)?;
+    }
+    if let Some(d) = spec.linux().as_ref().and_then(|l| l.net_devices().as_ref()) {
+        net_devices::check_host(d, &plan)?;
     }
     if plan.join_pid.is_some() {
         // The init will be visible to the processes already in that PID
@@ -230,6 +233,9 @@ pub fn check(spec: &Spec, has: impl Fn(LinuxNamespaceType) -> bool) -> Result<Op
     {
         memory_policy::policy(m)?;
     }
+    if let Some(d) = spec.linux().as_ref().and_then(|l| l.net_devices().as_ref()) {
+        net_devices::check(d)?;
+    }
     Ok(caps)
 }
 
@@ -269,10 +275,7 @@ pub fn reject_unsupported(spec: &Spec) -> Result<()> {
         }
     }
     if let Some(l) = spec.linux() {
-        let unsupported = [
-            ("linux.intelRdt", l.intel_rdt().is_some()),
-            ("linux.netDevices", l.net_devices().is_some()),
-        ];
+        let unsupported = [("linux.intelRdt", l.intel_rdt().is_some())];
         for (name, present) in unsupported {
             if present {
                 bail!("{name} is not supported yet");

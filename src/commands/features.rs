@@ -31,6 +31,7 @@ pub fn run() -> Result<()> {
             "apparmor": {"enabled": false},
             "selinux": {"enabled": false},
             "intelRdt": {"enabled": false},
+            "netDevices": {"enabled": true},
             "memoryPolicy": {
                 "modes": memory_policy::MODES,
                 "flags": memory_policy::FLAGS

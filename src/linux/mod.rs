@@ -9,6 +9,8 @@ pub mod ioprio;
 pub mod memory_policy;
 pub mod mount_options;
 pub mod namespaces;
+pub mod net_devices;
+pub mod netlink;
 pub mod personality;
 pub mod pidfd;
 pub mod procfs;

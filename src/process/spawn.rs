@@ -176,6 +176,16 @@ pub fn spawn(
     if plan.new.contains(CloneFlags::CLONE_NEWUSER) {
         write_id_maps(cfg, pid)?;
     }
+    // Before the init goes on: the devices are there for every hook and
+    // for the container's process.
+    if let Some(d) = cfg
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.net_devices().as_ref())
+    {
+        crate::linux::net_devices::move_all(d, plan, pid)?;
+    }
     child.chan.send(&Message::Continue)?;
     loop {
         match child.chan.recv()? {
