@@ -2122,6 +2122,19 @@ fn rejects_bad_net_devices() {
         "{} lost by a failed create",
         veth.moved
     );
+    // A create that fails after the move gives the device back, under its
+    // own name and with its address.
+    ip(&["addr", "add", "10.199.9.1/24", "dev", &veth.moved]);
+    let mut c = with(json!({ veth.moved.clone(): { "name": "ctr1" } }));
+    c["process"]["args"] = json!(["/nonexistent"]);
+    rejects("netdevlate", &c, &["process.args[0]", "/nonexistent"]);
+    let addrs =
+        run_bounded_output(Command::new("ip").args(["-o", "addr", "show", "dev", &veth.moved]));
+    assert!(
+        addrs.contains("inet 10.199.9.1/24"),
+        "not back as it was: {addrs:?}"
+    );
+    assert!(!on_host("ctr1"));
 }
 
 /// A host command's stdout, trimmed.

@@ -2,7 +2,8 @@
 //! namespace, renamed when `name` says so, with their permanent global
 //! addresses and brought up (config-linux.md). Nothing is done at delete: the
 //! spec forbids moving them back; when the namespace dies the kernel returns
-//! physical devices to the host and destroys virtual ones.
+//! physical devices to the host and destroys virtual ones. A failed create
+//! does move them back: the container never existed.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -106,9 +107,42 @@ fn joined(plan: &Plan) -> Option<&File> {
         .map(|(_, f)| f)
 }
 
+/// Devices moved into a container that is still being created: a failed
+/// create moves them back (`undo`), for a failed create leaves the host as
+/// it was. Once the container exists they are its namespace's business.
+pub struct Moved {
+    inside: Socket,
+    host_ns: File,
+    /// (index in the container's namespace, host name, host addresses).
+    devices: Vec<(i32, String, Vec<netlink::Address>)>,
+}
+
+impl Moved {
+    /// Back to the host under their own names, with their addresses; best
+    /// effort (a failed create is being reported already).
+    pub fn undo(&mut self) {
+        let Ok(mut host) = Socket::open() else { return };
+        for (index, name, addresses) in self.devices.drain(..).rev() {
+            if self
+                .inside
+                .move_link(index, self.host_ns.as_raw_fd(), &name)
+                .is_err()
+            {
+                continue;
+            }
+            if let Ok(back) = host.link_index(&name) {
+                for a in &addresses {
+                    let _ = host.add_address(back, a);
+                }
+            }
+        }
+    }
+}
+
 /// Move them into the network namespace of the container whose init is
-/// `pid` (or the one linux.namespaces joins), before the init goes on.
-pub fn move_all(devs: &HashMap<String, LinuxNetDevice>, plan: &Plan, pid: i32) -> Result<()> {
+/// `pid` (or the one linux.namespaces joins), before the init goes on. On
+/// an error, those moved already go back.
+pub fn move_all(devs: &HashMap<String, LinuxNetDevice>, plan: &Plan, pid: i32) -> Result<Moved> {
     let opened;
     let netns = match joined(plan) {
         Some(f) => f,
@@ -118,49 +152,64 @@ pub fn move_all(devs: &HashMap<String, LinuxNetDevice>, plan: &Plan, pid: i32) -
             &opened
         }
     };
+    let mut moved = Moved {
+        inside: netlink::socket_in(netns.as_fd()).context("linux.netDevices")?,
+        host_ns: File::open("/proc/self/ns/net").context("opening /proc/self/ns/net")?,
+        devices: Vec::new(),
+    };
     let mut host = Socket::open().context("linux.netDevices")?;
-    let mut inside = netlink::socket_in(netns.as_fd()).context("linux.netDevices")?;
     for (from, to) in pairs(devs) {
-        let what = || format!("linux.netDevices {from:?}");
-        let index = host
-            .link_index(from)
-            .with_context(|| format!("{}: RTM_GETLINK", what()))?;
-        let addresses = host
-            .permanent_addresses(index)
-            .with_context(|| format!("{}: RTM_GETADDR", what()))?;
-        // The kernel renames after the move, and a rename that fails there
-        // leaves the device moved under its old name: ask first.
-        if !to.contains("%d") && inside.link_index(to).is_ok() {
-            bail!(
-                "{}: name {to:?}: a device of that name is in the container's network namespace already",
-                what()
-            );
+        if let Err(e) = move_one(&mut host, &mut moved, netns, from, to) {
+            moved.undo();
+            return Err(e);
         }
-        match host.move_link(index, netns.as_raw_fd(), to) {
-            Ok(()) => {}
-            Err(e) => {
-                return Err(e)
-                    .with_context(|| format!("{}: moving it into the container as {to:?}", what()))
-            }
-        }
-        // A template's name is the kernel's choice; the index stays unless
-        // taken in the namespace (then only the name finds it).
-        let found = if to.contains("%d") {
-            inside.link_by_index(index)
-        } else {
-            inside.link_index(to)
-        };
-        let new = found.with_context(|| format!("{}: finding it in the container", what()))?;
-        for a in &addresses {
-            inside
-                .add_address(new, a)
-                .with_context(|| format!("{}: adding its address {a} back", what()))?;
-        }
-        inside
-            .set_up(new)
-            .with_context(|| format!("{}: setting it up in the container", what()))?;
     }
-    Ok(())
+    Ok(moved)
+}
+
+fn move_one(
+    host: &mut Socket,
+    moved: &mut Moved,
+    netns: &File,
+    from: &str,
+    to: &str,
+) -> Result<()> {
+    let what = || format!("linux.netDevices {from:?}");
+    let inside = &mut moved.inside;
+    let index = host
+        .link_index(from)
+        .with_context(|| format!("{}: RTM_GETLINK", what()))?;
+    let addresses = host
+        .permanent_addresses(index)
+        .with_context(|| format!("{}: RTM_GETADDR", what()))?;
+    // The kernel renames after the move, and a rename that fails there
+    // leaves the device moved under its old name: ask first.
+    if !to.contains("%d") && inside.link_index(to).is_ok() {
+        bail!(
+            "{}: name {to:?}: a device of that name is in the container's network namespace already",
+            what()
+        );
+    }
+    host.move_link(index, netns.as_raw_fd(), to)
+        .with_context(|| format!("{}: moving it into the container as {to:?}", what()))?;
+    // A template's name is the kernel's choice; the index stays unless
+    // taken in the namespace (then only the name finds it).
+    let found = if to.contains("%d") {
+        inside.link_by_index(index)
+    } else {
+        inside.link_index(to)
+    };
+    let new = found.with_context(|| format!("{}: finding it in the container", what()))?;
+    moved.devices.push((new, from.to_string(), addresses));
+    let (inside, addresses) = (&mut moved.inside, &moved.devices[moved.devices.len() - 1].2);
+    for a in addresses {
+        inside
+            .add_address(new, a)
+            .with_context(|| format!("{}: adding its address {a} back", what()))?;
+    }
+    inside
+        .set_up(new)
+        .with_context(|| format!("{}: setting it up in the container", what()))
 }
 
 #[cfg(test)]

@@ -52,6 +52,8 @@ pub struct Child {
     pidfd: OwnedFd,
     chan: channel::Channel,
     released: bool,
+    /// linux.netDevices moved in: back to the host if create fails.
+    net_devices: Option<crate::linux::net_devices::Moved>,
 }
 
 impl Child {
@@ -67,6 +69,9 @@ impl Child {
 impl Drop for Child {
     fn drop(&mut self) {
         if !self.released {
+            if let Some(m) = &mut self.net_devices {
+                m.undo();
+            }
             let _ = pidfd::signal(&self.pidfd, libc::SIGKILL);
             let _ = waitpid(Pid::from_raw(self.identity.pid), None);
         }
@@ -165,11 +170,12 @@ pub fn spawn(
             return Err(e);
         }
     };
-    let child = Child {
+    let mut child = Child {
         identity,
         pidfd,
         chan: parent_end,
         released: false,
+        net_devices: None,
     };
     left?;
     crate::testpoint::pause_at("cloned");
@@ -184,7 +190,7 @@ pub fn spawn(
         .as_ref()
         .and_then(|l| l.net_devices().as_ref())
     {
-        crate::linux::net_devices::move_all(d, plan, pid)?;
+        child.net_devices = Some(crate::linux::net_devices::move_all(d, plan, pid)?);
     }
     child.chan.send(&Message::Continue)?;
     loop {
