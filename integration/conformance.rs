@@ -1134,6 +1134,144 @@ fn user_namespace_with_mappings() {
     assert_ne!(r["ns"]["user"], ns("self", "user"));
 }
 
+// ---------------------------------------------------------------------------
+// mounts[].uidMappings/gidMappings, options idmap/ridmap
+
+/// A host directory with a file owned by 0:0 and one by 5:5.
+fn owned_files() -> TempDir {
+    let d = TempDir::new("idmap");
+    for (name, id) in [("root", 0), ("five", 5)] {
+        let p = d.path().join(name);
+        fs::write(&p, name).unwrap();
+        std::os::unix::fs::chown(&p, Some(id), Some(id)).unwrap();
+    }
+    d
+}
+
+fn owner(r: &Value, p: &str) -> (u64, u64) {
+    let v = path(r, p);
+    (v["uid"].as_u64().unwrap(), v["gid"].as_u64().unwrap())
+}
+
+#[test]
+fn idmapped_bind_mount_with_its_own_mappings() {
+    let env = Env::new("idmap");
+    let src = owned_files();
+    let mut c = base();
+    c["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/mnt", "type": "bind", "source": src.path(),
+        "options": ["bind", "idmap"],
+        "uidMappings": [{ "containerID": 0, "hostID": 1000, "size": 1 }],
+        "gidMappings": [{ "containerID": 0, "hostID": 2000, "size": 1 }]
+    }));
+    let r = inspect(&env, c, &["--path", "/mnt/root", "--path", "/mnt/five"]);
+    assert_eq!(owner(&r, "/mnt/root"), (1000, 2000), "0:0 on disk, mapped");
+    assert_eq!(
+        owner(&r, "/mnt/five"),
+        (65534, 65534),
+        "5:5 is outside the map"
+    );
+    let host = fs::metadata(src.path().join("root")).unwrap();
+    assert_eq!((host.uid(), host.gid()), (0, 0), "the host's view changed");
+}
+
+/// `idmap` alone in a container with a user namespace: the container's own
+/// mappings, so files root owns on the host are root's inside, where a
+/// plain bind shows them as nobody's.
+#[test]
+fn idmap_option_takes_the_containers_mappings() {
+    let env = Env::new("idmapns");
+    let src = owned_files();
+    let mut c = base();
+    c["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({ "type": "user" }));
+    c["linux"]["uidMappings"] = json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
+    c["linux"]["gidMappings"] = json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
+    let mounts = c["mounts"].as_array_mut().unwrap();
+    mounts.retain(|m| m["type"] != "sysfs");
+    mounts.push(json!({
+        "destination": "/mnt", "type": "bind", "source": src.path(),
+        "options": ["rbind", "ridmap"]
+    }));
+    mounts.push(json!({
+        "destination": "/home", "type": "bind", "source": src.path(),
+        "options": ["bind"]
+    }));
+    let r = inspect(
+        &env,
+        c,
+        &[
+            "--path",
+            "/mnt/root",
+            "--path",
+            "/mnt/five",
+            "--path",
+            "/home/root",
+        ],
+    );
+    assert_eq!(owner(&r, "/mnt/root"), (0, 0));
+    assert_eq!(owner(&r, "/mnt/five"), (5, 5));
+    assert_eq!(owner(&r, "/home/root"), (65534, 65534));
+}
+
+#[test]
+fn rejects_bad_idmapped_mounts() {
+    let src = owned_files();
+    let with = |m: Value| {
+        let mut c = base();
+        c["mounts"].as_array_mut().unwrap().push(m);
+        c
+    };
+    let map = json!([{ "containerID": 0, "hostID": 1000, "size": 1 }]);
+    let n = base()["mounts"].as_array().unwrap().len();
+    rejects(
+        "idmaphalf",
+        &with(
+            json!({ "destination": "/mnt", "type": "bind", "source": src.path(),
+            "options": ["bind", "idmap"], "uidMappings": map }),
+        ),
+        &[
+            &format!("mounts[{n}].uidMappings/gidMappings"),
+            "without the other",
+        ],
+    );
+    rejects(
+        "idmapnons",
+        &with(
+            json!({ "destination": "/mnt", "type": "bind", "source": src.path(),
+            "options": ["bind", "idmap"] }),
+        ),
+        &[&format!("mounts[{n}].options"), "no user namespace"],
+    );
+    rejects(
+        "idmaptmpfs",
+        &with(
+            json!({ "destination": "/mnt", "type": "tmpfs", "source": "tmpfs",
+            "options": ["idmap"], "uidMappings": map, "gidMappings": map }),
+        ),
+        &[&format!("mounts[{n}]"), "bind mounts only"],
+    );
+    rejects(
+        "idmapzero",
+        &with(
+            json!({ "destination": "/mnt", "type": "bind", "source": src.path(),
+            "options": ["bind", "idmap"], "uidMappings": map,
+            "gidMappings": [{ "containerID": 0, "hostID": 1000, "size": 0 }] }),
+        ),
+        &[&format!("mounts[{n}].gidMappings"), "size"],
+    );
+    rejects(
+        "idmapmissing",
+        &with(
+            json!({ "destination": "/mnt", "type": "bind", "source": "/hutch/no/such/dir",
+            "options": ["bind", "idmap"], "uidMappings": map, "gidMappings": map }),
+        ),
+        &[&format!("mounts[{n}]"), "/hutch/no/such/dir", "open_tree"],
+    );
+}
+
 #[test]
 fn rejects_a_zero_or_negative_id_mapping_size() {
     let mut c = base();
@@ -1684,21 +1822,6 @@ fn rejects_id_mappings_without_a_user_namespace() {
 }
 
 #[test]
-fn rejects_idmapped_mounts() {
-    let mut c = base();
-    c["mounts"].as_array_mut().unwrap().push(json!({
-        "destination": "/x", "type": "bind", "source": "/tmp", "options": ["bind"],
-        "uidMappings": [{ "containerID": 0, "hostID": 1000, "size": 1 }],
-        "gidMappings": [{ "containerID": 0, "hostID": 1000, "size": 1 }]
-    }));
-    rejects(
-        "idmapmount",
-        &c,
-        &["mounts[6].uidMappings", "not supported"],
-    );
-}
-
-#[test]
 fn features_list_every_mount_option_and_namespace_create_applies() {
     let out = run_runtime(None, &["features"], None, Out::Capture).ok();
     let f: Value = serde_json::from_str(&out.stdout).unwrap();
@@ -1731,11 +1854,12 @@ fn features_list_every_mount_option_and_namespace_create_applies() {
         "nosymfollow",
         "symfollow",
         "tmpcopyup",
+        "idmap",
+        "ridmap",
     ] {
         assert!(opts.contains(&o), "{o} missing from {opts:?}");
     }
-    // Refused by create (idmapped mounts), so not listed.
-    assert!(!opts.contains(&"idmap") && !opts.contains(&"ridmap"));
+    assert_eq!(f["linux"]["mountExtensions"]["idmap"]["enabled"], true);
 }
 
 // ---------------------------------------------------------------------------

@@ -13,8 +13,8 @@ use crate::error::{Context, Result};
 use crate::hooks::{self, Point};
 use crate::linux::capabilities::{self, CapPlan};
 use crate::linux::{
-    cpu_affinity, ioprio, memory_policy, mount_options, namespaces, net_devices, personality,
-    rlimits, scheduler, seccomp, seccomp_listener, sysctl,
+    cpu_affinity, idmap, ioprio, memory_policy, mount_options, namespaces, net_devices,
+    personality, rlimits, scheduler, seccomp, seccomp_listener, sysctl,
 };
 use crate::process::spawn::{self, Options};
 use crate::process::terminal;
@@ -127,6 +127,7 @@ pub fn create_with_tty(g: &Global, c: &Create, own_tty: Option<OwnedFd>) -> Resu
         (None, false) => None,
     };
 
+    let idmapped = idmap::prepare(spec, &cfg.bundle, plan.has(LinuxNamespaceType::User))?;
     let dir = ContainerDir::create(&g.root, &c.id)?;
     crate::testpoint::pause_at("state-dir");
     let mut cgroup = None;
@@ -148,6 +149,7 @@ pub fn create_with_tty(g: &Global, c: &Create, own_tty: Option<OwnedFd>) -> Resu
             seccomp: filter.as_ref(),
             before_pivot,
             seccomp_agent,
+            idmapped: &idmapped,
         };
         let child = spawn::spawn(&cfg, &plan, caps.as_ref(), &dir, dir.lock_fd(), opts)?;
         crate::testpoint::pause_at("rootfs-ready");
@@ -220,6 +222,7 @@ pub fn check(spec: &Spec, has: impl Fn(LinuxNamespaceType) -> bool) -> Result<Op
         }
     }
     rlimits::validate(process.and_then(|p| p.rlimits().as_deref()).unwrap_or(&[]))?;
+    idmap::check(spec, has(LinuxNamespaceType::User))?;
     if let Some(p) = process {
         check_process(p)?;
     }
@@ -267,11 +270,6 @@ pub fn reject_unsupported(spec: &Spec) -> Result<()> {
         }
         if p.selinux_label().as_deref().is_some_and(|s| !s.is_empty()) {
             bail!("process.selinuxLabel: SELinux is not supported by hutch on this host");
-        }
-    }
-    for (i, m) in spec.mounts().iter().flatten().enumerate() {
-        if m.uid_mappings().is_some() || m.gid_mappings().is_some() {
-            bail!("mounts[{i}].uidMappings/gidMappings: idmapped mounts are not supported yet");
         }
     }
     if let Some(l) = spec.linux() {

@@ -36,7 +36,7 @@ pub fn run() -> Result<()> {
                 "modes": memory_policy::MODES,
                 "flags": memory_policy::FLAGS
             },
-            "mountExtensions": {"idmap": {"enabled": false}}
+            "mountExtensions": {"idmap": {"enabled": true}}
         },
         "annotations": {
             "io.github.hutch.version": env!("CARGO_PKG_VERSION")

@@ -5,6 +5,7 @@ pub mod cgroupfs;
 pub mod copyup;
 pub mod cpu_affinity;
 pub mod devices;
+pub mod idmap;
 pub mod ioprio;
 pub mod memory_policy;
 pub mod mount_options;

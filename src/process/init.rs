@@ -49,6 +49,8 @@ pub struct Init<'a> {
     pub id: &'a str,
     /// Ask the parent to run the prestart/createRuntime hooks before pivot_root.
     pub before_pivot: bool,
+    /// Detached idmapped mounts to attach (linux::idmap).
+    pub idmapped: &'a crate::linux::idmap::Mounts,
     /// Where errors after `create` has returned go, for `start` to report.
     pub errlog: File,
 }
@@ -115,7 +117,13 @@ fn setup(init: &Init<'_>) -> Result<Program> {
         cgroup: init.cgroup,
         own_ns: init.plan.has(oci_spec::runtime::LinuxNamespaceType::Cgroup),
     };
-    rootfs::prepare(spec, &init.cfg.bundle, &init.cfg.rootfs, &cgroups)?;
+    rootfs::prepare(
+        spec,
+        &init.cfg.bundle,
+        &init.cfg.rootfs,
+        &cgroups,
+        init.idmapped,
+    )?;
     if init.before_pivot {
         init.chan.send(&Message::Hooks)?;
         match init.chan.recv()? {

@@ -43,6 +43,8 @@ pub struct Options<'a> {
     /// Called with the init's PID and the listener fd of its seccomp filter,
     /// when that has one: sends it to the agent (linux.seccomp.listenerPath).
     pub seccomp_agent: Option<&'a SendFd<'a>>,
+    /// Detached idmapped mounts the init attaches (linux::idmap).
+    pub idmapped: &'a crate::linux::idmap::Mounts,
 }
 
 /// A cloned init that has reported its root filesystem ready and now waits
@@ -153,6 +155,7 @@ pub fn spawn(
                 seccomp: opts.seccomp,
                 id: &dir.id,
                 before_pivot: opts.before_pivot.is_some(),
+                idmapped: opts.idmapped,
                 errlog,
             })
         }
