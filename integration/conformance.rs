@@ -1216,6 +1216,51 @@ fn idmap_option_takes_the_containers_mappings() {
     assert_eq!(owner(&r, "/home/root"), (65534, 65534));
 }
 
+/// A tmpfs mounted on the host for one test, unmounted at drop.
+struct HostTmpfs(std::path::PathBuf);
+
+impl Drop for HostTmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// With `rbind`, `ridmap` maps the submounts too; `idmap` maps the top
+/// mount only, and the submounts still come along.
+#[test]
+fn ridmap_maps_the_submounts_too() {
+    let env = Env::new("ridmap");
+    let src = owned_files();
+    let sub = src.path().join("sub");
+    fs::create_dir(&sub).unwrap();
+    run_bounded_output(
+        Command::new("mount")
+            .args(["-t", "tmpfs", "tmpfs"])
+            .arg(&sub),
+    );
+    let _tmpfs = HostTmpfs(sub.clone());
+    fs::write(sub.join("f"), "f").unwrap();
+    let map = json!([{ "containerID": 0, "hostID": 1000, "size": 1 }]);
+    let report = |opt: &str| {
+        let mut c = base();
+        c["mounts"].as_array_mut().unwrap().push(json!({
+            "destination": "/mnt", "type": "bind", "source": src.path(),
+            "options": ["rbind", opt], "uidMappings": map, "gidMappings": map
+        }));
+        inspect(&env, c, &["--path", "/mnt/root", "--path", "/mnt/sub/f"])
+    };
+    let r = report("ridmap");
+    assert_eq!(owner(&r, "/mnt/root"), (1000, 1000));
+    assert_eq!(owner(&r, "/mnt/sub/f"), (1000, 1000), "submount not mapped");
+    let r = report("idmap");
+    assert_eq!(owner(&r, "/mnt/root"), (1000, 1000));
+    assert_eq!(
+        owner(&r, "/mnt/sub/f"),
+        (0, 0),
+        "submount mapped without ridmap"
+    );
+}
+
 #[test]
 fn rejects_bad_idmapped_mounts() {
     let src = owned_files();

@@ -36,6 +36,9 @@ impl Mounts {
 struct Plan<'a> {
     uid: &'a [LinuxIdMapping],
     gid: &'a [LinuxIdMapping],
+    /// `rbind`: the submounts come along.
+    rbind: bool,
+    /// `ridmap`: and are mapped too.
     recursive: bool,
 }
 
@@ -80,6 +83,7 @@ fn plan<'a>(i: usize, m: &'a Mount, spec: &'a Spec, user_ns: bool) -> Result<Opt
     Ok(Some(Plan {
         uid,
         gid,
+        rbind: opts.flags.contains(nix::mount::MsFlags::MS_REC),
         recursive: opts.idmap.unwrap_or(false),
     }))
 }
@@ -102,6 +106,7 @@ pub fn prepare(spec: &Spec, bundle: &Path, user_ns: bool) -> Result<Mounts> {
         let Some(Plan {
             uid,
             gid,
+            rbind,
             recursive,
         }) = plan(i, m, spec, user_ns)?
         else {
@@ -135,7 +140,7 @@ pub fn prepare(spec: &Spec, bundle: &Path, user_ns: bool) -> Result<Mounts> {
         let what = || format!("{field} source {}", src.display());
         let c = CString::new(src.as_os_str().as_bytes())
             .map_err(|_| crate::error::Error::new(format!("{}: NUL in path", what())))?;
-        let tree = sys::open_tree_clone(&c, recursive)
+        let tree = sys::open_tree_clone(&c, rbind || recursive)
             .with_context(|| format!("{}: open_tree(OPEN_TREE_CLONE)", what()))?;
         sys::mount_setattr_idmap(tree.as_fd(), namespaces[userns].2.as_fd(), recursive)
             .with_context(|| {
