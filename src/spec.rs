@@ -64,7 +64,7 @@ pub fn load(bundle: &Path) -> Result<Config> {
 /// JSON syntax errors carry line and column; type errors carry the field path.
 pub fn parse(bytes: &[u8]) -> Result<Spec> {
     if !oci_compat::needed(bytes) {
-        return deserialize(&mut serde_json::Deserializer::from_slice(bytes));
+        return from_slice(bytes);
     }
     let mut v: Value = deserialize(&mut serde_json::Deserializer::from_slice(bytes))?;
     if let Some(p) = v.get_mut("process") {
@@ -76,11 +76,22 @@ pub fn parse(bytes: &[u8]) -> Result<Spec> {
 /// An `exec --process` file: a config.json `process` object alone.
 pub fn parse_process(bytes: &[u8]) -> Result<Process> {
     if !oci_compat::needed(bytes) {
-        return deserialize(&mut serde_json::Deserializer::from_slice(bytes));
+        return from_slice(bytes);
     }
     let mut v: Value = deserialize(&mut serde_json::Deserializer::from_slice(bytes))?;
     oci_compat::process(&mut v, "")?;
     deserialize(v)
+}
+
+/// Plain serde_json first; only a config that fails is read again with path
+/// tracking, for an error that names the field. The tracking wrapper doubles
+/// the deserialisation code (~400 KiB of the binary): kept off the path of a
+/// good config, those pages are never touched (peak RSS).
+fn from_slice<'de, T: serde::Deserialize<'de>>(bytes: &'de [u8]) -> Result<T> {
+    match serde_json::from_slice(bytes) {
+        Ok(v) => Ok(v),
+        Err(_) => deserialize(&mut serde_json::Deserializer::from_slice(bytes)),
+    }
 }
 
 fn deserialize<'de, T, D>(de: D) -> Result<T>
