@@ -624,6 +624,83 @@ fn create_rejects_an_unsupported_oci_version() {
     rejects_bundle("ociversion", Bundle::new(&config), &["ociVersion"]);
 }
 
+/// A bundle whose config.json is replaced by what `make` puts at its path.
+fn bundle_with_config(make: impl FnOnce(&Path)) -> Bundle {
+    let bundle = Bundle::new(&spec(&["sh"]));
+    let path = bundle.path().join("config.json");
+    fs::remove_file(&path).unwrap();
+    make(&path);
+    bundle
+}
+
+#[test]
+fn create_rejects_a_config_json_that_is_a_directory() {
+    let bundle = bundle_with_config(|p| fs::create_dir(p).unwrap());
+    rejects_bundle(
+        "cfgdir",
+        bundle,
+        &["config.json", "directory", "regular file"],
+    );
+}
+
+#[test]
+fn create_rejects_a_config_json_that_is_a_fifo_without_blocking() {
+    let bundle = bundle_with_config(|p| {
+        let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    });
+    // Should hutch block on the FIFO, a writer that opens and closes it
+    // lets it go on, to an error that lacks "FIFO": the test fails, not hangs.
+    let fifo = bundle.path().join("config.json");
+    let _unblock = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(10));
+        let _ = fs::OpenOptions::new().write(true).open(fifo);
+    });
+    rejects_bundle("cfgfifo", bundle, &["config.json", "FIFO", "regular file"]);
+}
+
+#[test]
+fn create_rejects_a_config_json_that_is_a_device() {
+    let bundle = bundle_with_config(|p| std::os::unix::fs::symlink("/dev/zero", p).unwrap());
+    rejects_bundle("cfgdev", bundle, &["config.json", "device"]);
+}
+
+#[test]
+fn create_rejects_a_huge_config_json() {
+    let bundle = bundle_with_config(|p| {
+        fs::File::create(p).unwrap().set_len(1 << 30).unwrap();
+    });
+    rejects_bundle("cfghuge", bundle, &["config.json", "bytes", "at most"]);
+}
+
+#[test]
+fn create_rejects_a_config_json_that_is_not_utf8() {
+    let mut text = serde_json::to_vec(&spec(&["sh"])).unwrap();
+    // An invalid byte inside a value serde skips: an unknown field.
+    let at = text.len() - 1;
+    text.splice(at..at, b",\"x-hutch\":\"\xff\"".iter().copied());
+    let bundle = bundle_with_config(|p| fs::write(p, &text).unwrap());
+    rejects_bundle("cfgutf8", bundle, &["config.json", "UTF-8"]);
+}
+
+#[test]
+fn create_rejects_a_config_json_that_is_not_an_object() {
+    rejects_bundle("cfgarray", Bundle::raw("[]"), &["config.json", "object"]);
+    rejects_bundle("cfgempty", Bundle::raw(" \n"), &["config.json", "empty"]);
+}
+
+#[test]
+fn create_rejects_a_missing_oci_version() {
+    let mut config = spec(&["sh"]);
+    config.as_object_mut().unwrap().remove("ociVersion");
+    rejects_bundle(
+        "noversion",
+        Bundle::new(&config),
+        &["ociVersion", "missing"],
+    );
+}
+
 #[test]
 fn create_rejects_a_missing_bundle() {
     let env = Env::exclusive("nobundle");

@@ -128,7 +128,7 @@ pub fn run(g: &Global, e: &Exec) -> Result<i32> {
 /// with the command line's changes.
 fn build_process(bundle: &std::path::Path, digest: &str, e: &Exec) -> Result<Process> {
     if let Some(path) = &e.process_file {
-        let bytes = std::fs::read(path).with_context(|| format!("--process {}", path.display()))?;
+        let bytes = crate::spec::read_json_file(path).context("--process")?;
         let p = crate::spec::parse_process(&bytes)
             .with_context(|| format!("--process {}", path.display()))?;
         if p.args().as_ref().is_none_or(|a| a.is_empty()) {
@@ -140,7 +140,7 @@ fn build_process(bundle: &std::path::Path, digest: &str, e: &Exec) -> Result<Pro
         bail!("exec: no command given (COMMAND [ARGS...] or --process FILE)");
     }
     let config = bundle.join("config.json");
-    let bytes = std::fs::read(&config).with_context(|| format!("reading {}", config.display()))?;
+    let bytes = crate::spec::read_json_file(&config)?;
     if crate::digest::sha256_hex(&bytes) != digest {
         bail!(
             "{} changed since the container was created; pass --process instead",

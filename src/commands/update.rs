@@ -55,7 +55,7 @@ fn read_resources(p: &std::path::Path) -> Result<LinuxResources> {
             .read_to_end(&mut bytes)
             .context("reading resources from stdin")?;
     } else {
-        bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
+        bytes = crate::spec::read_json_file(p)?;
     }
     let de = &mut serde_json::Deserializer::from_slice(&bytes);
     serde_path_to_error::deserialize(de).map_err(|e| {
