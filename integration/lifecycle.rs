@@ -702,6 +702,44 @@ fn create_rejects_a_missing_oci_version() {
 }
 
 #[test]
+fn create_names_why_args0_cannot_run() {
+    for (arg0, why) in [
+        ("/etc", "is a directory"),
+        ("/etc/passwd", "not executable"),
+        ("/dev/null", "not a regular file"),
+        ("/no-such-program", "no such executable"),
+    ] {
+        rejects_bundle(
+            "arg0",
+            Bundle::new(&spec(&[arg0])),
+            &["process.args[0]", arg0, why],
+        );
+    }
+}
+
+#[test]
+fn a_root_that_is_a_file_is_named() {
+    let dir = TempDir::new("rootfile");
+    let file = dir.path().join("root");
+    fs::write(&file, "").unwrap();
+    let bundle = Bundle::new(&spec(&["true"]));
+    for args in [
+        vec!["create", "--bundle", bundle.arg(), "rootfile"],
+        vec!["list"],
+        vec!["state", "rootfile"],
+        vec!["delete", "--force", "rootfile"],
+    ] {
+        run_runtime(Some(&file), &args, None, Out::Capture)
+            .fails_with(&["--root", "not a directory"]);
+    }
+    assert_eq!(
+        fs::read(&file).unwrap(),
+        b"",
+        "the file under --root changed"
+    );
+}
+
+#[test]
 fn create_rejects_a_missing_bundle() {
     let env = Env::exclusive("nobundle");
     let id = env.id();
