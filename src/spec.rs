@@ -166,8 +166,11 @@ where
         // serde quotes the offending value as it is, newlines included.
         let what = crate::error::one_line(&inner.to_string());
         let path = crate::error::one_line(&path);
-        if inner.is_syntax() || inner.is_eof() || path == "." {
+        if inner.is_syntax() || inner.is_eof() {
             Error::new(format!("malformed JSON: {what}"))
+        } else if path == "." {
+            // Well-formed, but a field of the top object is missing or wrong.
+            Error::new(what)
         } else {
             Error::new(format!("field {path}: {what}"))
         }

@@ -134,6 +134,13 @@ fn build_process(bundle: &std::path::Path, digest: &str, e: &Exec) -> Result<Pro
         if p.args().as_ref().is_none_or(|a| a.is_empty()) {
             bail!("--process {}: args: missing or empty", path.display());
         }
+        if !p.cwd().is_absolute() {
+            bail!(
+                "--process {}: cwd {:?} must be an absolute path",
+                path.display(),
+                p.cwd()
+            );
+        }
         return Ok(p);
     }
     if e.args.is_empty() {
@@ -155,6 +162,9 @@ fn build_process(bundle: &std::path::Path, digest: &str, e: &Exec) -> Result<Pro
     p.set_args(Some(e.args.clone()));
     p.set_terminal(Some(e.tty));
     if let Some(cwd) = &e.cwd {
+        if !cwd.is_absolute() {
+            bail!("--cwd {cwd:?}: expected an absolute path in the container");
+        }
         p.set_cwd(cwd.clone());
     }
     if !e.env.is_empty() {
