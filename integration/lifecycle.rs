@@ -740,6 +740,24 @@ fn a_root_that_is_a_file_is_named() {
 }
 
 #[test]
+fn an_unwritable_pid_file_is_named_and_leaves_nothing() {
+    let env = Env::exclusive("badpidfile");
+    let id = env.id();
+    let bundle = Bundle::new(&spec(&["sh"]));
+    let dir = TempDir::new("pidfile");
+    let missing = dir.path().join("no-such-dir/pid");
+    let is_dir = dir.path().join("pid");
+    fs::create_dir(&is_dir).unwrap();
+    for pid_file in [&missing, &is_dir] {
+        let p = pid_file.to_str().unwrap();
+        let args = ["--bundle", bundle.arg(), "--pid-file", p, &id];
+        create_fails_cleanly(&env, &id, &args, &["--pid-file", &format!("{p}:")]);
+    }
+    let left: Vec<_> = fs::read_dir(dir.path()).unwrap().flatten().collect();
+    assert_eq!(left.len(), 1, "a temporary pid file was left: {left:?}");
+}
+
+#[test]
 fn create_rejects_a_missing_bundle() {
     let env = Env::exclusive("nobundle");
     let id = env.id();
