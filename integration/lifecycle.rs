@@ -830,6 +830,58 @@ fn version_and_help_succeed() {
 }
 
 #[test]
+fn usage_errors_are_one_line_exit_2_and_point_at_the_verb_help() {
+    let env = Env::new("usage");
+    for (args, tokens, help) in [
+        (vec!["kill"], vec!["<ID>"], "hutch kill --help"),
+        (
+            vec!["run", "--bogus", "x"],
+            vec!["--bogus"],
+            "hutch run --help",
+        ),
+        (
+            vec!["create", "--bundle"],
+            vec!["--bundle"],
+            "hutch create --help",
+        ),
+        (vec!["state", "a", "b"], vec!["'b'"], "hutch state --help"),
+        (vec!["no-such-verb"], vec!["no-such-verb"], "'hutch --help'"),
+        (
+            vec!["--bogus", "list"],
+            vec!["--bogus"],
+            "hutch list --help",
+        ),
+    ] {
+        let mut tokens = tokens;
+        tokens.push(help);
+        let out = env.run(&args).fails_with(&tokens);
+        assert_eq!(out.status.code(), Some(2), "{out:#?}");
+    }
+    // Nothing was created under --root by a command line that did not parse.
+    let left: Vec<_> = fs::read_dir(env.root())
+        .map(|d| d.flatten().collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn verb_help_reads_well() {
+    for verb in [
+        "create", "start", "run", "exec", "state", "kill", "delete", "list", "ps", "events",
+        "pause", "resume", "update", "spec", "features",
+    ] {
+        let out = run_runtime(None, &[verb, "--help"], None, Out::Capture).ok();
+        let first = out.stdout.lines().next().unwrap_or("");
+        assert!(!first.is_empty(), "{verb} --help has no summary: {out:#?}");
+        assert!(
+            out.stdout.contains(&format!("Usage: hutch {verb}")),
+            "{out:#?}"
+        );
+        assert!(out.stderr.is_empty(), "{out:#?}");
+    }
+}
+
+#[test]
 fn user_namespace_maps_root_to_an_unprivileged_host_uid() {
     let env = Env::new("userns");
     let mut config = report_then_idle(

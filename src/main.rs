@@ -171,6 +171,24 @@ fn usage_error(e: clap::Error) -> ! {
     } else {
         format!("{} {}", first, rest.join(", "))
     };
-    eprintln!("hutch: {msg} (see 'hutch --help')");
+    let help = match verb_given() {
+        Some(verb) => format!("hutch {verb} --help"),
+        None => "hutch --help".to_string(),
+    };
+    eprintln!("hutch: {msg} (see '{help}')");
     std::process::exit(2);
+}
+
+/// The verb on the command line, if it names one, for the help to point at.
+fn verb_given() -> Option<String> {
+    use clap::CommandFactory;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        if ["--root", "--log", "--log-format"].contains(&a.as_str()) {
+            args.next();
+        } else if !a.starts_with('-') {
+            return Cli::command().find_subcommand(&a).map(|_| a);
+        }
+    }
+    None
 }
