@@ -878,6 +878,13 @@ fn verb_help_reads_well() {
             "{out:#?}"
         );
         assert!(out.stderr.is_empty(), "{out:#?}");
+        // Every argument says what it is; --root and friends stand apart.
+        assert!(
+            !out.stdout.lines().any(|l| l.trim() == "<ID>"),
+            "{verb}: <ID> undocumented: {}",
+            out.stdout
+        );
+        assert!(out.stdout.contains("Global options:"), "{}", out.stdout);
     }
 }
 
