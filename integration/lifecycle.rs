@@ -758,6 +758,18 @@ fn an_unwritable_pid_file_is_named_and_leaves_nothing() {
 }
 
 #[test]
+fn an_init_killed_during_set_up_says_how() {
+    // A memory limit of one page: the OOM killer takes the init during set-up.
+    let mut config = spec(&["sh"]);
+    config["linux"]["resources"] = json!({ "memory": { "limit": 4096 } });
+    rejects_bundle(
+        "oominit",
+        Bundle::new(&config),
+        &["init was killed by SIGKILL", "memory.limit"],
+    );
+}
+
+#[test]
 fn create_rejects_a_missing_bundle() {
     let env = Env::exclusive("nobundle");
     let id = env.id();
