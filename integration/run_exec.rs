@@ -797,3 +797,26 @@ fn ps_passes_on_only_the_first_line_of_a_ps_error() {
     env.run(&["ps", &c.id, "-o", "pid,no-such-column"])
         .fails_with(&["ps -o pid,no-such-column", "no-such-column"]);
 }
+
+#[test]
+fn update_names_a_bad_resources_file_and_changes_nothing() {
+    let env = Env::new("updatebad");
+    let (c, _b) = env.run_container(&sh(IDLE));
+    c.wait_line("ready");
+    let before = env.state(&c.id);
+    let dir = TempDir::new("resources");
+    let file = dir.path().join("r.json");
+    let f = file.to_str().unwrap();
+    // stdin is /dev/null here: an empty document.
+    env.run(&["update", "-r", "-", &c.id])
+        .fails_with(&["--resources -", "empty"]);
+    fs::write(&file, "[]").unwrap();
+    env.run(&["update", "-r", f, &c.id])
+        .fails_with(&["--resources", f, "object"]);
+    fs::write(&file, r#"{"pids": {"limit": "many"}}"#).unwrap();
+    env.run(&["update", "-r", f, &c.id])
+        .fails_with(&["--resources", "pids.limit"]);
+    env.run(&["update", "-r", dir.path().to_str().unwrap(), &c.id])
+        .fails_with(&["--resources", "directory"]);
+    assert_eq!(env.state(&c.id), before);
+}

@@ -144,6 +144,13 @@ pub fn parse(bytes: &[u8]) -> Result<Spec> {
     deserialize(v)
 }
 
+/// Any other JSON object hutch reads (update --resources), with the same
+/// checks and error messages as config.json.
+pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+    check_json_document(bytes)?;
+    deserialize(&mut serde_json::Deserializer::from_slice(bytes))
+}
+
 /// An `exec --process` file: a config.json `process` object alone.
 pub fn parse_process(bytes: &[u8]) -> Result<Process> {
     check_json_document(bytes)?;
