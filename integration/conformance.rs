@@ -1134,6 +1134,189 @@ fn user_namespace_with_mappings() {
     assert_ne!(r["ns"]["user"], ns("self", "user"));
 }
 
+// ---------------------------------------------------------------------------
+// mounts[].uidMappings/gidMappings, options idmap/ridmap
+
+/// A host directory with a file owned by 0:0 and one by 5:5.
+fn owned_files() -> TempDir {
+    let d = TempDir::new("idmap");
+    for (name, id) in [("root", 0), ("five", 5)] {
+        let p = d.path().join(name);
+        fs::write(&p, name).unwrap();
+        std::os::unix::fs::chown(&p, Some(id), Some(id)).unwrap();
+    }
+    d
+}
+
+fn owner(r: &Value, p: &str) -> (u64, u64) {
+    let v = path(r, p);
+    (v["uid"].as_u64().unwrap(), v["gid"].as_u64().unwrap())
+}
+
+#[test]
+fn idmapped_bind_mount_with_its_own_mappings() {
+    let env = Env::new("idmap");
+    let src = owned_files();
+    let mut c = base();
+    c["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/mnt", "type": "bind", "source": src.path(),
+        "options": ["bind", "idmap"],
+        "uidMappings": [{ "containerID": 0, "hostID": 1000, "size": 1 }],
+        "gidMappings": [{ "containerID": 0, "hostID": 2000, "size": 1 }]
+    }));
+    let r = inspect(&env, c, &["--path", "/mnt/root", "--path", "/mnt/five"]);
+    assert_eq!(owner(&r, "/mnt/root"), (1000, 2000), "0:0 on disk, mapped");
+    assert_eq!(
+        owner(&r, "/mnt/five"),
+        (65534, 65534),
+        "5:5 is outside the map"
+    );
+    let host = fs::metadata(src.path().join("root")).unwrap();
+    assert_eq!((host.uid(), host.gid()), (0, 0), "the host's view changed");
+}
+
+/// `idmap` alone in a container with a user namespace: the container's own
+/// mappings, so files root owns on the host are root's inside, where a
+/// plain bind shows them as nobody's.
+#[test]
+fn idmap_option_takes_the_containers_mappings() {
+    let env = Env::new("idmapns");
+    let src = owned_files();
+    let mut c = base();
+    c["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({ "type": "user" }));
+    c["linux"]["uidMappings"] = json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
+    c["linux"]["gidMappings"] = json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
+    let mounts = c["mounts"].as_array_mut().unwrap();
+    mounts.retain(|m| m["type"] != "sysfs");
+    mounts.push(json!({
+        "destination": "/mnt", "type": "bind", "source": src.path(),
+        "options": ["rbind", "ridmap"]
+    }));
+    mounts.push(json!({
+        "destination": "/home", "type": "bind", "source": src.path(),
+        "options": ["bind"]
+    }));
+    let r = inspect(
+        &env,
+        c,
+        &[
+            "--path",
+            "/mnt/root",
+            "--path",
+            "/mnt/five",
+            "--path",
+            "/home/root",
+        ],
+    );
+    assert_eq!(owner(&r, "/mnt/root"), (0, 0));
+    assert_eq!(owner(&r, "/mnt/five"), (5, 5));
+    assert_eq!(owner(&r, "/home/root"), (65534, 65534));
+}
+
+/// A tmpfs mounted on the host for one test, unmounted at drop.
+struct HostTmpfs(std::path::PathBuf);
+
+impl Drop for HostTmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// With `rbind`, `ridmap` maps the submounts too; `idmap` maps the top
+/// mount only, and the submounts still come along.
+#[test]
+fn ridmap_maps_the_submounts_too() {
+    let env = Env::new("ridmap");
+    let src = owned_files();
+    let sub = src.path().join("sub");
+    fs::create_dir(&sub).unwrap();
+    run_bounded_output(
+        Command::new("mount")
+            .args(["-t", "tmpfs", "tmpfs"])
+            .arg(&sub),
+    );
+    let _tmpfs = HostTmpfs(sub.clone());
+    fs::write(sub.join("f"), "f").unwrap();
+    let map = json!([{ "containerID": 0, "hostID": 1000, "size": 1 }]);
+    let report = |opt: &str| {
+        let mut c = base();
+        c["mounts"].as_array_mut().unwrap().push(json!({
+            "destination": "/mnt", "type": "bind", "source": src.path(),
+            "options": ["rbind", opt], "uidMappings": map, "gidMappings": map
+        }));
+        inspect(&env, c, &["--path", "/mnt/root", "--path", "/mnt/sub/f"])
+    };
+    let r = report("ridmap");
+    assert_eq!(owner(&r, "/mnt/root"), (1000, 1000));
+    assert_eq!(owner(&r, "/mnt/sub/f"), (1000, 1000), "submount not mapped");
+    let r = report("idmap");
+    assert_eq!(owner(&r, "/mnt/root"), (1000, 1000));
+    assert_eq!(
+        owner(&r, "/mnt/sub/f"),
+        (0, 0),
+        "submount mapped without ridmap"
+    );
+}
+
+#[test]
+fn rejects_bad_idmapped_mounts() {
+    let src = owned_files();
+    let with = |m: Value| {
+        let mut c = base();
+        c["mounts"].as_array_mut().unwrap().push(m);
+        c
+    };
+    let map = json!([{ "containerID": 0, "hostID": 1000, "size": 1 }]);
+    let n = base()["mounts"].as_array().unwrap().len();
+    rejects(
+        "idmaphalf",
+        &with(
+            json!({ "destination": "/mnt", "type": "bind", "source": src.path(),
+            "options": ["bind", "idmap"], "uidMappings": map }),
+        ),
+        &[
+            &format!("mounts[{n}].uidMappings/gidMappings"),
+            "without the other",
+        ],
+    );
+    rejects(
+        "idmapnons",
+        &with(
+            json!({ "destination": "/mnt", "type": "bind", "source": src.path(),
+            "options": ["bind", "idmap"] }),
+        ),
+        &[&format!("mounts[{n}].options"), "no user namespace"],
+    );
+    rejects(
+        "idmaptmpfs",
+        &with(
+            json!({ "destination": "/mnt", "type": "tmpfs", "source": "tmpfs",
+            "options": ["idmap"], "uidMappings": map, "gidMappings": map }),
+        ),
+        &[&format!("mounts[{n}]"), "bind mounts only"],
+    );
+    rejects(
+        "idmapzero",
+        &with(
+            json!({ "destination": "/mnt", "type": "bind", "source": src.path(),
+            "options": ["bind", "idmap"], "uidMappings": map,
+            "gidMappings": [{ "containerID": 0, "hostID": 1000, "size": 0 }] }),
+        ),
+        &[&format!("mounts[{n}].gidMappings"), "size"],
+    );
+    rejects(
+        "idmapmissing",
+        &with(
+            json!({ "destination": "/mnt", "type": "bind", "source": "/hutch/no/such/dir",
+            "options": ["bind", "idmap"], "uidMappings": map, "gidMappings": map }),
+        ),
+        &[&format!("mounts[{n}]"), "/hutch/no/such/dir", "open_tree"],
+    );
+}
+
 #[test]
 fn rejects_a_zero_or_negative_id_mapping_size() {
     let mut c = base();
@@ -1684,21 +1867,6 @@ fn rejects_id_mappings_without_a_user_namespace() {
 }
 
 #[test]
-fn rejects_idmapped_mounts() {
-    let mut c = base();
-    c["mounts"].as_array_mut().unwrap().push(json!({
-        "destination": "/x", "type": "bind", "source": "/tmp", "options": ["bind"],
-        "uidMappings": [{ "containerID": 0, "hostID": 1000, "size": 1 }],
-        "gidMappings": [{ "containerID": 0, "hostID": 1000, "size": 1 }]
-    }));
-    rejects(
-        "idmapmount",
-        &c,
-        &["mounts[6].uidMappings", "not supported"],
-    );
-}
-
-#[test]
 fn features_list_every_mount_option_and_namespace_create_applies() {
     let out = run_runtime(None, &["features"], None, Out::Capture).ok();
     let f: Value = serde_json::from_str(&out.stdout).unwrap();
@@ -1731,11 +1899,12 @@ fn features_list_every_mount_option_and_namespace_create_applies() {
         "nosymfollow",
         "symfollow",
         "tmpcopyup",
+        "idmap",
+        "ridmap",
     ] {
         assert!(opts.contains(&o), "{o} missing from {opts:?}");
     }
-    // Refused by create (idmapped mounts), so not listed.
-    assert!(!opts.contains(&"idmap") && !opts.contains(&"ridmap"));
+    assert_eq!(f["linux"]["mountExtensions"]["idmap"]["enabled"], true);
 }
 
 // ---------------------------------------------------------------------------
@@ -1795,6 +1964,346 @@ fn rejects_a_bad_personality() {
             "not supported",
         ],
     );
+}
+
+// ---------------------------------------------------------------------------
+// linux.memoryPolicy
+
+const MPOL_PREFERRED: u64 = 1;
+const MPOL_BIND: u64 = 2;
+const MPOL_INTERLEAVE: u64 = 3;
+const MPOL_LOCAL: u64 = 4;
+const MPOL_F_STATIC_NODES: u64 = 1 << 15;
+
+#[test]
+fn linux_memory_policy() {
+    let env = Env::new("mempol");
+    let policy = |r: &Value| {
+        let m = &r["mempolicy"];
+        (m["mode"].as_u64(), m["flags"].as_u64(), m["nodes"].clone())
+    };
+    // Without the field: the host's default, whatever hutch's own is.
+    let r = inspect(&env, base(), &[]);
+    assert_eq!(
+        policy(&r),
+        (Some(0), Some(0), json!([])),
+        "{}",
+        r["mempolicy"]
+    );
+
+    let mut c = base();
+    c["linux"]["memoryPolicy"] = json!({ "mode": "MPOL_INTERLEAVE", "nodes": "0" });
+    let r = inspect(&env, c.clone(), &[]);
+    assert_eq!(policy(&r), (Some(MPOL_INTERLEAVE), Some(0), json!([0])));
+    // Processes exec adds are not the init's children: set for them too.
+    let r = exec_report(&env, c, &[]);
+    assert_eq!(
+        policy(&r),
+        (Some(MPOL_INTERLEAVE), Some(0), json!([0])),
+        "exec"
+    );
+
+    let mut c = base();
+    c["linux"]["memoryPolicy"] =
+        json!({ "mode": "MPOL_BIND", "nodes": "0", "flags": ["MPOL_F_STATIC_NODES"] });
+    let r = inspect(&env, c, &[]);
+    assert_eq!(
+        policy(&r),
+        (Some(MPOL_BIND), Some(MPOL_F_STATIC_NODES), json!([0]))
+    );
+
+    let mut c = base();
+    c["linux"]["memoryPolicy"] = json!({ "mode": "MPOL_PREFERRED", "nodes": "0" });
+    let r = inspect(&env, c, &[]);
+    assert_eq!(policy(&r), (Some(MPOL_PREFERRED), Some(0), json!([0])));
+
+    let mut c = base();
+    c["linux"]["memoryPolicy"] = json!({ "mode": "MPOL_LOCAL" });
+    let r = inspect(&env, c, &[]);
+    assert_eq!(policy(&r), (Some(MPOL_LOCAL), Some(0), json!([])));
+}
+
+#[test]
+fn rejects_a_bad_memory_policy() {
+    let with = |p: Value| {
+        let mut c = base();
+        c["linux"]["memoryPolicy"] = p;
+        c
+    };
+    rejects(
+        "mpolmode",
+        &with(json!({ "mode": "MPOL_NOPE", "nodes": "0" })),
+        &["linux.memoryPolicy.mode", "MPOL_NOPE"],
+    );
+    rejects(
+        "mpolflag",
+        &with(json!({ "mode": "MPOL_BIND", "nodes": "0", "flags": ["MPOL_F_NOPE"] })),
+        &["linux.memoryPolicy.flags", "MPOL_F_NOPE"],
+    );
+    rejects(
+        "mpolsyntax",
+        &with(json!({ "mode": "MPOL_BIND", "nodes": "0-" })),
+        &["linux.memoryPolicy.nodes", "\"0-\"", "0-3,7"],
+    );
+    rejects(
+        "mpolbackwards",
+        &with(json!({ "mode": "MPOL_BIND", "nodes": "3-1" })),
+        &["linux.memoryPolicy.nodes", "backwards"],
+    );
+    rejects(
+        "mpolnonodes",
+        &with(json!({ "mode": "MPOL_BIND" })),
+        &["linux.memoryPolicy.nodes", "MPOL_BIND", "at least one node"],
+    );
+    rejects(
+        "mpollocalnodes",
+        &with(json!({ "mode": "MPOL_LOCAL", "nodes": "0" })),
+        &["linux.memoryPolicy.nodes", "MPOL_LOCAL", "no nodes"],
+    );
+    rejects(
+        "mpolflags",
+        &with(json!({ "mode": "MPOL_BIND", "nodes": "0",
+            "flags": ["MPOL_F_STATIC_NODES", "MPOL_F_RELATIVE_NODES"] })),
+        &["linux.memoryPolicy.flags", "exclude each other"],
+    );
+    // A node the host lacks: the first one past those online.
+    let online = fs::read_to_string("/sys/devices/system/node/online").unwrap();
+    let last: u32 = online
+        .trim()
+        .rsplit([',', '-'])
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let missing = (last + 1).to_string();
+    rejects(
+        "mpolhost",
+        &with(json!({ "mode": "MPOL_INTERLEAVE", "nodes": format!("0,{missing}") })),
+        &[
+            "linux.memoryPolicy.nodes",
+            &format!("node {missing} is not online"),
+        ],
+    );
+}
+
+// ---------------------------------------------------------------------------
+// linux.netDevices
+
+/// A veth pair made on the host for one test (this kernel has no dummy
+/// driver); `moved` is the end a config moves into a container. Whatever is
+/// left of it is deleted at drop.
+struct Veth {
+    moved: String,
+    peer: String,
+}
+
+impl Veth {
+    fn new(tag: &str) -> Veth {
+        // Device names have at most 15 bytes.
+        let n = std::process::id() % 10_000;
+        let v = Veth {
+            moved: format!("hutch{tag}{n}a"),
+            peer: format!("hutch{tag}{n}b"),
+        };
+        ip(&[
+            "link", "add", &v.moved, "type", "veth", "peer", "name", &v.peer,
+        ]);
+        v
+    }
+}
+
+impl Drop for Veth {
+    fn drop(&mut self) {
+        for d in [&self.moved, &self.peer] {
+            if on_host(d) {
+                let _ = Command::new("ip").args(["link", "del", d]).status();
+            }
+        }
+    }
+}
+
+#[track_caller]
+fn ip(args: &[&str]) {
+    run_bounded_output(Command::new("ip").args(args));
+}
+
+fn on_host(dev: &str) -> bool {
+    Path::new("/sys/class/net").join(dev).exists()
+}
+
+#[test]
+fn linux_net_devices_move_rename_and_keep_addresses() {
+    let env = Env::new("netdev");
+    let veth = Veth::new("nd");
+    // Permanent addresses of global scope go along (config-linux.md); one
+    // of link scope does not.
+    ip(&["addr", "add", "10.199.7.1/24", "dev", &veth.moved]);
+    ip(&["addr", "add", "fd00:199::1/64", "dev", &veth.moved, "nodad"]);
+    ip(&[
+        "addr",
+        "add",
+        "10.199.8.1/24",
+        "dev",
+        &veth.moved,
+        "scope",
+        "link",
+    ]);
+
+    let mut c = sh("while :; do sleep 1000; done");
+    c["linux"]["netDevices"] = json!({ veth.moved.clone(): { "name": "ctr0" } });
+    let (ct, _b) = env.run_container(&c);
+    assert!(!on_host(&veth.moved), "{} still on the host", veth.moved);
+    assert!(!on_host("ctr0"), "ctr0 on the host");
+
+    let inside = |cmd: &str| env.run(&["exec", &ct.id, "sh", "-c", cmd]).ok().stdout;
+    let link = inside("ip -o link show ctr0");
+    let flags = link.split(['<', '>']).nth(1).unwrap_or("");
+    assert!(flags.split(',').any(|f| f == "UP"), "not up: {link}");
+    let addrs = inside("ip -o addr show dev ctr0");
+    assert!(addrs.contains("inet 10.199.7.1/24"), "{addrs}");
+    assert!(addrs.contains("inet6 fd00:199::1/64"), "{addrs}");
+    assert!(
+        !addrs.contains("10.199.8.1"),
+        "a link-scope address moved: {addrs}"
+    );
+    let host_name = env
+        .run(&["exec", &ct.id, "ip", "link", "show", &veth.moved])
+        .status;
+    assert!(
+        !host_name.success(),
+        "{} is there under its host name",
+        veth.moved
+    );
+
+    // delete moves nothing back (config-linux.md): the namespace goes,
+    // and with it the veth end, and so its peer on the host. That happens
+    // in the kernel's own time after the last process is gone.
+    env.run(&["delete", "--force", &ct.id]).ok();
+    env.assert_gone(&ct.id);
+    let gone = (0..100).any(|_| {
+        let g = !on_host(&veth.peer);
+        if !g {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        g
+    });
+    assert!(
+        gone,
+        "{} outlived the container's network namespace",
+        veth.peer
+    );
+    assert!(
+        !on_host(&veth.moved) && !on_host("ctr0"),
+        "the device came back"
+    );
+}
+
+#[test]
+fn linux_net_devices_without_a_name_keep_theirs() {
+    let env = Env::new("netdevkeep");
+    let veth = Veth::new("nk");
+    let mut c = sh("while :; do sleep 1000; done");
+    c["linux"]["netDevices"] = json!({ veth.moved.clone(): {} });
+    let (ct, _b) = env.run_container(&c);
+    let link = env
+        .run(&["exec", &ct.id, "ip", "-o", "link", "show", &veth.moved])
+        .ok()
+        .stdout;
+    assert!(link.contains(&format!("{}@", veth.moved)), "{link}");
+    assert!(!on_host(&veth.moved));
+}
+
+/// Into a network namespace linux.namespaces joins by path: the device
+/// stays there after delete, the namespace being someone else's.
+#[test]
+fn linux_net_devices_into_a_joined_namespace() {
+    let env = Env::new("netdevjoin");
+    let veth = Veth::new("nj");
+    let ns = format!("hutch-it-{}", std::process::id());
+    ip(&["netns", "add", &ns]);
+    struct Netns(String);
+    impl Drop for Netns {
+        fn drop(&mut self) {
+            let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+        }
+    }
+    let _ns = Netns(ns.clone());
+    let mut c = sh("while :; do sleep 1000; done");
+    c["linux"]["namespaces"] = json!([
+        { "type": "pid" }, { "type": "mount" }, { "type": "uts" }, { "type": "ipc" },
+        { "type": "network", "path": format!("/run/netns/{ns}") }
+    ]);
+    c["linux"]["netDevices"] = json!({ veth.moved.clone(): { "name": "joined0" } });
+    let (ct, _b) = env.run_container(&c);
+    let link = env
+        .run(&["exec", &ct.id, "ip", "-o", "link", "show", "joined0"])
+        .ok()
+        .stdout;
+    assert!(link.contains("joined0@"), "{link}");
+    env.run(&["delete", "--force", &ct.id]).ok();
+    let there =
+        run_bounded_output(Command::new("ip").args(["-n", &ns, "-o", "link", "show", "joined0"]));
+    assert!(there.contains("joined0@"), "{there}");
+    assert!(!on_host(&veth.moved));
+}
+
+#[test]
+fn rejects_bad_net_devices() {
+    let veth = Veth::new("nr");
+    let with = |devs: Value| {
+        let mut c = base();
+        c["linux"]["netDevices"] = devs;
+        c
+    };
+    rejects(
+        "netdevmissing",
+        &with(json!({ "hutchnone0": {} })),
+        &["linux.netDevices", "hutchnone0", "no network device"],
+    );
+    let mut c = with(json!({ veth.moved.clone(): {} }));
+    c["linux"]["namespaces"] = json!([{ "type": "pid" }, { "type": "mount" }, { "type": "uts" }]);
+    rejects(
+        "netdevnons",
+        &c,
+        &["linux.netDevices", "no network namespace"],
+    );
+    let mut c = with(json!({ veth.moved.clone(): {} }));
+    c["linux"]["namespaces"][1] = json!({ "type": "network", "path": "/proc/self/ns/net" });
+    rejects("netdevhostns", &c, &["linux.netDevices", "is the host's"]);
+    rejects(
+        "netdevbadname",
+        &with(json!({ veth.moved.clone(): { "name": "a/b" } })),
+        &["linux.netDevices", "\"a/b\"", "'/'"],
+    );
+    rejects(
+        "netdevlongname",
+        &with(json!({ veth.moved.clone(): { "name": "a_name_too_long0" } })),
+        &["linux.netDevices", "1 to 15 bytes"],
+    );
+    // The namespace has its lo: the kernel refuses, and nothing moved.
+    rejects(
+        "netdevexists",
+        &with(json!({ veth.moved.clone(): { "name": "lo" } })),
+        &["linux.netDevices", "\"lo\"", "already"],
+    );
+    assert!(
+        on_host(&veth.moved),
+        "{} lost by a failed create",
+        veth.moved
+    );
+    // A create that fails after the move gives the device back, under its
+    // own name and with its address.
+    ip(&["addr", "add", "10.199.9.1/24", "dev", &veth.moved]);
+    let mut c = with(json!({ veth.moved.clone(): { "name": "ctr1" } }));
+    c["process"]["args"] = json!(["/nonexistent"]);
+    rejects("netdevlate", &c, &["process.args[0]", "/nonexistent"]);
+    let addrs =
+        run_bounded_output(Command::new("ip").args(["-o", "addr", "show", "dev", &veth.moved]));
+    assert!(
+        addrs.contains("inet 10.199.9.1/24"),
+        "not back as it was: {addrs:?}"
+    );
+    assert!(!on_host("ctr1"));
 }
 
 /// A host command's stdout, trimmed.

@@ -58,6 +58,9 @@ pub struct State {
     /// linux.personality as it was at create, for processes `exec` adds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub personality: Option<oci_spec::runtime::LinuxPersonality>,
+    /// linux.memoryPolicy as it was at create, for processes `exec` adds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_policy: Option<oci_spec::runtime::LinuxMemoryPolicy>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -13,8 +13,8 @@ use crate::error::{Context, Result};
 use crate::hooks::{self, Point};
 use crate::linux::capabilities::{self, CapPlan};
 use crate::linux::{
-    cpu_affinity, ioprio, mount_options, namespaces, personality, rlimits, scheduler, seccomp,
-    seccomp_listener, sysctl,
+    cpu_affinity, idmap, ioprio, memory_policy, mount_options, namespaces, net_devices,
+    personality, rlimits, scheduler, seccomp, seccomp_listener, sysctl,
 };
 use crate::process::spawn::{self, Options};
 use crate::process::terminal;
@@ -56,6 +56,16 @@ pub fn create_with_tty(g: &Global, c: &Create, own_tty: Option<OwnedFd>) -> Resu
     reject_unsupported(spec)?;
     let plan = namespaces::plan(spec)?;
     let caps = check(spec, |ns| plan.has(ns))?;
+    if let Some(m) = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.memory_policy().as_ref())
+    {
+        memory_policy::check_host(m, &memory_policy::policy(m)?)?;
+    }
+    if let Some(d) = spec.linux().as_ref().and_then(|l| l.net_devices().as_ref()) {
+        net_devices::check_host(d, &plan)?;
+    }
     if plan.join_pid.is_some() {
         // The init will be visible to the processes already in that PID
         // namespace while it is still hutch's image (see linux::sealed_exe).
@@ -117,6 +127,7 @@ pub fn create_with_tty(g: &Global, c: &Create, own_tty: Option<OwnedFd>) -> Resu
         (None, false) => None,
     };
 
+    let idmapped = idmap::prepare(spec, &cfg.bundle, plan.has(LinuxNamespaceType::User))?;
     let dir = ContainerDir::create(&g.root, &c.id)?;
     crate::testpoint::pause_at("state-dir");
     let mut cgroup = None;
@@ -138,6 +149,7 @@ pub fn create_with_tty(g: &Global, c: &Create, own_tty: Option<OwnedFd>) -> Resu
             seccomp: filter.as_ref(),
             before_pivot,
             seccomp_agent,
+            idmapped: &idmapped,
         };
         let child = spawn::spawn(&cfg, &plan, caps.as_ref(), &dir, dir.lock_fd(), opts)?;
         crate::testpoint::pause_at("rootfs-ready");
@@ -154,6 +166,10 @@ pub fn create_with_tty(g: &Global, c: &Create, own_tty: Option<OwnedFd>) -> Resu
             hooks: spec.hooks().clone(),
             seccomp: spec.linux().as_ref().and_then(|l| l.seccomp().clone()),
             personality: spec.linux().as_ref().and_then(|l| l.personality().clone()),
+            memory_policy: spec
+                .linux()
+                .as_ref()
+                .and_then(|l| l.memory_policy().clone()),
         };
         dir.save(&state)?;
         if let Some(p) = &c.pid_file {
@@ -206,11 +222,22 @@ pub fn check(spec: &Spec, has: impl Fn(LinuxNamespaceType) -> bool) -> Result<Op
         }
     }
     rlimits::validate(process.and_then(|p| p.rlimits().as_deref()).unwrap_or(&[]))?;
+    idmap::check(spec, has(LinuxNamespaceType::User))?;
     if let Some(p) = process {
         check_process(p)?;
     }
     if let Some(p) = spec.linux().as_ref().and_then(|l| l.personality().as_ref()) {
         personality::persona(p)?;
+    }
+    if let Some(m) = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.memory_policy().as_ref())
+    {
+        memory_policy::policy(m)?;
+    }
+    if let Some(d) = spec.linux().as_ref().and_then(|l| l.net_devices().as_ref()) {
+        net_devices::check(d)?;
     }
     Ok(caps)
 }
@@ -245,17 +272,8 @@ pub fn reject_unsupported(spec: &Spec) -> Result<()> {
             bail!("process.selinuxLabel: SELinux is not supported by hutch on this host");
         }
     }
-    for (i, m) in spec.mounts().iter().flatten().enumerate() {
-        if m.uid_mappings().is_some() || m.gid_mappings().is_some() {
-            bail!("mounts[{i}].uidMappings/gidMappings: idmapped mounts are not supported yet");
-        }
-    }
     if let Some(l) = spec.linux() {
-        let unsupported = [
-            ("linux.intelRdt", l.intel_rdt().is_some()),
-            ("linux.netDevices", l.net_devices().is_some()),
-            ("linux.memoryPolicy", l.memory_policy().is_some()),
-        ];
+        let unsupported = [("linux.intelRdt", l.intel_rdt().is_some())];
         for (name, present) in unsupported {
             if present {
                 bail!("{name} is not supported yet");

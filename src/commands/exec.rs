@@ -102,6 +102,7 @@ pub fn run(g: &Global, e: &Exec) -> Result<i32> {
         caps: caps.as_ref(),
         seccomp: filter.as_ref(),
         personality: state.personality.as_ref(),
+        memory_policy: state.memory_policy.as_ref(),
         affinity: &affinity,
         console,
         preserve_fds: e.preserve_fds,

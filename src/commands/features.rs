@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use crate::error::{Error, Result};
-use crate::linux::{mount_options, seccomp};
+use crate::linux::{memory_policy, mount_options, seccomp};
 
 pub fn run() -> Result<()> {
     let caps: Vec<String> = caps::all().iter().map(|c| c.to_string()).collect();
@@ -31,7 +31,12 @@ pub fn run() -> Result<()> {
             "apparmor": {"enabled": false},
             "selinux": {"enabled": false},
             "intelRdt": {"enabled": false},
-            "mountExtensions": {"idmap": {"enabled": false}}
+            "netDevices": {"enabled": true},
+            "memoryPolicy": {
+                "modes": memory_policy::MODES,
+                "flags": memory_policy::FLAGS
+            },
+            "mountExtensions": {"idmap": {"enabled": true}}
         },
         "annotations": {
             "io.github.hutch.version": env!("CARGO_PKG_VERSION")

@@ -36,6 +36,9 @@ pub struct MountOptions {
     /// `rro`, `rnosuid`...: applied with mount_setattr(AT_RECURSIVE) once
     /// the mount is made.
     pub recursive: Recursive,
+    /// `idmap` (Some(false)) or `ridmap` (Some(true), recursive): the mount
+    /// is idmapped (src/linux/idmap.rs); never passed to mount(2).
+    pub idmap: Option<bool>,
 }
 
 impl Default for MountOptions {
@@ -47,6 +50,7 @@ impl Default for MountOptions {
             data: String::new(),
             tmpcopyup: false,
             recursive: Recursive::default(),
+            idmap: None,
         }
     }
 }
@@ -69,6 +73,7 @@ pub const KNOWN: &[&str] = &[
     "diratime",
     "dirsync",
     "exec",
+    "idmap",
     "iversion",
     "lazytime",
     "loud",
@@ -93,6 +98,7 @@ pub const KNOWN: &[&str] = &[
     "relatime",
     "remount",
     "rexec",
+    "ridmap",
     "rnoatime",
     "rnodev",
     "rnodiratime",
@@ -144,6 +150,8 @@ pub fn parse<S: AsRef<str>>(options: &[S]) -> MountOptions {
             o.propagation |= p;
         } else if opt == "tmpcopyup" {
             o.tmpcopyup = true;
+        } else if opt == "idmap" || opt == "ridmap" {
+            o.idmap = Some(opt == "ridmap");
         } else {
             if !o.data.is_empty() {
                 o.data.push(',');
@@ -322,7 +330,7 @@ mod tests {
                 flag_of(opt).is_some()
                     || propagation_of(opt).is_some()
                     || recursive_of(opt).is_some()
-                    || *opt == "tmpcopyup",
+                    || matches!(*opt, "tmpcopyup" | "idmap" | "ridmap"),
                 "{opt} listed but not parsed"
             );
         }

@@ -28,7 +28,13 @@ pub struct CgroupView<'a> {
 }
 
 /// Everything up to the switch into the new root.
-pub fn prepare(spec: &Spec, bundle: &Path, rootfs: &Path, cgroups: &CgroupView<'_>) -> Result<()> {
+pub fn prepare(
+    spec: &Spec,
+    bundle: &Path,
+    rootfs: &Path,
+    cgroups: &CgroupView<'_>,
+    idmapped: &super::idmap::Mounts,
+) -> Result<()> {
     let linux = spec.linux().as_ref();
     // The configured propagation is given to the new "/" at the very end
     // (`finish`). Until then the tree is private, or a slave of the host's
@@ -59,7 +65,7 @@ pub fn prepare(spec: &Spec, bundle: &Path, rootfs: &Path, cgroups: &CgroupView<'
 
     let mounts = spec.mounts().as_deref().unwrap_or(&[]);
     for (i, m) in mounts.iter().enumerate() {
-        mount_one(&root, bundle, m, cgroups).with_context(|| {
+        mount_one(&root, bundle, m, cgroups, idmapped.get(i)).with_context(|| {
             format!(
                 "mounts[{i}] ({} on {})",
                 m.typ().as_deref().unwrap_or("bind"),
@@ -93,7 +99,13 @@ pub fn switch_root(rootfs: &Path, no_pivot: bool) -> Result<()> {
     }
 }
 
-fn mount_one(root: &OwnedFd, bundle: &Path, m: &Mount, cgroups: &CgroupView<'_>) -> Result<()> {
+fn mount_one(
+    root: &OwnedFd,
+    bundle: &Path,
+    m: &Mount,
+    cgroups: &CgroupView<'_>,
+    idmapped: Option<&OwnedFd>,
+) -> Result<()> {
     let opts = mount_options::parse(m.options().as_deref().unwrap_or(&[]));
     let typ = m.typ().as_deref().unwrap_or("");
     let bind = opts.is_bind() || typ == "bind";
@@ -133,9 +145,15 @@ fn mount_one(root: &OwnedFd, bundle: &Path, m: &Mount, cgroups: &CgroupView<'_>)
 
     if bind {
         let src = source.ok_or_else(|| Error::new("bind mount without a source"))?;
-        let flags = MsFlags::MS_BIND | (opts.flags & MsFlags::MS_REC);
-        mount(Some(&src), target.as_str(), NONE, flags, NONE)
-            .with_context(|| format!("bind {}", src.display()))?;
+        if let Some(tree) = idmapped {
+            // Cloned from `src` and mapped by the runtime before the clone.
+            super::idmap::attach(tree, &dest)
+                .with_context(|| format!("bind {} (idmapped)", src.display()))?;
+        } else {
+            let flags = MsFlags::MS_BIND | (opts.flags & MsFlags::MS_REC);
+            mount(Some(&src), target.as_str(), NONE, flags, NONE)
+                .with_context(|| format!("bind {}", src.display()))?;
+        }
         remount_bind(root, m.destination(), opts.flags)?;
     } else {
         let data = (!opts.data.is_empty()).then_some(opts.data.as_str());

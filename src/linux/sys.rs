@@ -213,6 +213,84 @@ pub fn mount_setattr_recursive(mnt: &impl AsRawFd, set: u64, clear: u64) -> Resu
     Ok(())
 }
 
+/// open_tree(2) with OPEN_TREE_CLONE: a detached copy of the mount at
+/// `path` (and of the mounts below it when `recursive`), close-on-exec.
+pub fn open_tree_clone(path: &std::ffi::CStr, recursive: bool) -> Result<OwnedFd, Errno> {
+    const OPEN_TREE_CLONE: libc::c_uint = 1;
+    let mut flags = OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint;
+    if recursive {
+        flags |= libc::AT_RECURSIVE as libc::c_uint;
+    }
+    // SAFETY: `path` is NUL-terminated and outlives the call; the kernel only
+    // reads it.
+    let ret = unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, path.as_ptr(), flags) };
+    if ret < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: the kernel returned a fresh fd that nobody else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(ret as RawFd) })
+}
+
+/// mount_setattr(2) MOUNT_ATTR_IDMAP on the detached mount `mnt` (and the
+/// mounts below it when `recursive`): its ids are mapped through `userns`.
+pub fn mount_setattr_idmap(
+    mnt: BorrowedFd<'_>,
+    userns: BorrowedFd<'_>,
+    recursive: bool,
+) -> Result<(), Errno> {
+    const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
+    let attr = libc::mount_attr {
+        attr_set: MOUNT_ATTR_IDMAP,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: userns.as_raw_fd() as u64,
+    };
+    let mut flags = libc::AT_EMPTY_PATH;
+    if recursive {
+        flags |= libc::AT_RECURSIVE;
+    }
+    // SAFETY: the path is a NUL-terminated empty string (AT_EMPTY_PATH: the
+    // fd itself), `attr` is a valid mount_attr that outlives the call and its
+    // size is passed with it; the kernel only reads both.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            mnt.as_raw_fd(),
+            c"".as_ptr(),
+            flags,
+            &attr as *const libc::mount_attr,
+            std::mem::size_of::<libc::mount_attr>(),
+        )
+    };
+    if ret < 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
+
+/// move_mount(2) of the detached mount `mnt` onto the directory or file
+/// `onto` (both by fd: MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH).
+pub fn move_mount_onto(mnt: BorrowedFd<'_>, onto: BorrowedFd<'_>) -> Result<(), Errno> {
+    const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
+    const MOVE_MOUNT_T_EMPTY_PATH: libc::c_uint = 0x40;
+    // SAFETY: both paths are NUL-terminated empty strings (the fds
+    // themselves); the kernel only reads them.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            mnt.as_raw_fd(),
+            c"".as_ptr(),
+            onto.as_raw_fd(),
+            c"".as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
+        )
+    };
+    if ret < 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
+
 /// personality(2): set the execution domain; returns the previous one.
 pub fn personality(persona: libc::c_ulong) -> Result<i32, Errno> {
     // SAFETY: an integer argument only; no memory is passed.
@@ -221,6 +299,25 @@ pub fn personality(persona: libc::c_ulong) -> Result<i32, Errno> {
         return Err(Errno::last());
     }
     Ok(ret)
+}
+
+/// set_mempolicy(2): the calling thread's NUMA memory policy, inherited
+/// by its children and kept across execve. `mask` holds `mask.len() * 64`
+/// node bits; the kernel reads one bit fewer than `maxnode` says, hence +1.
+pub fn set_mempolicy(mode: libc::c_int, mask: &[libc::c_ulong]) -> Result<(), Errno> {
+    let maxnode = (mask.len() * libc::c_ulong::BITS as usize + 1) as libc::c_ulong;
+    let ptr = if mask.is_empty() {
+        std::ptr::null()
+    } else {
+        mask.as_ptr()
+    };
+    // SAFETY: `ptr` is null or points at `mask`, which holds the maxnode - 1
+    // bits the kernel reads and outlives the call; nothing is written.
+    let ret = unsafe { libc::syscall(libc::SYS_set_mempolicy, mode, ptr, maxnode) };
+    if ret < 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
 }
 
 /// The kernel's struct sched_attr, version 1 (with the utilization clamps,

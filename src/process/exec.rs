@@ -17,7 +17,9 @@ use crate::linux::capabilities::CapPlan;
 use crate::linux::seccomp::{Filter, LoadAt};
 use crate::linux::seccomp_listener::SendFd;
 use crate::linux::sys::{self, Forked};
-use crate::linux::{cpu_affinity, ioprio, personality, procfs, resolve, rlimits, scheduler, user};
+use crate::linux::{
+    cpu_affinity, ioprio, memory_policy, personality, procfs, resolve, rlimits, scheduler, user,
+};
 
 pub struct ExecSpec<'a> {
     pub init: &'a OwnedFd,
@@ -27,6 +29,8 @@ pub struct ExecSpec<'a> {
     pub seccomp: Option<&'a Filter>,
     /// The container's linux.personality, which its processes all share.
     pub personality: Option<&'a LinuxPersonality>,
+    /// The container's linux.memoryPolicy: not inherited from the init.
+    pub memory_policy: Option<&'a oci_spec::runtime::LinuxMemoryPolicy>,
     /// process.execCPUAffinity, parsed.
     pub affinity: &'a cpu_affinity::Plan,
     pub console: Option<OwnedFd>,
@@ -224,6 +228,9 @@ fn child(
     }
     if let Some(persona) = e.personality {
         personality::apply(persona)?;
+    }
+    if let Some(m) = e.memory_policy {
+        memory_policy::apply(m)?;
     }
     let nnp = p.no_new_privileges().unwrap_or(false);
     // Before an early filter: older profiles deny close_range.

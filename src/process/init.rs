@@ -22,7 +22,7 @@ use crate::linux::capabilities::CapPlan;
 use crate::linux::namespaces::Plan;
 use crate::linux::seccomp::{Filter, LoadAt};
 use crate::linux::{
-    ioprio, namespaces, personality, resolve, rlimits, rootfs, scheduler, sys, user,
+    ioprio, memory_policy, namespaces, personality, resolve, rlimits, rootfs, scheduler, sys, user,
 };
 use crate::spec::Config;
 
@@ -49,6 +49,8 @@ pub struct Init<'a> {
     pub id: &'a str,
     /// Ask the parent to run the prestart/createRuntime hooks before pivot_root.
     pub before_pivot: bool,
+    /// Detached idmapped mounts to attach (linux::idmap).
+    pub idmapped: &'a crate::linux::idmap::Mounts,
     /// Where errors after `create` has returned go, for `start` to report.
     pub errlog: File,
 }
@@ -115,7 +117,13 @@ fn setup(init: &Init<'_>) -> Result<Program> {
         cgroup: init.cgroup,
         own_ns: init.plan.has(oci_spec::runtime::LinuxNamespaceType::Cgroup),
     };
-    rootfs::prepare(spec, &init.cfg.bundle, &init.cfg.rootfs, &cgroups)?;
+    rootfs::prepare(
+        spec,
+        &init.cfg.bundle,
+        &init.cfg.rootfs,
+        &cgroups,
+        init.idmapped,
+    )?;
     if init.before_pivot {
         init.chan.send(&Message::Hooks)?;
         match init.chan.recv()? {
@@ -182,6 +190,15 @@ fn setup(init: &Init<'_>) -> Result<Program> {
     // Before any seccomp filter, which may not allow personality(2).
     if let Some(p) = spec.linux().as_ref().and_then(|l| l.personality().as_ref()) {
         personality::apply(p)?;
+    }
+    // Last of the kernel settings, so that little of the init's own memory
+    // is placed by it; before any seccomp filter, which may not allow it.
+    if let Some(m) = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.memory_policy().as_ref())
+    {
+        memory_policy::apply(m)?;
     }
 
     // A filter with a listener goes on before `create` returns, which must

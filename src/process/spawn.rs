@@ -43,6 +43,8 @@ pub struct Options<'a> {
     /// Called with the init's PID and the listener fd of its seccomp filter,
     /// when that has one: sends it to the agent (linux.seccomp.listenerPath).
     pub seccomp_agent: Option<&'a SendFd<'a>>,
+    /// Detached idmapped mounts the init attaches (linux::idmap).
+    pub idmapped: &'a crate::linux::idmap::Mounts,
 }
 
 /// A cloned init that has reported its root filesystem ready and now waits
@@ -52,6 +54,8 @@ pub struct Child {
     pidfd: OwnedFd,
     chan: channel::Channel,
     released: bool,
+    /// linux.netDevices moved in: back to the host if create fails.
+    net_devices: Option<crate::linux::net_devices::Moved>,
 }
 
 impl Child {
@@ -67,6 +71,9 @@ impl Child {
 impl Drop for Child {
     fn drop(&mut self) {
         if !self.released {
+            if let Some(m) = &mut self.net_devices {
+                m.undo();
+            }
             let _ = pidfd::signal(&self.pidfd, libc::SIGKILL);
             let _ = waitpid(Pid::from_raw(self.identity.pid), None);
         }
@@ -148,6 +155,7 @@ pub fn spawn(
                 seccomp: opts.seccomp,
                 id: &dir.id,
                 before_pivot: opts.before_pivot.is_some(),
+                idmapped: opts.idmapped,
                 errlog,
             })
         }
@@ -165,16 +173,27 @@ pub fn spawn(
             return Err(e);
         }
     };
-    let child = Child {
+    let mut child = Child {
         identity,
         pidfd,
         chan: parent_end,
         released: false,
+        net_devices: None,
     };
     left?;
     crate::testpoint::pause_at("cloned");
     if plan.new.contains(CloneFlags::CLONE_NEWUSER) {
         write_id_maps(cfg, pid)?;
+    }
+    // Before the init goes on: the devices are there for every hook and
+    // for the container's process.
+    if let Some(d) = cfg
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.net_devices().as_ref())
+    {
+        child.net_devices = Some(crate::linux::net_devices::move_all(d, plan, pid)?);
     }
     child.chan.send(&Message::Continue)?;
     loop {

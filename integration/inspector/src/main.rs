@@ -9,7 +9,8 @@
 //! Cpus_allowed_list...), rlimits, oom_score_adj, namespace links,
 //! /proc/self/mountinfo, the personality and uname's machine, the scheduling
 //! attributes (sched_getattr), the I/O priority (ioprio_get), CLOCK_MONOTONIC
-//! and CLOCK_BOOTTIME, and /proc/self/timens_offsets.
+//! and CLOCK_BOOTTIME, /proc/self/timens_offsets, and the NUMA memory policy
+//! (get_mempolicy).
 //! --path: lstat of P, a read attempt and a write attempt (never truncating).
 //! --sysctl: the value under /proc/sys. --mkdir: the result of mkdir(P, MODE).
 //!
@@ -375,6 +376,22 @@ fn ioprio() -> J {
     }
 }
 
+/// get_mempolicy: mode (its flags in the high bits, as the kernel returns
+/// them) and the nodemask as a list.
+fn mempolicy() -> J {
+    match sys::mempolicy() {
+        Ok((mode, nodes)) => J::Obj(vec![
+            ("mode".into(), J::Num(u64::from((mode & 0xff) as u32))),
+            ("flags".into(), J::Num(u64::from((mode & !0xff) as u32))),
+            (
+                "nodes".into(),
+                J::Arr(nodes.into_iter().map(|n| J::Num(u64::from(n))).collect()),
+            ),
+        ]),
+        Err(e) => error(&e),
+    }
+}
+
 fn clocks() -> J {
     let read = |id| match sys::clock(id) {
         Ok((sec, nsec)) => J::Arr(vec![J::Int(sec), J::Int(nsec)]),
@@ -460,6 +477,7 @@ fn main() {
         ("sysctl".into(), J::Obj(sysctls.into_iter().collect())),
         ("mkdir".into(), J::Obj(mkdirs.into_iter().collect())),
         ("pid".into(), J::Int(i64::from(std::process::id()))),
+        ("mempolicy".into(), mempolicy()),
         (
             "personality".into(),
             sys::personality().map(J::Num).unwrap_or_else(|e| error(&e)),

@@ -77,6 +77,33 @@ pub fn ioprio() -> io::Result<u32> {
     Ok(ret as u32)
 }
 
+/// get_mempolicy(2) of the calling thread: the mode with its flags, and the
+/// nodes of its nodemask (1024 bits: the most a kernel has).
+pub fn mempolicy() -> io::Result<(i32, Vec<u32>)> {
+    let mut mode: libc::c_int = 0;
+    let mut mask = [0 as libc::c_ulong; 1024 / 64];
+    // SAFETY: `mode` and `mask` are writable for the call; maxnode (1024)
+    // is the number of bits `mask` holds; addr and flags are 0 (the policy
+    // of the thread).
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_get_mempolicy,
+            &mut mode as *mut libc::c_int,
+            mask.as_mut_ptr(),
+            1024 as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let nodes = (0..1024u32)
+        .filter(|&n| mask[(n / 64) as usize] & (1 << (n % 64)) != 0)
+        .collect();
+    Ok((mode, nodes))
+}
+
 /// clock_gettime(2) of `clock`, as (seconds, nanoseconds).
 pub fn clock(clock: libc::clockid_t) -> io::Result<(i64, i64)> {
     let mut ts = libc::timespec {
