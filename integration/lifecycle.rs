@@ -770,6 +770,37 @@ fn an_init_killed_during_set_up_says_how() {
 }
 
 #[test]
+fn create_rejects_a_hostname_longer_than_the_kernel_takes() {
+    let mut config = spec(&["sh"]);
+    config["hostname"] = json!("h".repeat(65));
+    rejects_bundle(
+        "longhost",
+        Bundle::new(&config),
+        &["hostname", "65 bytes", "at most 64"],
+    );
+}
+
+#[test]
+fn a_console_socket_that_is_not_a_socket_is_named() {
+    let env = Env::exclusive("notsocket");
+    let id = env.id();
+    let mut config = spec(&["sh"]);
+    config["process"]["terminal"] = json!(true);
+    let bundle = Bundle::new(&config);
+    let dir = TempDir::new("console");
+    let file = dir.path().join("console.sock");
+    fs::write(&file, "").unwrap();
+    let f = file.to_str().unwrap();
+    let args = ["--bundle", bundle.arg(), "--console-socket", f, &id];
+    create_fails_cleanly(
+        &env,
+        &id,
+        &args,
+        &["--console-socket", f, "not a Unix socket"],
+    );
+}
+
+#[test]
 fn create_rejects_a_missing_bundle() {
     let env = Env::exclusive("nobundle");
     let id = env.id();

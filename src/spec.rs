@@ -205,6 +205,15 @@ pub fn validate(spec: &Spec) -> Result<()> {
             bail!("{name}: this config is for another platform; hutch runs Linux containers");
         }
     }
+    // sethostname(2) says only EINVAL past HOST_NAME_MAX.
+    for (field, name) in [
+        ("hostname", spec.hostname()),
+        ("domainname", spec.domainname()),
+    ] {
+        if let Some(n) = name.as_deref().filter(|n| n.len() > 64) {
+            bail!("{field}: {} bytes, expected at most 64", n.len());
+        }
+    }
     if let Some(linux) = spec.linux() {
         let mut seen = HashSet::new();
         for ns in linux.namespaces().iter().flatten() {
