@@ -801,6 +801,29 @@ fn a_console_socket_that_is_not_a_socket_is_named() {
 }
 
 #[test]
+fn create_rejects_uid_and_gid_minus_one() {
+    // setresuid(-1, ...) changes nothing: the process would run as root.
+    for (user, field) in [
+        (
+            json!({ "uid": 4294967295u32, "gid": 0 }),
+            "process.user.uid",
+        ),
+        (
+            json!({ "uid": 1000, "gid": 4294967295u32 }),
+            "process.user.gid",
+        ),
+        (
+            json!({ "uid": 1000, "gid": 1000, "additionalGids": [4294967295u32] }),
+            "process.user.additionalGids",
+        ),
+    ] {
+        let mut config = spec(&["sh"]);
+        config["process"]["user"] = user;
+        rejects_bundle("uidneg", Bundle::new(&config), &[field, "4294967295"]);
+    }
+}
+
+#[test]
 fn create_rejects_a_missing_bundle() {
     let env = Env::exclusive("nobundle");
     let id = env.id();

@@ -820,3 +820,23 @@ fn update_names_a_bad_resources_file_and_changes_nothing() {
         .fails_with(&["--resources", "directory"]);
     assert_eq!(env.state(&c.id), before);
 }
+
+#[test]
+fn exec_refuses_uid_and_gid_minus_one() {
+    let env = Env::new("execuidneg");
+    let (c, _b) = env.run_container(&sh(IDLE));
+    c.wait_line("ready");
+    let pids = || env.run(&["ps", "--format", "json", &c.id]).ok().stdout;
+    let before = pids();
+    for (args, field) in [
+        (vec!["-u", "4294967295"], "uid"),
+        (vec!["-u", "0:4294967295"], "gid"),
+        (vec!["-g", "4294967295"], "additionalGids"),
+    ] {
+        let mut argv = vec!["exec"];
+        argv.extend(args);
+        argv.extend([c.id.as_str(), "id"]);
+        env.run(&argv).fails_with(&[field, "4294967295"]);
+    }
+    assert_eq!(pids(), before, "a refused exec left a process");
+}

@@ -286,7 +286,7 @@ fn validate_runnable(spec: &Spec) -> Result<()> {
     if !process.cwd().is_absolute() {
         bail!("process.cwd {:?} must be an absolute path", process.cwd());
     }
-    Ok(())
+    crate::linux::user::check(process.user())
 }
 
 /// The name config.json uses for a namespace type.

@@ -47,6 +47,7 @@ pub fn run(g: &Global, e: &Exec) -> Result<i32> {
         bail!("cannot exec in container {}: it is not running", e.id);
     };
     let process = build_process(&state.bundle, &state.config_digest, e)?;
+    crate::linux::user::check(process.user())?;
     let caps = capabilities::plan(process.capabilities().as_ref())?;
     rlimits::validate(process.rlimits().as_deref().unwrap_or(&[]))?;
     let affinity = super::create::check_process(&process)?;
