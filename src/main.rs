@@ -41,7 +41,9 @@ fn main() {
         Err(e) => fail(&e, false),
     };
     let Some(command) = cli.command else {
-        fail("no command given (see 'hutch --help')", logs_to_file)
+        // A usage error, as a bare `hutch` is: status 2.
+        eprintln!("hutch: no command given (see 'hutch --help')");
+        std::process::exit(2);
     };
     let g = Global { root: cli.root };
     if cli.systemd_cgroup {
