@@ -917,6 +917,7 @@ fn usage_errors_are_one_line_exit_2_and_point_at_the_verb_help() {
             vec!["--bogus"],
             "hutch list --help",
         ),
+        (vec!["--debug"], vec!["no command"], "'hutch --help'"),
     ] {
         let mut tokens = tokens;
         tokens.push(help);
