@@ -129,7 +129,7 @@ pub enum Command {
         /// Bundle directory to write config.json into
         #[arg(short = 'b', long, default_value = ".", value_name = "DIR")]
         bundle: PathBuf,
-        /// Make a spec for a rootless container
+        /// Make a spec for a rootless container (not supported yet: refused)
         #[arg(long)]
         rootless: bool,
     },
