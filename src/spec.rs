@@ -135,7 +135,7 @@ fn check_json_document(bytes: &[u8]) -> Result<()> {
 pub fn parse(bytes: &[u8]) -> Result<Spec> {
     check_json_document(bytes)?;
     if !oci_compat::needed(bytes) {
-        return deserialize(&mut serde_json::Deserializer::from_slice(bytes));
+        return from_slice(bytes);
     }
     let mut v: Value = deserialize(&mut serde_json::Deserializer::from_slice(bytes))?;
     if let Some(p) = v.get_mut("process") {
@@ -155,11 +155,22 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T> {
 pub fn parse_process(bytes: &[u8]) -> Result<Process> {
     check_json_document(bytes)?;
     if !oci_compat::needed(bytes) {
-        return deserialize(&mut serde_json::Deserializer::from_slice(bytes));
+        return from_slice(bytes);
     }
     let mut v: Value = deserialize(&mut serde_json::Deserializer::from_slice(bytes))?;
     oci_compat::process(&mut v, "")?;
     deserialize(v)
+}
+
+/// Plain serde_json first; only a config that fails is read again with path
+/// tracking, for an error that names the field. The tracking wrapper doubles
+/// the deserialisation code (~400 KiB of the binary): kept off the path of a
+/// good config, those pages are never touched (peak RSS).
+fn from_slice<'de, T: serde::Deserialize<'de>>(bytes: &'de [u8]) -> Result<T> {
+    match serde_json::from_slice(bytes) {
+        Ok(v) => Ok(v),
+        Err(_) => deserialize(&mut serde_json::Deserializer::from_slice(bytes)),
+    }
 }
 
 fn deserialize<'de, T, D>(de: D) -> Result<T>
