@@ -624,6 +624,205 @@ fn create_rejects_an_unsupported_oci_version() {
     rejects_bundle("ociversion", Bundle::new(&config), &["ociVersion"]);
 }
 
+/// A bundle whose config.json is replaced by what `make` puts at its path.
+fn bundle_with_config(make: impl FnOnce(&Path)) -> Bundle {
+    let bundle = Bundle::new(&spec(&["sh"]));
+    let path = bundle.path().join("config.json");
+    fs::remove_file(&path).unwrap();
+    make(&path);
+    bundle
+}
+
+#[test]
+fn create_rejects_a_config_json_that_is_a_directory() {
+    let bundle = bundle_with_config(|p| fs::create_dir(p).unwrap());
+    rejects_bundle(
+        "cfgdir",
+        bundle,
+        &["config.json", "directory", "regular file"],
+    );
+}
+
+#[test]
+fn create_rejects_a_config_json_that_is_a_fifo_without_blocking() {
+    let bundle = bundle_with_config(|p| {
+        let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    });
+    // Should hutch block on the FIFO, a writer that opens and closes it
+    // lets it go on, to an error that lacks "FIFO": the test fails, not hangs.
+    let fifo = bundle.path().join("config.json");
+    let _unblock = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(10));
+        let _ = fs::OpenOptions::new().write(true).open(fifo);
+    });
+    rejects_bundle("cfgfifo", bundle, &["config.json", "FIFO", "regular file"]);
+}
+
+#[test]
+fn create_rejects_a_config_json_that_is_a_device() {
+    let bundle = bundle_with_config(|p| std::os::unix::fs::symlink("/dev/zero", p).unwrap());
+    rejects_bundle("cfgdev", bundle, &["config.json", "device"]);
+}
+
+#[test]
+fn create_rejects_a_huge_config_json() {
+    let bundle = bundle_with_config(|p| {
+        fs::File::create(p).unwrap().set_len(1 << 30).unwrap();
+    });
+    rejects_bundle("cfghuge", bundle, &["config.json", "bytes", "at most"]);
+}
+
+#[test]
+fn create_rejects_a_config_json_that_is_not_utf8() {
+    let mut text = serde_json::to_vec(&spec(&["sh"])).unwrap();
+    // An invalid byte inside a value serde skips: an unknown field.
+    let at = text.len() - 1;
+    text.splice(at..at, b",\"x-hutch\":\"\xff\"".iter().copied());
+    let bundle = bundle_with_config(|p| fs::write(p, &text).unwrap());
+    rejects_bundle("cfgutf8", bundle, &["config.json", "UTF-8"]);
+}
+
+#[test]
+fn create_rejects_a_config_json_that_is_not_an_object() {
+    rejects_bundle("cfgarray", Bundle::raw("[]"), &["config.json", "object"]);
+    rejects_bundle("cfgempty", Bundle::raw(" \n"), &["config.json", "empty"]);
+}
+
+#[test]
+fn create_rejects_a_missing_oci_version() {
+    let mut config = spec(&["sh"]);
+    config.as_object_mut().unwrap().remove("ociVersion");
+    rejects_bundle(
+        "noversion",
+        Bundle::new(&config),
+        &["ociVersion", "missing"],
+    );
+}
+
+#[test]
+fn create_names_why_args0_cannot_run() {
+    for (arg0, why) in [
+        ("/etc", "is a directory"),
+        ("/etc/passwd", "not executable"),
+        ("/dev/null", "not a regular file"),
+        ("/no-such-program", "no such executable"),
+    ] {
+        rejects_bundle(
+            "arg0",
+            Bundle::new(&spec(&[arg0])),
+            &["process.args[0]", arg0, why],
+        );
+    }
+}
+
+#[test]
+fn a_root_that_is_a_file_is_named() {
+    let dir = TempDir::new("rootfile");
+    let file = dir.path().join("root");
+    fs::write(&file, "").unwrap();
+    let bundle = Bundle::new(&spec(&["true"]));
+    for args in [
+        vec!["create", "--bundle", bundle.arg(), "rootfile"],
+        vec!["list"],
+        vec!["state", "rootfile"],
+        vec!["delete", "--force", "rootfile"],
+    ] {
+        run_runtime(Some(&file), &args, None, Out::Capture)
+            .fails_with(&["--root", "not a directory"]);
+    }
+    assert_eq!(
+        fs::read(&file).unwrap(),
+        b"",
+        "the file under --root changed"
+    );
+}
+
+#[test]
+fn an_unwritable_pid_file_is_named_and_leaves_nothing() {
+    let env = Env::exclusive("badpidfile");
+    let id = env.id();
+    let bundle = Bundle::new(&spec(&["sh"]));
+    let dir = TempDir::new("pidfile");
+    let missing = dir.path().join("no-such-dir/pid");
+    let is_dir = dir.path().join("pid");
+    fs::create_dir(&is_dir).unwrap();
+    for pid_file in [&missing, &is_dir] {
+        let p = pid_file.to_str().unwrap();
+        let args = ["--bundle", bundle.arg(), "--pid-file", p, &id];
+        create_fails_cleanly(&env, &id, &args, &["--pid-file", &format!("{p}:")]);
+    }
+    let left: Vec<_> = fs::read_dir(dir.path()).unwrap().flatten().collect();
+    assert_eq!(left.len(), 1, "a temporary pid file was left: {left:?}");
+}
+
+#[test]
+fn an_init_killed_during_set_up_says_how() {
+    // A memory limit of one page: the OOM killer takes the init during set-up.
+    let mut config = spec(&["sh"]);
+    config["linux"]["resources"] = json!({ "memory": { "limit": 4096 } });
+    rejects_bundle(
+        "oominit",
+        Bundle::new(&config),
+        &["init was killed by SIGKILL", "memory.limit"],
+    );
+}
+
+#[test]
+fn create_rejects_a_hostname_longer_than_the_kernel_takes() {
+    let mut config = spec(&["sh"]);
+    config["hostname"] = json!("h".repeat(65));
+    rejects_bundle(
+        "longhost",
+        Bundle::new(&config),
+        &["hostname", "65 bytes", "at most 64"],
+    );
+}
+
+#[test]
+fn a_console_socket_that_is_not_a_socket_is_named() {
+    let env = Env::exclusive("notsocket");
+    let id = env.id();
+    let mut config = spec(&["sh"]);
+    config["process"]["terminal"] = json!(true);
+    let bundle = Bundle::new(&config);
+    let dir = TempDir::new("console");
+    let file = dir.path().join("console.sock");
+    fs::write(&file, "").unwrap();
+    let f = file.to_str().unwrap();
+    let args = ["--bundle", bundle.arg(), "--console-socket", f, &id];
+    create_fails_cleanly(
+        &env,
+        &id,
+        &args,
+        &["--console-socket", f, "not a Unix socket"],
+    );
+}
+
+#[test]
+fn create_rejects_uid_and_gid_minus_one() {
+    // setresuid(-1, ...) changes nothing: the process would run as root.
+    for (user, field) in [
+        (
+            json!({ "uid": 4294967295u32, "gid": 0 }),
+            "process.user.uid",
+        ),
+        (
+            json!({ "uid": 1000, "gid": 4294967295u32 }),
+            "process.user.gid",
+        ),
+        (
+            json!({ "uid": 1000, "gid": 1000, "additionalGids": [4294967295u32] }),
+            "process.user.additionalGids",
+        ),
+    ] {
+        let mut config = spec(&["sh"]);
+        config["process"]["user"] = user;
+        rejects_bundle("uidneg", Bundle::new(&config), &[field, "4294967295"]);
+    }
+}
+
 #[test]
 fn create_rejects_a_missing_bundle() {
     let env = Env::exclusive("nobundle");
@@ -693,6 +892,66 @@ fn version_and_help_succeed() {
             help.stdout.contains(command),
             "help lacks {command}: {help:#?}"
         );
+    }
+}
+
+#[test]
+fn usage_errors_are_one_line_exit_2_and_point_at_the_verb_help() {
+    let env = Env::new("usage");
+    for (args, tokens, help) in [
+        (vec!["kill"], vec!["<ID>"], "hutch kill --help"),
+        (
+            vec!["run", "--bogus", "x"],
+            vec!["--bogus"],
+            "hutch run --help",
+        ),
+        (
+            vec!["create", "--bundle"],
+            vec!["--bundle"],
+            "hutch create --help",
+        ),
+        (vec!["state", "a", "b"], vec!["'b'"], "hutch state --help"),
+        (vec!["no-such-verb"], vec!["no-such-verb"], "'hutch --help'"),
+        (
+            vec!["--bogus", "list"],
+            vec!["--bogus"],
+            "hutch list --help",
+        ),
+        (vec!["--debug"], vec!["no command"], "'hutch --help'"),
+    ] {
+        let mut tokens = tokens;
+        tokens.push(help);
+        let out = env.run(&args).fails_with(&tokens);
+        assert_eq!(out.status.code(), Some(2), "{out:#?}");
+    }
+    // Nothing was created under --root by a command line that did not parse.
+    let left: Vec<_> = fs::read_dir(env.root())
+        .map(|d| d.flatten().collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn verb_help_reads_well() {
+    for verb in [
+        "create", "start", "run", "exec", "state", "kill", "delete", "list", "ps", "events",
+        "pause", "resume", "update", "spec", "features",
+    ] {
+        let out = run_runtime(None, &[verb, "--help"], None, Out::Capture).ok();
+        let first = out.stdout.lines().next().unwrap_or("");
+        assert!(!first.is_empty(), "{verb} --help has no summary: {out:#?}");
+        assert!(
+            out.stdout.contains(&format!("Usage: hutch {verb}")),
+            "{out:#?}"
+        );
+        assert!(out.stderr.is_empty(), "{out:#?}");
+        // Every argument says what it is; --root and friends stand apart.
+        assert!(
+            !out.stdout.lines().any(|l| l.trim() == "<ID>"),
+            "{verb}: <ID> undocumented: {}",
+            out.stdout
+        );
+        assert!(out.stdout.contains("Global options:"), "{}", out.stdout);
     }
 }
 

@@ -760,3 +760,83 @@ fn tmpcopyup_fills_the_tmpfs_with_the_directory_underneath() {
     let (_, out) = run(&env, &bad, &[]);
     out.fails_with(&["mounts[6]", "tmpcopyup", "tmpfs"]);
 }
+
+#[test]
+fn exec_refuses_a_relative_cwd_and_starts_nothing() {
+    let env = Env::new("execrelcwd");
+    let (c, _b) = env.run_container(&sh(IDLE));
+    c.wait_line("ready");
+    let pids = || env.run(&["ps", "--format", "json", &c.id]).ok().stdout;
+    let before = pids();
+    env.run(&["exec", "--cwd", "tmp", &c.id, "true"])
+        .fails_with(&["--cwd", "\"tmp\"", "absolute"]);
+
+    let dir = TempDir::new("process");
+    let file = dir.path().join("process.json");
+    fs::write(
+        &file,
+        json!({ "user": { "uid": 0, "gid": 0 }, "args": ["true"], "cwd": "etc" }).to_string(),
+    )
+    .unwrap();
+    env.run(&["exec", "--process", file.to_str().unwrap(), &c.id])
+        .fails_with(&["--process", "cwd", "absolute"]);
+    // A missing field is not a JSON syntax error.
+    fs::write(&file, r#"{"args": ["true"], "cwd": "/"}"#).unwrap();
+    let out = env
+        .run(&["exec", "--process", file.to_str().unwrap(), &c.id])
+        .fails_with(&["--process", "missing field `user`"]);
+    assert!(!out.stderr.contains("malformed"), "{out:#?}");
+    assert_eq!(pids(), before, "a refused exec left a process");
+}
+
+#[test]
+fn ps_passes_on_only_the_first_line_of_a_ps_error() {
+    let env = Env::new("psbadopt");
+    let (c, _b) = env.run_container(&sh(IDLE));
+    c.wait_line("ready");
+    env.run(&["ps", &c.id, "-o", "pid,no-such-column"])
+        .fails_with(&["ps -o pid,no-such-column", "no-such-column"]);
+}
+
+#[test]
+fn update_names_a_bad_resources_file_and_changes_nothing() {
+    let env = Env::new("updatebad");
+    let (c, _b) = env.run_container(&sh(IDLE));
+    c.wait_line("ready");
+    let before = env.state(&c.id);
+    let dir = TempDir::new("resources");
+    let file = dir.path().join("r.json");
+    let f = file.to_str().unwrap();
+    // stdin is /dev/null here: an empty document.
+    env.run(&["update", "-r", "-", &c.id])
+        .fails_with(&["--resources -", "empty"]);
+    fs::write(&file, "[]").unwrap();
+    env.run(&["update", "-r", f, &c.id])
+        .fails_with(&["--resources", f, "object"]);
+    fs::write(&file, r#"{"pids": {"limit": "many"}}"#).unwrap();
+    env.run(&["update", "-r", f, &c.id])
+        .fails_with(&["--resources", "pids.limit"]);
+    env.run(&["update", "-r", dir.path().to_str().unwrap(), &c.id])
+        .fails_with(&["--resources", "directory"]);
+    assert_eq!(env.state(&c.id), before);
+}
+
+#[test]
+fn exec_refuses_uid_and_gid_minus_one() {
+    let env = Env::new("execuidneg");
+    let (c, _b) = env.run_container(&sh(IDLE));
+    c.wait_line("ready");
+    let pids = || env.run(&["ps", "--format", "json", &c.id]).ok().stdout;
+    let before = pids();
+    for (args, field) in [
+        (vec!["-u", "4294967295"], "uid"),
+        (vec!["-u", "0:4294967295"], "gid"),
+        (vec!["-g", "4294967295"], "additionalGids"),
+    ] {
+        let mut argv = vec!["exec"];
+        argv.extend(args);
+        argv.extend([c.id.as_str(), "id"]);
+        env.run(&argv).fails_with(&[field, "4294967295"]);
+    }
+    assert_eq!(pids(), before, "a refused exec left a process");
+}

@@ -5,6 +5,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+/// The heading of the options every verb takes.
+const GLOBAL: &str = "Global options";
+
 #[derive(Parser)]
 #[command(
     name = "hutch",
@@ -16,19 +19,19 @@ use clap::{Args, Parser, Subcommand};
 )]
 pub struct Cli {
     /// Directory for container state (use a tmpfs)
-    #[arg(long, global = true, default_value = "/run/hutch", value_name = "DIR")]
+    #[arg(long, global = true, default_value = "/run/hutch", value_name = "DIR", help_heading = GLOBAL)]
     pub root: PathBuf,
     /// Write logs to FILE (errors also go to stderr)
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, global = true, value_name = "FILE", help_heading = GLOBAL)]
     pub log: Option<PathBuf>,
     /// Log format: text or json
-    #[arg(long = "log-format", global = true, default_value = "text", value_parser = ["text", "json"])]
+    #[arg(long = "log-format", global = true, default_value = "text", value_parser = ["text", "json"], help_heading = GLOBAL)]
     pub log_format: String,
     /// Log debug messages
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub debug: bool,
-    /// Use systemd to manage cgroups
-    #[arg(long = "systemd-cgroup", global = true)]
+    /// Use systemd to manage cgroups (not supported yet: refused)
+    #[arg(long = "systemd-cgroup", global = true, help_heading = GLOBAL)]
     pub systemd_cgroup: bool,
     /// Print the version
     #[arg(short = 'v', long)]
@@ -100,15 +103,23 @@ pub enum Command {
         command: Vec<String>,
     },
     /// Run the user's program of a created container
-    Start { id: String },
+    Start {
+        /// Container ID
+        id: String,
+    },
     /// Print the OCI state of a container as JSON
-    State { id: String },
+    State {
+        /// Container ID
+        id: String,
+    },
     /// Send a signal (name or number, default TERM) to the container's init
     Kill {
         /// Signal every process of the container
         #[arg(short = 'a', long)]
         all: bool,
+        /// Container ID
         id: String,
+        /// Signal name (KILL, SIGKILL) or number (9); default TERM
         signal: Option<String>,
     },
     /// Print the features this build implements, as JSON
@@ -118,7 +129,7 @@ pub enum Command {
         /// Bundle directory to write config.json into
         #[arg(short = 'b', long, default_value = ".", value_name = "DIR")]
         bundle: PathBuf,
-        /// Make a spec for a rootless container
+        /// Make a spec for a rootless container (not supported yet: refused)
         #[arg(long)]
         rootless: bool,
     },
@@ -132,14 +143,21 @@ pub enum Command {
         quiet: bool,
     },
     /// Freeze every process of a container
-    Pause { id: String },
+    Pause {
+        /// Container ID
+        id: String,
+    },
     /// Thaw a paused container
-    Resume { id: String },
+    Resume {
+        /// Container ID
+        id: String,
+    },
     /// List the processes of a container (through ps(1) for the table)
     Ps {
         /// Output format: table or json (PIDs only)
         #[arg(short = 'f', long, default_value = "table", value_parser = ["table", "json"])]
         format: String,
+        /// Container ID
         id: String,
         /// Arguments for ps(1) (default -ef)
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -153,6 +171,7 @@ pub enum Command {
         /// Time between statistics (5s, 500ms, 1m)
         #[arg(long, default_value = "5s", value_name = "DURATION")]
         interval: String,
+        /// Container ID
         id: String,
     },
     /// Change the resource limits of a running container
@@ -162,6 +181,7 @@ pub enum Command {
         /// Kill the container first if it is still running
         #[arg(short = 'f', long)]
         force: bool,
+        /// Container ID
         id: String,
     },
 }
@@ -244,5 +264,6 @@ pub struct Update {
     /// Block IO weight (10 to 1000)
     #[arg(long = "blkio-weight")]
     pub blkio_weight: Option<u16>,
+    /// Container ID
     pub id: String,
 }

@@ -41,7 +41,9 @@ fn main() {
         Err(e) => fail(&e, false),
     };
     let Some(command) = cli.command else {
-        fail("no command given (see 'hutch --help')", logs_to_file)
+        // A usage error, as a bare `hutch` is: status 2.
+        eprintln!("hutch: no command given (see 'hutch --help')");
+        std::process::exit(2);
     };
     let g = Global { root: cli.root };
     if cli.systemd_cgroup {
@@ -171,6 +173,24 @@ fn usage_error(e: clap::Error) -> ! {
     } else {
         format!("{} {}", first, rest.join(", "))
     };
-    eprintln!("hutch: {msg} (see 'hutch --help')");
+    let help = match verb_given() {
+        Some(verb) => format!("hutch {verb} --help"),
+        None => "hutch --help".to_string(),
+    };
+    eprintln!("hutch: {msg} (see '{help}')");
     std::process::exit(2);
+}
+
+/// The verb on the command line, if it names one, for the help to point at.
+fn verb_given() -> Option<String> {
+    use clap::CommandFactory;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        if ["--root", "--log", "--log-format"].contains(&a.as_str()) {
+            args.next();
+        } else if !a.starts_with('-') {
+            return Cli::command().find_subcommand(&a).map(|_| a);
+        }
+    }
+    None
 }

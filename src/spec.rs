@@ -31,7 +31,7 @@ pub fn load(bundle: &Path) -> Result<Config> {
         bail!("bundle {} is not a directory", bundle.display());
     }
     let path = bundle.join("config.json");
-    let bytes = fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+    let bytes = read_json_file(&path)?;
     let spec = parse(&bytes).with_context(|| path.display())?;
     validate(&spec)
         .and_then(|()| validate_runnable(&spec))
@@ -61,8 +61,79 @@ pub fn load(bundle: &Path) -> Result<Config> {
     })
 }
 
+/// Far above any real config (a full seccomp profile is ~60 KiB), low enough
+/// that a runaway file is refused at once instead of parsed for seconds.
+pub const MAX_JSON_FILE: u64 = 16 << 20;
+
+/// Reads a JSON file given to hutch (config.json, --process, --resources).
+/// Only a regular file: a FIFO would block the open and the read forever, a
+/// device or a directory is a mistake. O_NONBLOCK keeps the open of a FIFO
+/// from waiting for a writer; the fstat then refuses it.
+pub fn read_json_file(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let f = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+        .with_context(|| format!("reading {}", path.display()))?;
+    let meta = f
+        .metadata()
+        .with_context(|| format!("reading {}", path.display()))?;
+    let ft = meta.file_type();
+    if !ft.is_file() {
+        let what = if ft.is_dir() {
+            "a directory"
+        } else if ft.is_fifo() {
+            "a FIFO"
+        } else if ft.is_socket() {
+            "a socket"
+        } else {
+            "a device"
+        };
+        bail!("{} is {what}, expected a regular file", path.display());
+    }
+    if meta.len() > MAX_JSON_FILE {
+        bail!(
+            "{} is {} bytes, expected at most {} (16 MiB)",
+            path.display(),
+            meta.len(),
+            MAX_JSON_FILE
+        );
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    // take(): the file may grow between the fstat and the read.
+    f.take(MAX_JSON_FILE + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("reading {}", path.display()))?;
+    if bytes.len() as u64 > MAX_JSON_FILE {
+        bail!(
+            "{} grew beyond {MAX_JSON_FILE} bytes while read",
+            path.display()
+        );
+    }
+    Ok(bytes)
+}
+
+/// JSON must be UTF-8 (RFC 8259) and hutch's documents are objects. serde
+/// checks neither where it skips a value, and it takes `[]` for a struct.
+fn check_json_document(bytes: &[u8]) -> Result<()> {
+    if let Err(e) = std::str::from_utf8(bytes) {
+        bail!(
+            "not valid UTF-8 (byte {} of the file), expected JSON text",
+            e.valid_up_to()
+        );
+    }
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => Ok(()),
+        None => bail!("empty, expected a JSON object"),
+        Some(_) => bail!("malformed JSON: expected an object {{...}} at the top"),
+    }
+}
+
 /// JSON syntax errors carry line and column; type errors carry the field path.
 pub fn parse(bytes: &[u8]) -> Result<Spec> {
+    check_json_document(bytes)?;
     if !oci_compat::needed(bytes) {
         return from_slice(bytes);
     }
@@ -73,8 +144,16 @@ pub fn parse(bytes: &[u8]) -> Result<Spec> {
     deserialize(v)
 }
 
+/// Any other JSON object hutch reads (update --resources), with the same
+/// checks and error messages as config.json.
+pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+    check_json_document(bytes)?;
+    deserialize(&mut serde_json::Deserializer::from_slice(bytes))
+}
+
 /// An `exec --process` file: a config.json `process` object alone.
 pub fn parse_process(bytes: &[u8]) -> Result<Process> {
+    check_json_document(bytes)?;
     if !oci_compat::needed(bytes) {
         return from_slice(bytes);
     }
@@ -105,8 +184,11 @@ where
         // serde quotes the offending value as it is, newlines included.
         let what = crate::error::one_line(&inner.to_string());
         let path = crate::error::one_line(&path);
-        if inner.is_syntax() || inner.is_eof() || path == "." {
+        if inner.is_syntax() || inner.is_eof() {
             Error::new(format!("malformed JSON: {what}"))
+        } else if path == "." {
+            // Well-formed, but a field of the top object is missing or wrong.
+            Error::new(what)
         } else {
             Error::new(format!("field {path}: {what}"))
         }
@@ -117,6 +199,9 @@ where
 /// or not, beyond the types serde already checks.
 pub fn validate(spec: &Spec) -> Result<()> {
     let version = spec.version();
+    if version.is_empty() {
+        bail!("ociVersion: missing, expected the spec version, like \"1.2.0\"");
+    }
     let major = version.split('.').next().unwrap_or("");
     if major != "1" {
         bail!("ociVersion {version:?} is not supported: expected 1.x.y");
@@ -129,6 +214,15 @@ pub fn validate(spec: &Spec) -> Result<()> {
     ] {
         if present {
             bail!("{name}: this config is for another platform; hutch runs Linux containers");
+        }
+    }
+    // sethostname(2) says only EINVAL past HOST_NAME_MAX.
+    for (field, name) in [
+        ("hostname", spec.hostname()),
+        ("domainname", spec.domainname()),
+    ] {
+        if let Some(n) = name.as_deref().filter(|n| n.len() > 64) {
+            bail!("{field}: {} bytes, expected at most 64", n.len());
         }
     }
     if let Some(linux) = spec.linux() {
@@ -203,7 +297,7 @@ fn validate_runnable(spec: &Spec) -> Result<()> {
     if !process.cwd().is_absolute() {
         bail!("process.cwd {:?} must be an absolute path", process.cwd());
     }
-    Ok(())
+    crate::linux::user::check(process.user())
 }
 
 /// The name config.json uses for a namespace type.

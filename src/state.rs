@@ -128,6 +128,10 @@ fn lock(path: &Path, exclusive: bool) -> Result<Option<Flock<File>>> {
     let dir = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => {
+            let root = path.parent().unwrap_or(path);
+            bail!("--root {} is not a directory", root.display())
+        }
         Err(e) => return Err(Error::from(e).context(format!("opening {}", path.display()))),
     };
     let arg = if exclusive {
@@ -150,7 +154,13 @@ fn ensure_root(root: &Path) -> Result<()> {
         .recursive(true)
         .mode(0o700)
         .create(root)
-        .with_context(|| format!("creating state root {}", root.display()))
+        .map_err(|e| {
+            // Checked only on failure: no extra stat on the create path.
+            if root.exists() && !root.is_dir() {
+                return Error::new(format!("--root {} is not a directory", root.display()));
+            }
+            Error::from(e).context(format!("creating state root {}", root.display()))
+        })
 }
 
 impl ContainerDir {
@@ -306,6 +316,9 @@ pub fn list_ids(root: &Path) -> Result<Vec<String>> {
     let entries = match fs::read_dir(root) {
         Ok(e) => e,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => {
+            bail!("--root {} is not a directory", root.display())
+        }
         Err(e) => return Err(Error::from(e).context(format!("reading {}", root.display()))),
     };
     let mut ids = Vec::new();

@@ -307,7 +307,11 @@ fn selinux_in_kernel() -> bool {
 /// Written like state: to a temporary name, then renamed into place.
 pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     let tmp = path.with_extension("hutch-tmp");
+    // Errors name the user's path, not the temporary one next to it.
     std::fs::write(&tmp, pid.to_string())
-        .with_context(|| format!("--pid-file {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("--pid-file {}", path.display()))
+        .with_context(|| format!("--pid-file {}", path.display()))?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        crate::error::Error::from(e).context(format!("--pid-file {}", path.display()))
+    })
 }

@@ -47,6 +47,7 @@ pub fn run(g: &Global, e: &Exec) -> Result<i32> {
         bail!("cannot exec in container {}: it is not running", e.id);
     };
     let process = build_process(&state.bundle, &state.config_digest, e)?;
+    crate::linux::user::check(process.user())?;
     let caps = capabilities::plan(process.capabilities().as_ref())?;
     rlimits::validate(process.rlimits().as_deref().unwrap_or(&[]))?;
     let affinity = super::create::check_process(&process)?;
@@ -129,11 +130,18 @@ pub fn run(g: &Global, e: &Exec) -> Result<i32> {
 /// with the command line's changes.
 fn build_process(bundle: &std::path::Path, digest: &str, e: &Exec) -> Result<Process> {
     if let Some(path) = &e.process_file {
-        let bytes = std::fs::read(path).with_context(|| format!("--process {}", path.display()))?;
+        let bytes = crate::spec::read_json_file(path).context("--process")?;
         let p = crate::spec::parse_process(&bytes)
             .with_context(|| format!("--process {}", path.display()))?;
         if p.args().as_ref().is_none_or(|a| a.is_empty()) {
             bail!("--process {}: args: missing or empty", path.display());
+        }
+        if !p.cwd().is_absolute() {
+            bail!(
+                "--process {}: cwd {:?} must be an absolute path",
+                path.display(),
+                p.cwd()
+            );
         }
         return Ok(p);
     }
@@ -141,7 +149,7 @@ fn build_process(bundle: &std::path::Path, digest: &str, e: &Exec) -> Result<Pro
         bail!("exec: no command given (COMMAND [ARGS...] or --process FILE)");
     }
     let config = bundle.join("config.json");
-    let bytes = std::fs::read(&config).with_context(|| format!("reading {}", config.display()))?;
+    let bytes = crate::spec::read_json_file(&config)?;
     if crate::digest::sha256_hex(&bytes) != digest {
         bail!(
             "{} changed since the container was created; pass --process instead",
@@ -156,6 +164,9 @@ fn build_process(bundle: &std::path::Path, digest: &str, e: &Exec) -> Result<Pro
     p.set_args(Some(e.args.clone()));
     p.set_terminal(Some(e.tty));
     if let Some(cwd) = &e.cwd {
+        if !cwd.is_absolute() {
+            bail!("--cwd {cwd:?}: expected an absolute path in the container");
+        }
         p.set_cwd(cwd.clone());
     }
     if !e.env.is_empty() {

@@ -36,7 +36,12 @@ pub fn run(g: &Global, id: &str, format: &str, ps_args: &[String]) -> Result<()>
         bail!(
             "ps {}: {}",
             args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
+            // ps(1) follows its error with a page of usage: the first line says it.
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .map(str::trim)
+                .find(|l| !l.is_empty())
+                .unwrap_or("failed")
         );
     }
     let text = String::from_utf8_lossy(&out.stdout);

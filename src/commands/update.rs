@@ -49,23 +49,20 @@ fn has_flags(u: &Update) -> bool {
 }
 
 fn read_resources(p: &std::path::Path) -> Result<LinuxResources> {
+    let what = format!("--resources {}", p.display());
     let mut bytes = Vec::new();
     if p.as_os_str() == "-" {
         std::io::stdin()
+            .take(crate::spec::MAX_JSON_FILE + 1)
             .read_to_end(&mut bytes)
-            .context("reading resources from stdin")?;
+            .context("--resources -: reading stdin")?;
+        if bytes.len() as u64 > crate::spec::MAX_JSON_FILE {
+            bail!("{what}: more than {} bytes", crate::spec::MAX_JSON_FILE);
+        }
     } else {
-        bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
+        bytes = crate::spec::read_json_file(p).context("--resources")?;
     }
-    let de = &mut serde_json::Deserializer::from_slice(&bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        Error::new(format!(
-            "{}: field {}: {}",
-            p.display(),
-            e.path(),
-            e.inner()
-        ))
-    })
+    crate::spec::parse_json(&bytes).context(what)
 }
 
 /// The flags as a linux.resources object.

@@ -6,7 +6,24 @@ use oci_spec::runtime::User;
 
 use crate::error::{Context, Result};
 
+/// (uid_t)-1 is no ID: setresuid(2) takes it as "leave unchanged", so a
+/// uid of 4294967295 would run the process as the runtime's own user, root.
+pub fn check(user: &User) -> Result<()> {
+    const NONE: u32 = u32::MAX;
+    if user.uid() == NONE {
+        crate::bail!("process.user.uid {NONE} is (uid_t)-1, not a user ID");
+    }
+    if user.gid() == NONE {
+        crate::bail!("process.user.gid {NONE} is (gid_t)-1, not a group ID");
+    }
+    if user.additional_gids().iter().flatten().any(|g| *g == NONE) {
+        crate::bail!("process.user.additionalGids: {NONE} is (gid_t)-1, not a group ID");
+    }
+    Ok(())
+}
+
 pub fn apply(user: &User, keep_caps: bool) -> Result<()> {
+    check(user)?;
     let groups: Vec<Gid> = user
         .additional_gids()
         .iter()

@@ -328,18 +328,26 @@ pub fn cstring(s: &str) -> Result<CString> {
 pub fn find_program(arg0: &str, env: &[String]) -> Result<PathBuf> {
     // Looked up without magic links: `/proc/self/fd/N/..` must not reach a
     // host directory through an fd the runtime holds (runc CVE-2024-21626).
-    let executable = |p: &Path| {
+    let mode = |p: &Path| {
         resolve::open_no_magiclinks(p)
             .and_then(|fd| nix::sys::stat::fstat(&fd).map_err(Into::into))
-            .map(|st| st.st_mode & libc::S_IFMT == libc::S_IFREG && st.st_mode & 0o111 != 0)
-            .unwrap_or(false)
+            .map(|st| st.st_mode)
+            .ok()
     };
+    let executable = |m: libc::mode_t| m & libc::S_IFMT == libc::S_IFREG && m & 0o111 != 0;
     if arg0.contains('/') {
         let p = PathBuf::from(arg0);
-        if executable(&p) {
-            return Ok(p);
+        match mode(&p) {
+            Some(m) if executable(m) => return Ok(p),
+            Some(m) if m & libc::S_IFMT == libc::S_IFDIR => {
+                bail!("process.args[0] {arg0:?} is a directory, expected an executable file")
+            }
+            Some(m) if m & libc::S_IFMT == libc::S_IFREG => {
+                bail!("process.args[0] {arg0:?} is not executable (no x permission bit)")
+            }
+            Some(_) => bail!("process.args[0] {arg0:?} is not a regular file"),
+            None => bail!("process.args[0] {arg0:?}: no such executable in the container"),
         }
-        bail!("process.args[0] {arg0:?}: no such executable in the container");
     }
     let path_var = env
         .iter()
@@ -347,7 +355,7 @@ pub fn find_program(arg0: &str, env: &[String]) -> Result<PathBuf> {
         .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
     for dir in path_var.split(':').filter(|d| !d.is_empty()) {
         let p = Path::new(dir).join(arg0);
-        if executable(&p) {
+        if mode(&p).is_some_and(executable) {
             return Ok(p);
         }
     }

@@ -197,7 +197,14 @@ pub fn spawn(
     }
     child.chan.send(&Message::Continue)?;
     loop {
-        match child.chan.recv()? {
+        let msg = match child.chan.recv() {
+            Ok(m) => m,
+            // A reset connection is the init dying, as EOF is; the socket
+            // closes a moment before the process is reapable.
+            Err(e) if !pidfd::wait_exit(&child.pidfd, 1000) => return Err(e),
+            Err(_) => None,
+        };
+        match msg {
             Some(Message::Ready) => return Ok(child),
             Some(Message::Hooks) if opts.before_pivot.is_some() => {
                 if let Some(f) = opts.before_pivot {
@@ -219,9 +226,32 @@ pub fn spawn(
                     "unexpected {other:?} from the container init"
                 )))
             }
-            None => return Err(Error::new("the container init exited during set-up")),
+            None => return Err(died_during_set_up(&child)),
         }
     }
+}
+
+/// The init went away without a word (its Failed message says why when it
+/// can): say how it ended. A SIGKILL nobody sent is most often the OOM
+/// killer, when linux.resources.memory.limit is below what set-up needs.
+fn died_during_set_up(child: &Child) -> Error {
+    use nix::sys::wait::{WaitPidFlag, WaitStatus};
+    // EOF comes as the init exits; give it a moment to become a zombie.
+    pidfd::wait_exit(&child.pidfd, 1000);
+    let mut hint = "";
+    let how = match waitpid(
+        Pid::from_raw(child.identity.pid),
+        Some(WaitPidFlag::WNOHANG),
+    ) {
+        Ok(WaitStatus::Signaled(_, nix::sys::signal::Signal::SIGKILL, _)) => {
+            hint = " (the OOM killer? check linux.resources.memory.limit)";
+            "was killed by SIGKILL".to_string()
+        }
+        Ok(WaitStatus::Signaled(_, sig, _)) => format!("was killed by {sig}"),
+        Ok(WaitStatus::Exited(_, code)) => format!("exited with status {code}"),
+        _ => "exited".to_string(),
+    };
+    Error::new(format!("the container init {how} during set-up{hint}"))
 }
 
 fn write_id_maps(cfg: &Config, pid: i32) -> Result<()> {

@@ -29,8 +29,20 @@ pub fn connect_socket(path: &Path) -> Result<OwnedFd> {
     .context("socket for --console-socket")?;
     let addr =
         UnixAddr::new(path).with_context(|| format!("--console-socket {}", path.display()))?;
-    connect(fd.as_raw_fd(), &addr)
-        .with_context(|| format!("connecting to --console-socket {}", path.display()))?;
+    connect(fd.as_raw_fd(), &addr).map_err(|e| {
+        use std::os::unix::fs::FileTypeExt;
+        // connect(2) to a plain file says ECONNREFUSED, which reads like a
+        // client that went away.
+        match std::fs::metadata(path) {
+            Ok(m) if !m.file_type().is_socket() => Error::new(format!(
+                "--console-socket {}: not a Unix socket",
+                path.display()
+            )),
+            _ => {
+                Error::from(e).context(format!("connecting to --console-socket {}", path.display()))
+            }
+        }
+    })?;
     Ok(fd)
 }
 
