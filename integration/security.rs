@@ -342,6 +342,37 @@ fn only_stdio_and_preserved_fds_reach_the_container() {
     );
 }
 
+/// `--preserve-fds` is a u32 on the command line: the largest one must mean
+/// "every fd", not wrap around past stdio (3 + N overflowed, and the init or
+/// exec'd process died before its program).
+#[test]
+fn the_largest_preserve_fds_passes_every_fd() {
+    let env = Env::new("maxfds");
+    let max = u32::MAX.to_string();
+    let bundle = Bundle::new(&sh("echo init-ran; ls /proc/self/fd; sleep 1000"));
+    let c = Container::new(&env.id());
+    with_fd3(
+        &env,
+        &[
+            "create",
+            "--preserve-fds",
+            &max,
+            "--bundle",
+            bundle.arg(),
+            &c.id,
+        ],
+        &c.out,
+    )
+    .ok();
+    env.start(&c.id).ok();
+    let out = c.wait_line("init-ran");
+    assert!(out.lines().any(|l| l == "3"), "fd 3 not passed: {out:?}");
+    let out = env
+        .run(&["exec", "--preserve-fds", &max, &c.id, "echo", "exec-ran"])
+        .ok();
+    assert_eq!(out.stdout.trim(), "exec-ran");
+}
+
 /// Cwds and programs that went through a runtime fd to the host in runc.
 const FD_TRICKS: [&str; 8] = [
     "/proc/self/fd/3",

@@ -97,10 +97,12 @@ pub fn pidfd_send_signal(pidfd: BorrowedFd<'_>, sig: i32) -> Result<(), Errno> {
     Ok(())
 }
 
-/// Mark every fd from `first` upwards close-on-exec, so nothing of the runtime
-/// leaks into the container's program.
-pub fn cloexec_from(first: u32) -> Result<(), Errno> {
+/// Mark every fd past stdio and the `preserved` ones after it close-on-exec,
+/// so nothing of the runtime leaks into the container's program. A count
+/// beyond the last fd number (`--preserve-fds 4294967295`) keeps them all.
+pub fn cloexec_past_preserved(preserved: u32) -> Result<(), Errno> {
     const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
+    let first = 3u32.saturating_add(preserved);
     // SAFETY: close_range with the CLOEXEC flag only changes fd flags.
     let ret = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) };
     if ret < 0 {

@@ -234,7 +234,7 @@ fn child(
     }
     let nnp = p.no_new_privileges().unwrap_or(false);
     // Before an early filter: older profiles deny close_range.
-    sys::cloexec_from(3 + e.preserve_fds).context("close_range(CLOEXEC)")?;
+    sys::cloexec_past_preserved(e.preserve_fds).context("close_range(CLOEXEC)")?;
     let at = e
         .seccomp
         .map(|f| (f, f.load_at(nnp, p.user().uid(), e.caps)));

@@ -262,7 +262,7 @@ fn drop_privileges(init: &Init<'_>, process: &oci_spec::runtime::Process) -> Res
     // fds the caller asked to pass (--preserve-fds). Done before an early
     // filter is loaded: older profiles (docker's, runtime-tools') deny
     // close_range.
-    sys::cloexec_from(3 + init.preserve_fds).context("close_range(CLOEXEC)")?;
+    sys::cloexec_past_preserved(init.preserve_fds).context("close_range(CLOEXEC)")?;
     let at = init.seccomp.map(|f| (f, load_at(f, process, init.caps)));
     if let Some((f, LoadAt::BeforeDrop)) = at {
         load_seccomp(f, &init.chan)?;
