@@ -231,6 +231,61 @@ fn two_hundred_containers_twenty_at_a_time_leak_nothing() {
     assert_eq!(fds_before, fds_after, "fds of the test process");
 }
 
+/// Images link with ".." (`/var/run -> ../run`), and the kernel refuses such a
+/// walk under RESOLVE_IN_ROOT (EAGAIN, "retry") when anything on the host was
+/// renamed meanwhile. Other containers starting make that common; here a
+/// thread renames without pause while containers get a mount and a cwd
+/// through such a link: every one must start.
+#[test]
+fn dot_dot_links_in_the_rootfs_resolve_while_the_host_renames() {
+    let env = Env::new("dotdot");
+    let rootfs = RootfsCopy::new();
+    fs::create_dir_all(rootfs.path().join("run/a/b")).unwrap();
+    fs::remove_dir_all(rootfs.path().join("var/run")).ok();
+    std::os::unix::fs::symlink(
+        "../run/a/b/../../../run/a/b/../..",
+        rootfs.path().join("var/run"),
+    )
+    .unwrap();
+    let mut config = sh("cd /var/run/a && pwd -P");
+    config["root"]["path"] = serde_json::json!(rootfs.path());
+    config["process"]["cwd"] = serde_json::json!("/var/run/a/b");
+    config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!(
+            {"destination": "/var/run/secrets/x", "type": "tmpfs", "source": "tmpfs"}
+        ));
+    let bundle = Bundle::new(&config);
+
+    let scratch = TempDir::new("renames");
+    let (a, b) = (scratch.path().join("a"), scratch.path().join("b"));
+    fs::write(&a, "").unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let renamer = {
+        let stop = stop.clone();
+        thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                fs::rename(&a, &b).unwrap();
+                fs::rename(&b, &a).unwrap();
+            }
+        })
+    };
+    let outs: Vec<Output> = (0..20)
+        .map(|_| {
+            let id = env.id();
+            let out = env.run(&["run", "--bundle", bundle.arg(), &id]);
+            env.run(&["delete", "--force", &id]);
+            out
+        })
+        .collect();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    renamer.join().unwrap();
+    for out in outs {
+        assert_eq!(out.ok().stdout.trim(), "/run/a");
+    }
+}
+
 // ---------------------------------------------------------------------------
 // A --root that cannot be written
 

@@ -41,6 +41,23 @@ fn components(path: &Path) -> Vec<&OsStr> {
     out
 }
 
+/// openat2, again while it says EAGAIN: with RESOLVE_IN_ROOT the kernel
+/// refuses a walk through ".." during which any rename or mount happened
+/// anywhere on the host, and asks the caller to retry. A busy host (other
+/// containers starting) does that often enough to fail a rootfs whose
+/// symlinks use ".." (`/var/run -> ../run`). Bounded: a retry is cheap, and
+/// a host renaming without pause still lets one through in a few tries.
+fn openat2_in<Fd: AsFd>(dir: Fd, path: &Path, how: OpenHow) -> Result<OwnedFd, Errno> {
+    const ATTEMPTS: usize = 1000;
+    let mut left = ATTEMPTS;
+    loop {
+        match openat2(dir.as_fd(), path, how) {
+            Err(Errno::EAGAIN) if left > 1 => left -= 1,
+            r => return r,
+        }
+    }
+}
+
 fn open_in(root: &OwnedFd, rel: &Path, extra: ResolveFlag) -> Result<OwnedFd, Errno> {
     let how = OpenHow::new()
         .flags(OFlag::O_PATH | OFlag::O_CLOEXEC)
@@ -50,7 +67,7 @@ fn open_in(root: &OwnedFd, rel: &Path, extra: ResolveFlag) -> Result<OwnedFd, Er
     } else {
         rel
     };
-    openat2(root.as_fd(), rel, how)
+    openat2_in(root, rel, how)
 }
 
 /// Open `path` (absolute, container view) under `root` as an O_PATH fd,
@@ -148,7 +165,7 @@ pub fn chdir_in_root(path: &Path) -> Result<()> {
     let how = OpenHow::new()
         .flags(OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC)
         .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
-    let dir = openat2(root.as_fd(), rel, how).map_err(|e| {
+    let dir = openat2_in(&root, rel, how).map_err(|e| {
         let err = Error::from(e);
         if e == Errno::ELOOP {
             err.context("refused: a /proc magic link (or a symlink loop) on the way")
