@@ -88,6 +88,55 @@ fn create_killed_at_each_step_leaves_nothing_after_delete_force() {
     }
 }
 
+/// `create` killed while its init builds the rootfs, a step that can take
+/// long (many mounts, copy-ups) and in which the init does not read its
+/// channel: the init must die with `create` rather than carry on with no
+/// state naming it (`delete --force` then waited on its cgroup forever).
+#[test]
+fn create_killed_while_the_init_builds_the_rootfs_takes_the_init_along() {
+    let env = Env::exclusive("orphan");
+    let mut config = sh("exec sleep 1000");
+    // A PID namespace's init ignores its own SIGSTOP, which the pause point
+    // raises: this init stays in the host's PID namespace.
+    config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|n| n["type"] != "pid");
+    let bundle = Bundle::new(&config);
+    let scratch = TempDir::new("orphan");
+    let id = env.id();
+    let mut cmd = env.command(&["create", "--bundle", bundle.arg(), &id]);
+    cmd.env("HUTCH_TEST_PAUSE_AT", "building-rootfs");
+    let mut create = spawn_quiet(cmd, scratch.path(), "create");
+    let children = format!("/proc/{0}/task/{0}/children", create.id());
+    let mut init = 0;
+    let paused = poll(WAIT, || {
+        let kids = fs::read_to_string(&children).unwrap_or_default();
+        init = kids
+            .split_whitespace()
+            .next()
+            .map_or(0, |p| p.parse().unwrap());
+        init != 0 && proc_state(init) == Some('T')
+    });
+    create.kill().unwrap();
+    create.wait().unwrap();
+    assert!(
+        paused,
+        "the init never reached its pause point (release build?)"
+    );
+    let gone = poll(WAIT, || !alive(init));
+    if !gone {
+        // Leave nothing behind, whatever the verdict.
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(init),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    assert!(gone, "the init {init} outlived the create that was killed");
+    env.delete_force(&id).ok();
+    env.assert_gone(&id);
+}
+
 // ---------------------------------------------------------------------------
 // Races
 

@@ -3,7 +3,7 @@
 //! neither side ever parses partial reads.
 
 use std::io::IoSlice;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 use nix::sys::socket::{
     send, sendmsg, socketpair, AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType,
@@ -104,6 +104,14 @@ impl Channel {
         };
         sent.map(|_| ())
             .map_err(|e| Error::from(e).context("sending on the init channel"))
+    }
+
+    /// Whether the other end is closed (its process died), without waiting.
+    pub fn peer_gone(&self) -> bool {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        // A socketpair reports POLLHUP once the other end is closed.
+        let mut fds = [PollFd::new(self.fd.as_fd(), PollFlags::POLLHUP)];
+        matches!(poll(&mut fds, PollTimeout::ZERO), Ok(n) if n > 0)
     }
 
     /// Next message; None when the other side is gone (EOF).

@@ -113,6 +113,19 @@ fn setup(init: &Init<'_>) -> Result<Program> {
     // Non-dumpable since clone (set by the parent before it): nothing in the
     // container may open /proc/<us>/exe or ptrace us until our execve.
 
+    // Until Ready the init reads its channel only around hooks, and building
+    // the rootfs can take long (many mounts, copy-ups): were `create` killed
+    // meanwhile, the init would carry on with no state naming it, and
+    // `delete --force` would wait on its cgroup. Set after the credential
+    // change above, which clears it; the check covers a `create` that died
+    // before.
+    nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
+        .context("prctl(PR_SET_PDEATHSIG)")?;
+    if init.chan.peer_gone() {
+        bail!("create went away before the rootfs was built");
+    }
+    crate::testpoint::pause_at("building-rootfs");
+
     let cgroups = rootfs::CgroupView {
         cgroup: init.cgroup,
         own_ns: init.plan.has(oci_spec::runtime::LinuxNamespaceType::Cgroup),
@@ -207,6 +220,9 @@ fn setup(init: &Init<'_>) -> Result<Program> {
     if init.seccomp.is_some_and(|f| f.listener().is_some()) {
         drop_privileges(init, process)?;
     }
+    // From Ready on, `create` (or `run`) may exit: the init must outlive it.
+    // A `create` killed from here on closes the channel we wait on.
+    nix::sys::prctl::set_pdeathsig(None).context("prctl(PR_SET_PDEATHSIG, 0)")?;
     init.chan.send(&Message::Ready)?;
     match init.chan.recv()? {
         Some(Message::Recorded) => {}
