@@ -618,3 +618,81 @@ fn masked_and_readonly_paths_hold_with_cap_sys_admin() {
     assert_eq!(c.value("sys"), "refused", "/proc/sys is writable");
     assert_eq!(c.value("firmware"), "0", "/sys/firmware is not masked");
 }
+
+// ---------------------------------------------------------------------------
+// Device nodes swapped for symlinks while they are made
+
+/// A rootfs may be shared with a running container, which can swap a device
+/// node hutch just made for a symlink to a host file. Nothing done to the
+/// node after mknod may follow that link (a chmod by name made the host file
+/// world-writable). The debug build stops after each mknod
+/// (HUTCH_TEST_PAUSE_AT=device-node-made); the swap happens there.
+#[test]
+fn a_device_node_swapped_for_a_symlink_leaves_the_host_file_alone() {
+    let env = Env::new("devswap");
+    let rootfs = RootfsCopy::new();
+    let victim = TempDir::new("devvictim");
+    let target = victim.path().join("secret");
+    fs::write(&target, "secret").unwrap();
+    fs::set_permissions(&target, fs::Permissions::from_mode(0o600)).unwrap();
+    let mut config = sh("true");
+    with_rootfs(&mut config, rootfs.path());
+    // The rootfs's own /dev (no tmpfs on it), where the host can reach the
+    // nodes; and no PID namespace, whose init would ignore its own SIGSTOP.
+    let mounts = config["mounts"].as_array_mut().unwrap();
+    mounts.retain(|m| m["destination"] != "/dev");
+    let namespaces = config["linux"]["namespaces"].as_array_mut().unwrap();
+    namespaces.retain(|n| n["type"] != "pid");
+    let bundle = Bundle::new(&config);
+    let scratch = TempDir::new("devswap");
+    let id = env.id();
+    let mut cmd = env.command(&["create", "--bundle", bundle.arg(), &id]);
+    cmd.env("HUTCH_TEST_PAUSE_AT", "device-node-made")
+        .stdin(std::process::Stdio::null())
+        .stdout(fs::File::create(scratch.path().join("out")).unwrap())
+        .stderr(fs::File::create(scratch.path().join("err")).unwrap());
+    let mut create = cmd.spawn().unwrap();
+    let children = format!("/proc/{0}/task/{0}/children", create.id());
+    let stopped_init = || {
+        let kids = fs::read_to_string(&children).unwrap_or_default();
+        let init: i32 = kids
+            .split_whitespace()
+            .next()
+            .map_or(0, |p| p.parse().unwrap());
+        (init != 0 && proc_state(init) == Some('T')).then_some(init)
+    };
+    let mut init = None;
+    let paused = poll(WAIT, || {
+        init = stopped_init();
+        init.is_some()
+    });
+    if paused {
+        // The first node made is /dev/null.
+        let node = rootfs.path().join("dev/null");
+        fs::remove_file(&node).unwrap();
+        std::os::unix::fs::symlink(&target, &node).unwrap();
+    }
+    // Let the init go on past every later node too.
+    let finished = poll(WAIT, || {
+        if let Some(pid) = init.take().or_else(stopped_init) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGCONT,
+            );
+        }
+        create.try_wait().unwrap().is_some()
+    });
+    if !finished {
+        let _ = create.kill();
+        let _ = create.wait();
+    }
+    assert!(
+        paused,
+        "the init never reached its pause point (release build?)"
+    );
+    let mode = fs::metadata(&target).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode, 0o600, "the host file's mode changed");
+    assert_eq!(fs::read_to_string(&target).unwrap(), "secret");
+    env.delete_force(&id).ok();
+    env.assert_gone(&id);
+}

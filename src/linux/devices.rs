@@ -128,15 +128,15 @@ fn node(
     let _ = nix::unistd::unlinkat(dir, name, nix::unistd::UnlinkatFlags::NoRemoveDir);
     if !user_ns {
         let perm = Mode::from_bits_truncate(mode & 0o7777);
-        mknodat(dir.as_fd(), name, kind, perm, makedev(major, minor)).context("mknod")?;
-        // mknod obeys the umask; the config's mode must hold exactly.
-        nix::sys::stat::fchmodat(
-            dir,
-            name,
-            perm,
-            nix::sys::stat::FchmodatFlags::FollowSymlink,
-        )
-        .context("chmod")?;
+        // The config's mode must hold exactly, and mknod obeys the umask: off
+        // for the call (the init is single-threaded). Not a chmod by name
+        // afterwards: a container sharing this directory could swap the node
+        // for a symlink meanwhile, and the chmod would follow it to a host file.
+        let umask = nix::sys::stat::umask(Mode::empty());
+        let made = mknodat(dir.as_fd(), name, kind, perm, makedev(major, minor));
+        nix::sys::stat::umask(umask);
+        made.context("mknod")?;
+        crate::testpoint::pause_at("device-node-made");
         return Ok(());
     }
     // The host's node at the same path is what the container asked for.
