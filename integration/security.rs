@@ -696,3 +696,73 @@ fn a_device_node_swapped_for_a_symlink_leaves_the_host_file_alone() {
     env.delete_force(&id).ok();
     env.assert_gone(&id);
 }
+
+/// tmpcopyup copies a directory of the image, which a running container may
+/// share, into the new tmpfs: an entry swapped for a symlink to a host file
+/// after hutch looked at it must not be read through (hutch still sees the
+/// host's tree then). The debug build stops after each lstat
+/// (HUTCH_TEST_PAUSE_AT=copyup-stat); the swap happens there.
+#[test]
+fn tmpcopyup_of_an_entry_swapped_for_a_symlink_copies_no_host_file() {
+    let env = Env::new("copyswap");
+    let rootfs = RootfsCopy::new();
+    let secret = TempDir::new("copysecret");
+    let target = secret.path().join("secret");
+    fs::write(&target, "host-secret").unwrap();
+    fs::create_dir(rootfs.path().join("data")).unwrap();
+    fs::write(rootfs.path().join("data/f"), "image-file").unwrap();
+    let mut config = sh("cat /data/f; echo; echo done");
+    with_rootfs(&mut config, rootfs.path());
+    config["mounts"].as_array_mut().unwrap().push(json!(
+        {"destination": "/data", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup"]}
+    ));
+    // No PID namespace: its init would ignore its own SIGSTOP.
+    let namespaces = config["linux"]["namespaces"].as_array_mut().unwrap();
+    namespaces.retain(|n| n["type"] != "pid");
+    let bundle = Bundle::new(&config);
+    let c = Container::new(&env.id());
+    let mut cmd = env.command(&["create", "--bundle", bundle.arg(), &c.id]);
+    cmd.env("HUTCH_TEST_PAUSE_AT", "copyup-stat")
+        .stdout(fs::OpenOptions::new().append(true).open(&c.out).unwrap())
+        .stderr(fs::OpenOptions::new().append(true).open(&c.out).unwrap());
+    let mut create = cmd.spawn().unwrap();
+    let children = format!("/proc/{0}/task/{0}/children", create.id());
+    let mut init = 0;
+    let paused = poll(WAIT, || {
+        let kids = fs::read_to_string(&children).unwrap_or_default();
+        init = kids
+            .split_whitespace()
+            .next()
+            .map_or(0, |p| p.parse().unwrap());
+        init != 0 && proc_state(init) == Some('T')
+    });
+    if paused {
+        let entry = rootfs.path().join("data/f");
+        fs::remove_file(&entry).unwrap();
+        std::os::unix::fs::symlink(&target, &entry).unwrap();
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(init),
+            nix::sys::signal::Signal::SIGCONT,
+        );
+    }
+    let finished = poll(WAIT, || create.try_wait().unwrap().is_some());
+    if !finished {
+        let _ = create.kill();
+    }
+    let created = create.wait().unwrap().success();
+    assert!(
+        paused,
+        "the init never reached its pause point (release build?)"
+    );
+    if created {
+        env.start(&c.id).ok();
+        c.wait_line("done");
+    }
+    assert!(
+        !c.output().contains("host-secret"),
+        "a host file was copied in: {:?}",
+        c.output()
+    );
+    env.delete_force(&c.id).ok();
+    env.assert_gone(&c.id);
+}
