@@ -766,3 +766,37 @@ fn tmpcopyup_of_an_entry_swapped_for_a_symlink_copies_no_host_file() {
     env.delete_force(&c.id).ok();
     env.assert_gone(&c.id);
 }
+
+/// linux.devices paths through planted symlinks: a node lands inside the
+/// rootfs or not at all, and a refusal names the field.
+#[test]
+fn device_paths_through_symlinks_stay_inside_the_rootfs() {
+    let env = Env::new("devlink");
+    let victim = TempDir::new("devlinkvictim");
+    let host_root = dir_names(Path::new("/"));
+    // Through "..": resolved in the rootfs, so the node is its /evil.
+    let rootfs = RootfsCopy::new();
+    plant(&rootfs, "up", "../../../../../../..");
+    let mut config = sh("ls /evil");
+    with_rootfs(&mut config, rootfs.path());
+    config["linux"]["devices"] = json!([{"path": "/up/evil", "type": "c", "major": 1, "minor": 3}]);
+    let (c, _b) = env.run_container(&config);
+    c.wait_line("/evil");
+    assert!(rootfs.path().join("evil").exists());
+    // To a host directory the rootfs lacks: refused, naming the device.
+    let rootfs = RootfsCopy::new();
+    plant(&rootfs, "up", victim.path().to_str().unwrap());
+    let mut config = sh("true");
+    with_rootfs(&mut config, rootfs.path());
+    config["linux"]["devices"] = json!([{"path": "/up/evil", "type": "c", "major": 1, "minor": 3}]);
+    let bundle = Bundle::new(&config);
+    let id = env.id();
+    env.run(&["create", "--bundle", bundle.arg(), &id])
+        .fails_with(&["linux.devices /up/evil"]);
+    env.assert_gone(&id);
+    assert!(
+        dir_names(victim.path()).is_empty(),
+        "a node in the host dir"
+    );
+    assert_eq!(dir_names(Path::new("/")), host_root, "host / changed");
+}

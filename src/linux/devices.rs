@@ -88,7 +88,8 @@ pub fn create(root: &OwnedFd, devices: &[LinuxDevice], user_ns: bool) -> Result<
         let Some(name) = path.file_name() else {
             bail!("linux.devices {}: not a file path", path.display());
         };
-        let dir = open_in_root(root, parent, Create::Dir, false)?;
+        let dir = open_in_root(root, parent, Create::Dir, false)
+            .with_context(|| format!("linux.devices {}", path.display()))?;
         let mode = d.file_mode().unwrap_or(0o666);
         node(
             root,
