@@ -563,6 +563,57 @@ fn symlinked_mount_destinations_stay_inside_the_rootfs() {
     }
 }
 
+/// Dangling symlinks at mount destinations, as images ship them
+/// (`/etc/resolv.conf -> ../run/systemd/resolve/stub-resolv.conf`, where
+/// engines bind their own file): what is missing is made at the link's
+/// target inside the rootfs, as runc does, and never on the host.
+#[test]
+fn dangling_symlink_destinations_are_made_inside_the_rootfs() {
+    let env = Env::exclusive("dangling");
+    let victim = TempDir::new("danglingvictim");
+    let victim_abs = victim.path().to_str().unwrap().to_string();
+    let source = TempDir::new("danglingsrc");
+    fs::write(source.path().join("resolv.conf"), "nameserver 192.0.2.1\n").unwrap();
+    let rootfs = RootfsCopy::new();
+    plant(
+        &rootfs,
+        "etc/resolv.conf",
+        "../run/systemd/resolve/stub-resolv.conf",
+    );
+    plant(&rootfs, "target", &format!("{victim_abs}/made"));
+    let host_root = dir_names(Path::new("/"));
+    let snapshot = HostSnapshot::take(&[]);
+
+    let mut config = sh("cat /etc/resolv.conf; echo fs=$(stat -f -c %T /target/)");
+    with_rootfs(&mut config, rootfs.path());
+    let mounts = config["mounts"].as_array_mut().unwrap();
+    mounts.push(json!({"destination": "/etc/resolv.conf", "type": "bind",
+        "source": source.path().join("resolv.conf"), "options": ["rbind", "ro"]}));
+    mounts.push(json!({"destination": "/target", "type": "tmpfs", "source": "tmpfs"}));
+    let (c, _b) = env.run_container(&config);
+    let out = c.wait_line_starting("fs=");
+    assert!(
+        out.contains("nameserver 192.0.2.1"),
+        "not the bound file: {out:?}"
+    );
+    assert_eq!(c.value("fs"), "tmpfs", "no tmpfs on /target: {out:?}");
+    env.wait_status(&c.id, "stopped");
+    env.delete(&c.id).ok();
+
+    assert!(rootfs
+        .path()
+        .join("run/systemd/resolve/stub-resolv.conf")
+        .is_file());
+    assert!(rootfs
+        .path()
+        .join(victim_abs.trim_start_matches('/'))
+        .join("made")
+        .is_dir());
+    assert!(dir_names(victim.path()).is_empty(), "made in the host dir");
+    assert_eq!(dir_names(Path::new("/")), host_root, "host / changed");
+    snapshot.assert_unchanged_below(&[rootfs.path(), victim.path()], "dangling links");
+}
+
 // ---------------------------------------------------------------------------
 // Masked and read-only paths with CAP_SYS_ADMIN
 
@@ -709,12 +760,12 @@ fn tmpcopyup_of_an_entry_swapped_for_a_symlink_copies_no_host_file() {
     let secret = TempDir::new("copysecret");
     let target = secret.path().join("secret");
     fs::write(&target, "host-secret").unwrap();
-    fs::create_dir(rootfs.path().join("data")).unwrap();
-    fs::write(rootfs.path().join("data/f"), "image-file").unwrap();
-    let mut config = sh("cat /data/f; echo; echo done");
+    fs::create_dir(rootfs.path().join("copied")).unwrap();
+    fs::write(rootfs.path().join("copied/f"), "image-file").unwrap();
+    let mut config = sh("cat /copied/f; echo; echo done");
     with_rootfs(&mut config, rootfs.path());
     config["mounts"].as_array_mut().unwrap().push(json!(
-        {"destination": "/data", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup"]}
+        {"destination": "/copied", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup"]}
     ));
     // No PID namespace: its init would ignore its own SIGSTOP.
     let namespaces = config["linux"]["namespaces"].as_array_mut().unwrap();
@@ -737,7 +788,7 @@ fn tmpcopyup_of_an_entry_swapped_for_a_symlink_copies_no_host_file() {
         init != 0 && proc_state(init) == Some('T')
     });
     if paused {
-        let entry = rootfs.path().join("data/f");
+        let entry = rootfs.path().join("copied/f");
         fs::remove_file(&entry).unwrap();
         std::os::unix::fs::symlink(&target, &entry).unwrap();
         let _ = nix::sys::signal::kill(
@@ -773,26 +824,35 @@ fn tmpcopyup_of_an_entry_swapped_for_a_symlink_copies_no_host_file() {
 fn device_paths_through_symlinks_stay_inside_the_rootfs() {
     let env = Env::new("devlink");
     let victim = TempDir::new("devlinkvictim");
+    let victim_abs = victim.path().to_str().unwrap().to_string();
     let host_root = dir_names(Path::new("/"));
-    // Through "..": resolved in the rootfs, so the node is its /evil.
+    // Through ".." and to a host directory the rootfs lacks: resolved, and
+    // made, in the rootfs.
     let rootfs = RootfsCopy::new();
     plant(&rootfs, "up", "../../../../../../..");
-    let mut config = sh("ls /evil");
+    plant(&rootfs, "host", &victim_abs);
+    let mut config = sh("ls /evil; ls /host/evil2");
     with_rootfs(&mut config, rootfs.path());
-    config["linux"]["devices"] = json!([{"path": "/up/evil", "type": "c", "major": 1, "minor": 3}]);
+    config["linux"]["devices"] = json!([
+        {"path": "/up/evil", "type": "c", "major": 1, "minor": 3},
+        {"path": "/host/evil2", "type": "c", "major": 1, "minor": 3}
+    ]);
     let (c, _b) = env.run_container(&config);
-    c.wait_line("/evil");
+    c.wait_line("/host/evil2");
     assert!(rootfs.path().join("evil").exists());
-    // To a host directory the rootfs lacks: refused, naming the device.
+    let inside = rootfs.path().join(victim_abs.trim_start_matches('/'));
+    assert!(inside.join("evil2").exists());
+    // Under a regular file: refused, naming the device.
     let rootfs = RootfsCopy::new();
-    plant(&rootfs, "up", victim.path().to_str().unwrap());
+    fs::write(rootfs.path().join("file"), "").unwrap();
     let mut config = sh("true");
     with_rootfs(&mut config, rootfs.path());
-    config["linux"]["devices"] = json!([{"path": "/up/evil", "type": "c", "major": 1, "minor": 3}]);
+    config["linux"]["devices"] =
+        json!([{"path": "/file/evil", "type": "c", "major": 1, "minor": 3}]);
     let bundle = Bundle::new(&config);
     let id = env.id();
     env.run(&["create", "--bundle", bundle.arg(), &id])
-        .fails_with(&["linux.devices /up/evil"]);
+        .fails_with(&["linux.devices /file/evil"]);
     env.assert_gone(&id);
     assert!(
         dir_names(victim.path()).is_empty(),

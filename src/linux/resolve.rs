@@ -79,6 +79,19 @@ pub fn open_in_root(
     create: Create,
     no_symlinks: bool,
 ) -> Result<OwnedFd> {
+    walk(root, path, create, no_symlinks, MAX_DANGLING_LINKS)
+}
+
+/// How many dangling symlinks one path may go through (as the kernel's 40).
+const MAX_DANGLING_LINKS: u32 = 40;
+
+fn walk(
+    root: &OwnedFd,
+    path: &Path,
+    create: Create,
+    no_symlinks: bool,
+    links_left: u32,
+) -> Result<OwnedFd> {
     let extra = if no_symlinks {
         ResolveFlag::RESOLVE_NO_SYMLINKS
     } else {
@@ -119,9 +132,23 @@ pub fn open_in_root(
                         )))
                     }
                 }
-                open_in(root, &sofar, extra).map_err(|e| {
-                    Error::from(e).context(format!("resolving {} in the rootfs", path.display()))
-                })?
+                match open_in(root, &sofar, extra) {
+                    Ok(fd) => fd,
+                    // A symlink to something missing (an image's
+                    // `/etc/resolv.conf -> ../run/systemd/resolve/stub-resolv.conf`):
+                    // what is missing is made at its target, in the rootfs, as runc does.
+                    Err(Errno::ENOENT) if !no_symlinks && links_left > 0 => {
+                        let target =
+                            through_link(root, &dir, name, &comps[i + 1..]).map_err(|e| {
+                                e.context(format!("resolving {} in the rootfs", path.display()))
+                            })?;
+                        return walk(root, &target, create, no_symlinks, links_left - 1);
+                    }
+                    Err(e) => {
+                        return Err(Error::from(e)
+                            .context(format!("resolving {} in the rootfs", path.display())))
+                    }
+                }
             }
             Err(e) => {
                 return Err(
@@ -132,6 +159,24 @@ pub fn open_in_root(
         dir = next;
     }
     Ok(dir)
+}
+
+/// The container path that the symlink `name` in `dir` names, followed by
+/// `rest`. A relative target is taken from `dir`'s real place in the rootfs.
+fn through_link(root: &OwnedFd, dir: &OwnedFd, name: &OsStr, rest: &[&OsStr]) -> Result<PathBuf> {
+    let target = PathBuf::from(nix::fcntl::readlinkat(dir.as_fd(), name)?);
+    let mut out = PathBuf::from("/");
+    if target.is_relative() {
+        let read = |fd| std::fs::read_link(fd_path(fd)).map_err(Error::from);
+        let (top, here) = (read(root)?, read(dir)?);
+        let inside = here.strip_prefix(&top).map_err(|_| {
+            Error::new(format!("{} is not under {}", here.display(), top.display()))
+        })?;
+        out.push(inside);
+    }
+    out.push(target);
+    out.extend(rest);
+    Ok(out)
 }
 
 fn make_file(dir: &OwnedFd, name: &OsStr) -> Result<(), Errno> {
