@@ -380,6 +380,23 @@ fn kill_rejects_an_unknown_signal() {
     assert_eq!(env.status(&c.id), "running");
 }
 
+/// Signal 0 is runc's liveness probe: it succeeds while the container runs,
+/// delivers nothing, and fails once it has stopped.
+#[test]
+fn kill_with_signal_0_only_checks_the_container_runs() {
+    let env = Env::new("sig0");
+    let (c, _b) = env.run_container(&sh("trap 'echo got-signal' USR1 TERM; echo ready; \
+         while :; do sleep 1; done"));
+    c.wait_line("ready");
+    env.kill(&c.id, Some("0")).ok();
+    env.run(&["kill", "--all", &c.id, "0"]).ok();
+    assert_eq!(env.status(&c.id), "running");
+    env.kill(&c.id, Some("KILL")).ok();
+    env.wait_status(&c.id, "stopped");
+    assert!(!c.output().contains("got-signal"), "{}", c.output());
+    env.kill(&c.id, Some("0")).fails_with(&["not running"]);
+}
+
 #[test]
 fn kill_of_a_stopped_container_fails() {
     let env = Env::new("killstopped");
