@@ -948,6 +948,34 @@ fn usage_errors_are_one_line_exit_2_and_point_at_the_verb_help() {
     assert!(left.is_empty(), "{left:?}");
 }
 
+/// Flags runc's clients pass that mean nothing to hutch are taken, not
+/// refused: go-runc adds `--criu PATH` and `--rootless BOOL` before the verb
+/// when configured, and `run --no-subreaper` is runc's.
+#[test]
+fn runc_client_flags_are_accepted() {
+    let env = Env::new("clientflags");
+    let bundle = Bundle::new(&sh("exit 4"));
+    let id = env.id();
+    let out = env.run(&[
+        "--criu",
+        "/usr/sbin/criu",
+        "--rootless",
+        "false",
+        "run",
+        "--no-subreaper",
+        "--bundle",
+        bundle.arg(),
+        &id,
+    ]);
+    assert_eq!(out.status.code(), Some(4), "{out:#?}");
+    env.assert_gone(&id);
+    for rootless in ["true", "false", "auto"] {
+        env.run(&["--rootless", rootless, "list", "-q"]).ok();
+    }
+    env.run(&["--rootless", "maybe", "list"])
+        .fails_with(&["maybe"]);
+}
+
 #[test]
 fn verb_help_reads_well() {
     for verb in [

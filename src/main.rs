@@ -59,6 +59,7 @@ fn main() {
             create,
             detach,
             keep,
+            no_subreaper: _,
         } => {
             let r = commands::run::Run {
                 create: create.to_create(),
@@ -186,7 +187,7 @@ fn verb_given() -> Option<String> {
     use clap::CommandFactory;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
-        if ["--root", "--log", "--log-format"].contains(&a.as_str()) {
+        if ["--root", "--log", "--log-format", "--criu", "--rootless"].contains(&a.as_str()) {
             args.next();
         } else if !a.starts_with('-') {
             return Cli::command().find_subcommand(&a).map(|_| a);
