@@ -98,6 +98,15 @@ pub enum Command {
         /// Set no_new_privs for the process
         #[arg(long = "no-new-privs")]
         no_new_privs: bool,
+        /// AppArmor profile for the process (refused: hutch has no AppArmor)
+        #[arg(long, value_name = "PROFILE")]
+        apparmor: Option<String>,
+        /// SELinux label for the process (refused: hutch has no SELinux)
+        #[arg(long = "process-label", value_name = "LABEL")]
+        process_label: Option<String>,
+        /// Allow exec in a paused container (it goes on once the container is resumed)
+        #[arg(long = "ignore-paused")]
+        ignore_paused: bool,
         /// Return once the process is started
         #[arg(short = 'd', long)]
         detach: bool,
