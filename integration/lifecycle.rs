@@ -948,6 +948,52 @@ fn usage_errors_are_one_line_exit_2_and_point_at_the_verb_help() {
     assert!(left.is_empty(), "{left:?}");
 }
 
+/// `state` and `list` laid out as runc's: state's keys in runc's order, and
+/// the list table's columns aligned however long the IDs (containerd's are
+/// 64 characters).
+#[test]
+fn state_and_list_have_runcs_layout() {
+    let env = Env::new("layout");
+    let bundle = Bundle::new(&spec(&["sleep", "1000"]));
+    let long = format!("{}-{}", env.id(), "x".repeat(64));
+    env.track(&long);
+    let _a = env.create(&long, &bundle);
+    let _b = env.create(&env.id(), &bundle);
+    let out = env.run(&["state", &long]).ok();
+    let keys: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("  \"")?.split('"').next())
+        .collect();
+    let runc = [
+        "ociVersion",
+        "id",
+        "pid",
+        "status",
+        "bundle",
+        "rootfs",
+        "created",
+        "owner",
+    ];
+    assert_eq!(keys[..runc.len()], runc, "{}", out.stdout);
+
+    let out = env.run(&["list"]).ok();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{}", out.stdout);
+    let header = lines[0];
+    for column in ["PID", "STATUS", "BUNDLE", "CREATED", "OWNER"] {
+        let at = header.find(column).unwrap();
+        for row in &lines[1..] {
+            let (before, cell) = (&row[at - 1..at], &row[at..at + 1]);
+            assert!(
+                before == " " && cell != " ",
+                "{column} not aligned:\n{}",
+                out.stdout
+            );
+        }
+    }
+}
+
 /// Flags runc's clients pass that mean nothing to hutch are taken, not
 /// refused: go-runc adds `--criu PATH` and `--rootless BOOL` before the verb
 /// when configured, and `run --no-subreaper` is runc's.
