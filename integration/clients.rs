@@ -790,7 +790,9 @@ fn ctr_run_rm_with_output_and_exit_code() {
         "echo hello from ctr; exit 4",
     ]);
     assert_eq!(code(&out), 4, "{out:#?}");
-    assert_eq!(out.stdout, "hello from ctr\n");
+    // Seen once on a loaded CI run: exit 4 but no output (not reproduced
+    // in 20 runs since); show everything ctr printed if it happens again.
+    assert_eq!(out.stdout, "hello from ctr\n", "{out:#?}");
     assert_eq!(
         c.ctr(&["container", "ls", "--quiet"]).ok().stdout,
         "",
