@@ -553,7 +553,13 @@ fn podman_run_it_through_a_terminal() {
     if !installed("podman_run_it_through_a_terminal", &["/usr/bin/script"]) {
         return;
     }
-    let args = p.run_args(&["--rm", "-it", IMAGE, "sh", "-c", "tty; stty size; exit 5"]);
+    // podman sends the window size to conmon, which sets it on the pty,
+    // while the container starts: once in a loaded CI run `stty size` ran
+    // first and saw 0x0 (busybox then fails). That ordering is the
+    // clients'; wait (up to 5 s) for the size conmon sets, then print it.
+    let script = "tty; i=0; until stty size >/dev/null 2>&1 || [ $i -ge 50 ]; \
+                  do sleep 0.1; i=$((i+1)); done; stty size; exit 5";
+    let args = p.run_args(&["--rm", "-it", IMAGE, "sh", "-c", script]);
     let line = p.cmd(&args);
     let mut shell = format!("stty rows 25 cols 90; exec {:?}", line.get_program());
     for a in line.get_args() {
