@@ -607,6 +607,13 @@ fn events_reports_stats_and_oom_kills() {
     assert_eq!(ev["data"]["memory"]["usage"]["limit"], 16 << 20);
     assert_eq!(ev["data"]["pids"]["limit"], 50);
     assert!(ev["data"]["pids"]["current"].as_u64().unwrap() >= 1);
+    // runc's shape: type, id, data in that order (line readers match on the
+    // prefix), and every controller's key, hugetlb empty where it is absent.
+    let prefix = format!(r#"{{"type":"stats","id":"{id}","data":"#);
+    assert!(out.stdout.starts_with(&prefix), "{}", out.stdout);
+    for key in ["cpu", "memory", "pids", "blkio", "hugetlb"] {
+        assert!(ev["data"][key].is_object(), "no {key}: {}", out.stdout);
+    }
 
     // Watch, then run the hog.
     let scratch = TempDir::new("events");

@@ -380,6 +380,23 @@ fn kill_rejects_an_unknown_signal() {
     assert_eq!(env.status(&c.id), "running");
 }
 
+/// Signal 0 is runc's liveness probe: it succeeds while the container runs,
+/// delivers nothing, and fails once it has stopped.
+#[test]
+fn kill_with_signal_0_only_checks_the_container_runs() {
+    let env = Env::new("sig0");
+    let (c, _b) = env.run_container(&sh("trap 'echo got-signal' USR1 TERM; echo ready; \
+         while :; do sleep 1; done"));
+    c.wait_line("ready");
+    env.kill(&c.id, Some("0")).ok();
+    env.run(&["kill", "--all", &c.id, "0"]).ok();
+    assert_eq!(env.status(&c.id), "running");
+    env.kill(&c.id, Some("KILL")).ok();
+    env.wait_status(&c.id, "stopped");
+    assert!(!c.output().contains("got-signal"), "{}", c.output());
+    env.kill(&c.id, Some("0")).fails_with(&["not running"]);
+}
+
 #[test]
 fn kill_of_a_stopped_container_fails() {
     let env = Env::new("killstopped");
@@ -929,6 +946,80 @@ fn usage_errors_are_one_line_exit_2_and_point_at_the_verb_help() {
         .map(|d| d.flatten().collect())
         .unwrap_or_default();
     assert!(left.is_empty(), "{left:?}");
+}
+
+/// `state` and `list` laid out as runc's: state's keys in runc's order, and
+/// the list table's columns aligned however long the IDs (containerd's are
+/// 64 characters).
+#[test]
+fn state_and_list_have_runcs_layout() {
+    let env = Env::new("layout");
+    let bundle = Bundle::new(&spec(&["sleep", "1000"]));
+    let long = format!("{}-{}", env.id(), "x".repeat(64));
+    env.track(&long);
+    let _a = env.create(&long, &bundle);
+    let _b = env.create(&env.id(), &bundle);
+    let out = env.run(&["state", &long]).ok();
+    let keys: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("  \"")?.split('"').next())
+        .collect();
+    let runc = [
+        "ociVersion",
+        "id",
+        "pid",
+        "status",
+        "bundle",
+        "rootfs",
+        "created",
+        "owner",
+    ];
+    assert_eq!(keys[..runc.len()], runc, "{}", out.stdout);
+
+    let out = env.run(&["list"]).ok();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{}", out.stdout);
+    let header = lines[0];
+    for column in ["PID", "STATUS", "BUNDLE", "CREATED", "OWNER"] {
+        let at = header.find(column).unwrap();
+        for row in &lines[1..] {
+            let (before, cell) = (&row[at - 1..at], &row[at..at + 1]);
+            assert!(
+                before == " " && cell != " ",
+                "{column} not aligned:\n{}",
+                out.stdout
+            );
+        }
+    }
+}
+
+/// Flags runc's clients pass that mean nothing to hutch are taken, not
+/// refused: go-runc adds `--criu PATH` and `--rootless BOOL` before the verb
+/// when configured, and `run --no-subreaper` is runc's.
+#[test]
+fn runc_client_flags_are_accepted() {
+    let env = Env::new("clientflags");
+    let bundle = Bundle::new(&sh("exit 4"));
+    let id = env.id();
+    let out = env.run(&[
+        "--criu",
+        "/usr/sbin/criu",
+        "--rootless",
+        "false",
+        "run",
+        "--no-subreaper",
+        "--bundle",
+        bundle.arg(),
+        &id,
+    ]);
+    assert_eq!(out.status.code(), Some(4), "{out:#?}");
+    env.assert_gone(&id);
+    for rootless in ["true", "false", "auto"] {
+        env.run(&["--rootless", rootless, "list", "-q"]).ok();
+    }
+    env.run(&["--rootless", "maybe", "list"])
+        .fails_with(&["maybe"]);
 }
 
 #[test]

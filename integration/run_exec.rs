@@ -380,6 +380,84 @@ fn exec_detach_writes_the_pid_file() {
     );
 }
 
+/// runc's `exec --ignore-paused`: the exec into a frozen container goes on
+/// (its process runs once the container is resumed); without it, refused.
+#[test]
+fn exec_ignore_paused_runs_once_the_container_is_resumed() {
+    let env = Env::new("execpaused");
+    let (c, _b) = env.run_container(&sh(IDLE));
+    c.wait_line("ready");
+    env.run(&["pause", &c.id]).ok();
+    env.run(&["exec", &c.id, "true"])
+        .fails_with(&["paused", "--ignore-paused"]);
+    let exec = {
+        let (root, id) = (env.root().to_path_buf(), c.id.clone());
+        std::thread::spawn(move || {
+            let args = [
+                "exec",
+                "--ignore-paused",
+                &id,
+                "sh",
+                "-c",
+                "echo ran; exit 3",
+            ];
+            run_runtime(Some(&root), &args, None, Out::Capture)
+        })
+    };
+    env.run(&["resume", &c.id]).ok();
+    let out = exec.join().unwrap();
+    assert_eq!(code(&out), 3, "{out:#?}");
+    assert_eq!(out.stdout, "ran\n");
+    assert_eq!(env.status(&c.id), "running");
+}
+
+/// AppArmor and SELinux labels hutch cannot apply are refused for an exec'd
+/// process too, whether from --process or from runc's --apparmor and
+/// --process-label: never a process run without the confinement asked for.
+#[test]
+fn exec_refuses_apparmor_and_selinux_labels() {
+    let env = Env::new("execlabels");
+    let (c, _b) = env.run_container(&sh(IDLE));
+    c.wait_line("ready");
+    let dir = TempDir::new("labels");
+    let file = dir.path().join("process.json");
+    let marker = "/dev/shm/exec-ran";
+    let mut process = json!({
+        "user": { "uid": 0, "gid": 0 },
+        "args": ["touch", marker],
+        "cwd": "/",
+        "apparmorProfile": "hutch-test-profile",
+    });
+    fs::write(&file, process.to_string()).unwrap();
+    env.run(&["exec", "--process", file.to_str().unwrap(), &c.id])
+        .fails_with(&["apparmorProfile"]);
+    process.as_object_mut().unwrap().remove("apparmorProfile");
+    process["selinuxLabel"] = json!("system_u:system_r:container_t:s0");
+    fs::write(&file, process.to_string()).unwrap();
+    env.run(&["exec", "--process", file.to_str().unwrap(), &c.id])
+        .fails_with(&["selinuxLabel"]);
+    env.run(&[
+        "exec",
+        "--apparmor",
+        "hutch-test-profile",
+        &c.id,
+        "touch",
+        marker,
+    ])
+    .fails_with(&["apparmor"]);
+    env.run(&[
+        "exec",
+        "--process-label",
+        "system_u:system_r:container_t:s0",
+        &c.id,
+        "touch",
+        marker,
+    ])
+    .fails_with(&["selinux"]);
+    let ran = env.run(&["exec", &c.id, "test", "-e", marker]);
+    assert_eq!(code(&ran), 1, "a refused exec ran: {ran:#?}");
+}
+
 #[test]
 fn exec_into_a_stopped_or_missing_container_fails_clearly() {
     let env = Env::new("execstopped");

@@ -30,6 +30,14 @@ pub struct Cli {
     /// Log debug messages
     #[arg(long, global = true, help_heading = GLOBAL)]
     pub debug: bool,
+    /// Path to criu (accepted for runc's clients; hutch has no checkpoint/restore)
+    #[arg(long, global = true, value_name = "PATH", help_heading = GLOBAL)]
+    pub criu: Option<PathBuf>,
+    /// Ignore cgroup permission errors: true, false or auto (accepted for
+    /// runc's clients; hutch runs as root, where there are none)
+    // Before the verb only, as in runc: `spec --rootless` is another flag.
+    #[arg(long, default_value = "auto", value_parser = ["true", "false", "auto"], value_name = "BOOL", help_heading = GLOBAL)]
+    pub rootless: String,
     /// Use systemd to manage cgroups (not supported yet: refused)
     #[arg(long = "systemd-cgroup", global = true, help_heading = GLOBAL)]
     pub systemd_cgroup: bool,
@@ -57,6 +65,9 @@ pub enum Command {
         /// Keep the container's state after it exits
         #[arg(long)]
         keep: bool,
+        /// Do not become a subreaper (hutch never does)
+        #[arg(long = "no-subreaper")]
+        no_subreaper: bool,
     },
     /// Run another process in a running container
     Exec {
@@ -87,6 +98,15 @@ pub enum Command {
         /// Set no_new_privs for the process
         #[arg(long = "no-new-privs")]
         no_new_privs: bool,
+        /// AppArmor profile for the process (refused: hutch has no AppArmor)
+        #[arg(long, value_name = "PROFILE")]
+        apparmor: Option<String>,
+        /// SELinux label for the process (refused: hutch has no SELinux)
+        #[arg(long = "process-label", value_name = "LABEL")]
+        process_label: Option<String>,
+        /// Allow exec in a paused container (it goes on once the container is resumed)
+        #[arg(long = "ignore-paused")]
+        ignore_paused: bool,
         /// Return once the process is started
         #[arg(short = 'd', long)]
         detach: bool,

@@ -59,6 +59,7 @@ fn main() {
             create,
             detach,
             keep,
+            no_subreaper: _,
         } => {
             let r = commands::run::Run {
                 create: create.to_create(),
@@ -80,6 +81,9 @@ fn main() {
             additional_gids,
             cap,
             no_new_privs,
+            apparmor,
+            process_label,
+            ignore_paused,
             detach,
             pid_file,
             preserve_fds,
@@ -98,6 +102,9 @@ fn main() {
                 additional_gids: additional_gids.clone(),
                 caps: cap.clone(),
                 no_new_privs: *no_new_privs,
+                apparmor: apparmor.clone(),
+                process_label: process_label.clone(),
+                ignore_paused: *ignore_paused,
                 detach: *detach,
                 pid_file: pid_file.clone(),
                 preserve_fds: *preserve_fds,
@@ -186,7 +193,7 @@ fn verb_given() -> Option<String> {
     use clap::CommandFactory;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
-        if ["--root", "--log", "--log-format"].contains(&a.as_str()) {
+        if ["--root", "--log", "--log-format", "--criu", "--rootless"].contains(&a.as_str()) {
             args.next();
         } else if !a.starts_with('-') {
             return Cli::command().find_subcommand(&a).map(|_| a);

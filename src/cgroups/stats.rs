@@ -1,5 +1,5 @@
 //! Resource usage of a container's cgroup, in the shape of runc's `events`
-//! ("type": "stats" data): cpu, memory, pids, blkio.
+//! ("type": "stats" data): cpu, memory, pids, blkio, hugetlb.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -45,6 +45,7 @@ pub fn collect(cg: &Cgroup) -> Value {
         Version::V1 => v1(cg, &mut data),
         Version::V2 => v2(cg, &mut data),
     }
+    hugetlb(cg, &mut data);
     Value::Object(data)
 }
 
@@ -127,6 +128,53 @@ fn v1(cg: &Cgroup, data: &mut Map<String, Value>) {
             }),
         );
     }
+}
+
+/// Usage per huge page size, keyed as runc keys it ("2MB": usage, max,
+/// failcnt); present and empty without the controller, as in runc.
+fn hugetlb(cg: &Cgroup, data: &mut Map<String, Value>) {
+    let mut sizes = Map::new();
+    let (usage, max, failcnt) = match cg.version {
+        Version::V1 => ("usage_in_bytes", "max_usage_in_bytes", "failcnt"),
+        // v2 keeps no peak; failures are the "max" count in .events.
+        Version::V2 => ("current", "", "events"),
+    };
+    let suffix = format!(".{usage}");
+    let entries = cg
+        .dir("hugetlb")
+        .and_then(|d| Some((d, std::fs::read_dir(d).ok()?)));
+    if let Some((d, entries)) = entries {
+        for name in entries.flatten().map(|e| e.file_name()) {
+            let name = name.to_string_lossy();
+            // hugetlb.2MB.usage_in_bytes; not hugetlb.2MB.rsvd.usage_in_bytes.
+            let Some(size) = name
+                .strip_prefix("hugetlb.")
+                .and_then(|n| n.strip_suffix(suffix.as_str()))
+                .filter(|s| !s.contains('.'))
+            else {
+                continue;
+            };
+            let file = |f: &str| d.join(format!("hugetlb.{size}.{f}"));
+            let fails = match cg.version {
+                Version::V1 => num(&file(failcnt)),
+                Version::V2 => flat(&file(failcnt)).get("max").copied(),
+            };
+            let peak = if max.is_empty() {
+                None
+            } else {
+                num(&file(max))
+            };
+            sizes.insert(
+                size.to_string(),
+                json!({
+                    "usage": num(&file(usage)).unwrap_or(0),
+                    "max": peak.unwrap_or(0),
+                    "failcnt": fails.unwrap_or(0),
+                }),
+            );
+        }
+    }
+    data.insert("hugetlb".into(), Value::Object(sizes));
 }
 
 fn pids(cg: &Cgroup, data: &mut Map<String, Value>) {

@@ -262,15 +262,7 @@ pub fn check_process(p: &Process) -> Result<cpu_affinity::Plan> {
 /// is a hole in isolation.
 pub fn reject_unsupported(spec: &Spec) -> Result<()> {
     if let Some(p) = spec.process() {
-        if p.apparmor_profile()
-            .as_deref()
-            .is_some_and(|s| !s.is_empty())
-        {
-            bail!("process.apparmorProfile: AppArmor is not supported by hutch on this host");
-        }
-        if p.selinux_label().as_deref().is_some_and(|s| !s.is_empty()) {
-            bail!("process.selinuxLabel: SELinux is not supported by hutch on this host");
-        }
+        reject_unsupported_process(p)?;
     }
     if let Some(l) = spec.linux() {
         let unsupported = [("linux.intelRdt", l.intel_rdt().is_some())];
@@ -288,6 +280,21 @@ pub fn reject_unsupported(spec: &Spec) -> Result<()> {
                 "linux.mountLabel: SELinux is enabled on this host and hutch cannot label mounts"
             );
         }
+    }
+    Ok(())
+}
+
+/// The process fields hutch cannot apply, for create and for exec (where
+/// --process, --apparmor and --process-label can set them).
+pub fn reject_unsupported_process(p: &Process) -> Result<()> {
+    if p.apparmor_profile()
+        .as_deref()
+        .is_some_and(|s| !s.is_empty())
+    {
+        bail!("process.apparmorProfile: AppArmor is not supported by hutch on this host");
+    }
+    if p.selinux_label().as_deref().is_some_and(|s| !s.is_empty()) {
+        bail!("process.selinuxLabel: SELinux is not supported by hutch on this host");
     }
     Ok(())
 }

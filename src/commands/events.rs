@@ -6,8 +6,6 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use serde_json::json;
-
 use super::{cgroup_of, Global};
 use crate::bail;
 use crate::cgroups::stats;
@@ -27,12 +25,11 @@ pub fn run(g: &Global, id: &str, once: bool, interval: &str) -> Result<()> {
     };
     let cg = cgroup_of(&state, "watch")?;
     let emit = |kind: &str, data: Option<serde_json::Value>| -> Result<()> {
-        let mut ev = json!({"type": kind, "id": id});
-        if let Some(d) = data {
-            ev["data"] = d;
-        }
+        let ev = Event { kind, id, data };
+        let line = serde_json::to_string(&ev)
+            .map_err(|e| crate::error::Error::new(format!("encoding an event: {e}")))?;
         let mut out = std::io::stdout().lock();
-        writeln!(out, "{ev}")
+        writeln!(out, "{line}")
             .and_then(|_| out.flush())
             .context("writing events")
     };
@@ -58,6 +55,16 @@ pub fn run(g: &Global, id: &str, once: bool, interval: &str) -> Result<()> {
         }
         std::thread::sleep(Duration::from_millis(50).min(interval));
     }
+}
+
+/// One line of output, its keys in runc's order.
+#[derive(serde::Serialize)]
+struct Event<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<serde_json::Value>,
 }
 
 /// "5s", "500ms", "1m", "2" (seconds).

@@ -27,6 +27,9 @@ pub struct Exec {
     pub additional_gids: Vec<u32>,
     pub caps: Vec<String>,
     pub no_new_privs: bool,
+    pub apparmor: Option<String>,
+    pub process_label: Option<String>,
+    pub ignore_paused: bool,
     pub detach: bool,
     pub pid_file: Option<PathBuf>,
     pub preserve_fds: u32,
@@ -40,13 +43,17 @@ pub fn run(g: &Global, e: &Exec) -> Result<i32> {
     let state = dir.load_existing()?;
     match dir.status(&state) {
         Status::Stopped => bail!("cannot exec in container {}: it has stopped", e.id),
-        Status::Paused => bail!("cannot exec in container {}: it is paused", e.id),
+        Status::Paused if !e.ignore_paused => bail!(
+            "cannot exec in container {}: it is paused (--ignore-paused to exec anyway)",
+            e.id
+        ),
         _ => {}
     }
     let Some(init) = state.init.open_alive() else {
         bail!("cannot exec in container {}: it is not running", e.id);
     };
     let process = build_process(&state.bundle, &state.config_digest, e)?;
+    super::create::reject_unsupported_process(&process)?;
     crate::linux::user::check(process.user())?;
     let caps = capabilities::plan(process.capabilities().as_ref())?;
     rlimits::validate(process.rlimits().as_deref().unwrap_or(&[]))?;
@@ -228,6 +235,12 @@ fn build_process(bundle: &std::path::Path, digest: &str, e: &Exec) -> Result<Pro
     }
     if e.no_new_privs {
         p.set_no_new_privileges(Some(true));
+    }
+    if let Some(profile) = &e.apparmor {
+        p.set_apparmor_profile(Some(profile.clone()));
+    }
+    if let Some(label) = &e.process_label {
+        p.set_selinux_label(Some(label.clone()));
     }
     Ok(p)
 }

@@ -1,7 +1,5 @@
 //! `hutch list`: the containers under --root, as runc prints them.
 
-use serde_json::json;
-
 use super::Global;
 use crate::error::{Error, Result};
 use crate::state::{list_ids, ContainerDir, Status};
@@ -33,37 +31,50 @@ pub fn run(g: &Global, format: &str, quiet: bool) -> Result<()> {
     if format == "json" {
         let list: Vec<_> = rows
             .iter()
-            .map(|(s, st, pid)| {
-                json!({
-                    "ociVersion": super::state::OCI_VERSION,
-                    "id": s.id,
-                    "pid": pid,
-                    "status": st.as_str(),
-                    "bundle": s.bundle,
-                    "rootfs": s.rootfs,
-                    "created": s.created,
-                    "annotations": s.annotations,
-                    "owner": "root",
-                })
-            })
+            .map(|(s, st, _)| super::state::Shown::new(s, *st, "root"))
             .collect();
         let text = serde_json::to_string(&list).map_err(|e| Error::new(e.to_string()))?;
         super::out(&text);
         return Ok(());
     }
-    super::out(&format!(
-        "{:<12} {:<8} {:<10} {:<40} {:<31} OWNER",
-        "ID", "PID", "STATUS", "BUNDLE", "CREATED"
-    ));
+    let mut table = vec![["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from)];
     for (s, st, pid) in &rows {
-        super::out(&format!(
-            "{:<12} {:<8} {:<10} {:<40} {:<31} root",
-            s.id,
-            pid,
-            st.as_str(),
-            s.bundle.display(),
-            s.created
-        ));
+        table.push([
+            s.id.clone(),
+            pid.to_string(),
+            st.as_str().to_string(),
+            s.bundle.display().to_string(),
+            s.created.clone(),
+            "root".to_string(),
+        ]);
+    }
+    for line in aligned(&table) {
+        super::out(&line);
     }
     Ok(())
+}
+
+/// Columns as runc's tabwriter lays them out: each as wide as its widest
+/// cell plus 3, at least 12, so long IDs (containerd's are 64 characters)
+/// keep the columns aligned.
+fn aligned<const N: usize>(rows: &[[String; N]]) -> Vec<String> {
+    let mut widths = [0; N];
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count() + 3).max(12);
+        }
+    }
+    rows.iter()
+        .map(|row| {
+            let mut line = String::new();
+            for (i, cell) in row.iter().enumerate() {
+                if i + 1 == N {
+                    line.push_str(cell);
+                } else {
+                    line.push_str(&format!("{cell:<w$}", w = widths[i]));
+                }
+            }
+            line
+        })
+        .collect()
 }

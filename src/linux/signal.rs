@@ -38,13 +38,15 @@ const NAMES: [(&str, i32); 31] = [
     ("SYS", libc::SIGSYS),
 ];
 
+/// A signal name (TERM, SIGTERM, sigterm, RTMIN+1) or number. 0, as runc
+/// takes it, sends nothing and only checks the process is there.
 pub fn parse(s: &str) -> Result<i32> {
     let max = libc::SIGRTMAX();
     if let Ok(n) = s.parse::<i32>() {
-        if (1..=max).contains(&n) {
+        if (0..=max).contains(&n) {
             return Ok(n);
         }
-        bail!("unknown signal {s:?}: numbers run from 1 to {max}");
+        bail!("unknown signal {s:?}: numbers run from 0 to {max}");
     }
     let upper = s.to_ascii_uppercase();
     let name = upper.strip_prefix("SIG").unwrap_or(&upper);
@@ -87,9 +89,10 @@ mod tests {
         assert_eq!(parse("SIGTERM").ok(), Some(15));
         assert_eq!(parse("sigkill").ok(), Some(9));
         assert_eq!(parse("9").ok(), Some(9));
+        assert_eq!(parse("0").ok(), Some(0));
         assert_eq!(parse("RTMIN+1").ok(), Some(libc::SIGRTMIN() + 1));
         assert_eq!(parse("SIGRTMAX").ok(), Some(libc::SIGRTMAX()));
-        for bad in ["", "0", "65", "-1", "FOO", "SIGFOO", "RTMIN+99"] {
+        for bad in ["", "65", "-1", "FOO", "SIGFOO", "RTMIN+99"] {
             assert!(parse(bad).is_err(), "{bad}");
         }
     }
