@@ -1533,6 +1533,25 @@ fn rejects_a_bad_seccomp_action() {
     );
 }
 
+/// A name that cannot be a syscall is a typo and refused; a well-formed one
+/// this libseccomp does not know is skipped (seccomp_denies_* cover that).
+#[test]
+fn rejects_a_malformed_seccomp_syscall_name() {
+    let c = with_seccomp(json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{ "names": ["mkdir", "open at"], "action": "SCMP_ACT_ERRNO" }]
+    }));
+    rejects(
+        "seccompname",
+        &c,
+        &[
+            "linux.seccomp.syscalls[0].names[1]",
+            "\"open at\"",
+            "not a syscall name",
+        ],
+    );
+}
+
 /// config-linux.md: errnoRet with an action that returns no errno "MUST
 /// print an error and fail".
 #[test]

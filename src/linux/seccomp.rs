@@ -278,7 +278,15 @@ pub fn build(s: &LinuxSeccomp) -> Result<Filter> {
         // as runc does.
         let mut seen = HashSet::new();
         let split = args.iter().any(|a| !seen.insert(a.index()));
-        for name in rule.names() {
+        for (j, name) in rule.names().iter().enumerate() {
+            // A well-formed name libseccomp does not know is skipped (profiles
+            // list syscalls newer than the library); anything else is a typo.
+            if !is_syscall_name(name) {
+                bail!(
+                    "{field}.names[{j}]: {name:?} is not a syscall name \
+                     (expected lower-case letters, digits and _)"
+                );
+            }
             let Ok(nr) = ScmpSyscall::from_name(name) else {
                 log::debug!("{field}: skipping syscall {name:?}, unknown to libseccomp");
                 continue;
@@ -299,6 +307,13 @@ pub fn build(s: &LinuxSeccomp) -> Result<Filter> {
         // No listener when every notified name was unknown: nothing notifies.
         listener: listener.filter(|_| notifies),
     })
+}
+
+/// What every Linux syscall name looks like: `[a-z_][a-z0-9_]*`.
+fn is_syscall_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    matches!(bytes.next(), Some(b'a'..=b'z' | b'_'))
+        && bytes.all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_'))
 }
 
 /// When a process loads the filter, relative to dropping its privileges.
@@ -404,6 +419,30 @@ mod tests {
         let e = build_json(json).err().expect("accepted").to_string();
         for t in tokens {
             assert!(e.contains(t), "{t:?} not in {e:?}");
+        }
+    }
+
+    #[test]
+    fn tells_a_typo_from_a_syscall_libseccomp_does_not_know() {
+        refused(
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["MKDIR"],"action":"SCMP_ACT_ERRNO"}]}"#,
+            &[
+                "linux.seccomp.syscalls[0].names[0]",
+                "\"MKDIR\"",
+                "not a syscall name",
+            ],
+        );
+        for bad in ["", "1open", "open-at", "mkdir "] {
+            assert!(!is_syscall_name(bad), "{bad:?}");
+        }
+        for good in [
+            "mkdir",
+            "_sysctl",
+            "epoll_wait",
+            "pidfd_send_signal",
+            "fchmodat2",
+        ] {
+            assert!(is_syscall_name(good), "{good:?}");
         }
     }
 
