@@ -20,24 +20,6 @@ use std::process::{Child, Command, Stdio};
 // ---------------------------------------------------------------------------
 // The suite's bundle and config
 
-/// The capabilities runtime-tools' generator puts in all five sets.
-const DEFAULT_CAPS: [&str; 14] = [
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_FSETID",
-    "CAP_FOWNER",
-    "CAP_MKNOD",
-    "CAP_NET_RAW",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETFCAP",
-    "CAP_SETPCAP",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_SYS_CHROOT",
-    "CAP_KILL",
-    "CAP_AUDIT_WRITE",
-];
-
 /// An allow-list seccomp profile of the generation the generator writes:
 /// default action ERRNO, the three x86 ABIs, the syscalls a docker-era
 /// profile allowed (none of the newer ones: no clone3, close_range, rseq,
