@@ -1138,10 +1138,12 @@ impl Unshared {
             kind
         };
         let path = format!("/proc/{pid}/ns/{link}");
-        // unshare switches right after it starts.
+        // unshare switches right after it starts. pid_for_children reads
+        // ENOENT after unshare(CLONE_NEWPID) until the first child is
+        // forked, so wait for a link that reads and differs.
+        let own = fs::read_link(format!("/proc/self/ns/{kind}")).expect("own namespace");
         assert!(
-            poll(WAIT, || fs::read_link(&path).ok()
-                != fs::read_link(format!("/proc/self/ns/{link}")).ok()),
+            poll(WAIT, || fs::read_link(&path).is_ok_and(|l| l != own)),
             "unshare never entered a new {kind} namespace"
         );
         path
