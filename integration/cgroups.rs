@@ -91,16 +91,30 @@ fn init_is_in_its_cgroup_with_limits_written() {
 }
 
 #[test]
-fn default_path_is_hutch_id_and_delete_removes_it() {
+fn default_path_is_the_id_and_delete_removes_it() {
     let env = Env::new("cg-default");
     let (c, _b) = env.run_container(&sh(&idle_after("cat /proc/self/cgroup")));
     let out = c.wait_line("ready");
-    let path = format!("/hutch/{}", c.id);
+    let path = format!("/{}", c.id);
     assert!(out.contains(&path), "not in {path}: {out}");
     let pid = env.pid(&c.id);
     assert!(cgroup_pids("pids", &path).contains(&pid));
     env.delete_force(&c.id).ok();
     assert_no_cgroup(&path);
+}
+
+/// The default path is the ID, so an ID that names a control file of the
+/// hierarchy's root is refused before anything is written to it.
+#[test]
+fn an_id_naming_a_control_file_is_refused() {
+    let env = Env::new("cg-ctlfile");
+    let bundle = Bundle::new(&sh("true"));
+    for id in ["tasks", "cgroup.procs"] {
+        let c = Container::new(id);
+        env.create_args(&["--bundle", bundle.arg(), id], None, &c.out)
+            .fails_with(&["linux.cgroupsPath", id, "control file"]);
+        env.assert_gone(id);
+    }
 }
 
 #[test]
@@ -357,7 +371,6 @@ fn bad_values_are_refused_and_leave_nothing() {
             .fails_with(&tokens);
         env.assert_gone(&id);
         assert_no_cgroup(&path_for(&id));
-        assert_no_cgroup(&format!("/hutch/{id}"));
     }
     snapshot.assert_unchanged("after refused creates");
 }

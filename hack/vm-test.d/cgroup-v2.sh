@@ -255,25 +255,32 @@ echo "memory.peak: $peak"
 hutch delete --force hog || fail "delete --force hog"
 [ ! -e "$d" ] || fail "$d still there after delete --force"
 
-# --- no cgroupsPath: the default /hutch/<id>, removed with the last container ------
+# --- no cgroupsPath: the default /<id>, as crun's, removed at delete ------------------
 bundle dflt '{ "pids": { "limit": 7 } }' '["sleep", "1000"]'
 set_path dflt ""
 hutch create -b "$BUNDLES/dflt" dflt || fail "create dflt"
 hutch create -b "$BUNDLES/dflt" dflt2 || fail "create dflt2"
-expect "$CG/hutch/dflt/pids.max" 7
+expect "$CG/dflt/pids.max" 7
 pid=$(state_field dflt pid)
-expect "/proc/$pid/cgroup" "0::/hutch/dflt"
+expect "/proc/$pid/cgroup" "0::/dflt"
 hutch delete --force dflt || fail "delete --force dflt"
-[ -d "$CG/hutch/dflt2" ] || fail "$CG/hutch/dflt2 went with dflt"
-ok "default parent $CG/hutch kept while dflt2 lives in it"
+[ ! -e "$CG/dflt" ] || fail "$CG/dflt left behind by delete --force"
+[ -d "$CG/dflt2" ] || fail "$CG/dflt2 went with dflt"
+ok "default path $CG/dflt removed, $CG/dflt2 kept"
 # runtime.md: deleting a container that is not stopped (created is not) fails.
 ! hutch delete dflt2 2>/dev/null || fail "delete of created dflt2 without --force succeeded"
 hutch kill dflt2 KILL || fail "kill dflt2"
 dflt2_stopped() { [ "$(state_field dflt2 status)" = stopped ]; }
 wait_for dflt2_stopped || fail "dflt2 not stopped after kill"
 hutch delete dflt2 || fail "delete dflt2 (stopped)"
-[ ! -e "$CG/hutch" ] || fail "$CG/hutch left behind after its last container"
-ok "default parent $CG/hutch removed with its last container"
+[ ! -e "$CG/dflt2" ] || fail "$CG/dflt2 left behind after delete"
+ok "default path $CG/dflt2 removed with its container"
+# An ID that names a control file of the root is refused, and nothing is written.
+bundle procs '{}' '["true"]'
+set_path procs ""
+! hutch create -b "$BUNDLES/procs" cgroup.procs 2>/tmp/procs.err || fail "create with ID cgroup.procs succeeded"
+grep -q "control file" /tmp/procs.err || fail "no 'control file' in: $(cat /tmp/procs.err)"
+ok "ID cgroup.procs refused: $(cat /tmp/procs.err)"
 
 # --- a relative cgroupsPath is below the caller's cgroup ------------------------------
 # The caller sits in /caller, so /caller may not enable controllers for its

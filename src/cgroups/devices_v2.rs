@@ -307,7 +307,6 @@ mod tests {
                 existed: true,
                 made_parent: None,
             }],
-            default_parent: None,
         };
         // A shell in the cgroup opens /dev/null (a default rule allows it)
         // and /dev/kmsg (c 1:11) for reading.

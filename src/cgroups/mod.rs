@@ -74,10 +74,6 @@ impl Dir {
 pub struct Cgroup {
     pub version: Version,
     pub dirs: Vec<Dir>,
-    /// A parent hutch made for its default path (`/hutch`), removed with the
-    /// last container in it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_parent: Option<String>,
 }
 
 /// The host's cgroup layout.
@@ -91,24 +87,17 @@ pub fn detect() -> Result<Version> {
 }
 
 /// The cgroup path a config asks for, as a path below a hierarchy's root
-/// (absolute) or below our own cgroup (relative).
-pub struct Wanted {
-    pub path: PathBuf,
-    pub default_parent: Option<String>,
-}
-
-const DEFAULT_PARENT: &str = "hutch";
-
-pub fn wanted(spec: &Spec, id: &str) -> Result<Wanted> {
+/// (absolute) or below our own cgroup (relative). Without one it is `/<id>`,
+/// as crun's (and runc's, run from the root cgroup): no shared parent that
+/// every container's create and delete would make and remove again (a v1
+/// memory cgroup costs about half a millisecond to make).
+pub fn wanted(spec: &Spec, id: &str) -> Result<PathBuf> {
     let given = spec
         .linux()
         .as_ref()
         .and_then(|l| l.cgroups_path().as_ref());
     let Some(p) = given.filter(|p| !p.as_os_str().is_empty()) else {
-        return Ok(Wanted {
-            path: Path::new("/").join(DEFAULT_PARENT).join(id),
-            default_parent: Some(DEFAULT_PARENT.to_string()),
-        });
+        return Ok(Path::new("/").join(id));
     };
     let s = p.to_string_lossy();
     if !p.is_absolute() && s.split(':').count() == 3 {
@@ -127,10 +116,7 @@ pub fn wanted(spec: &Spec, id: &str) -> Result<Wanted> {
     if p.components().all(|c| c == Component::RootDir) {
         bail!("linux.cgroupsPath {s:?}: the root cgroup cannot be a container's cgroup");
     }
-    Ok(Wanted {
-        path: p.clone(),
-        default_parent: None,
-    })
+    Ok(p.clone())
 }
 
 /// Lines of /proc/self/cgroup: (hierarchy controllers, path).
@@ -168,7 +154,7 @@ impl Cgroup {
     /// other processes already use. Nothing is made yet: the plan is recorded
     /// first, so that `delete --force` finds the directories of a creator
     /// killed while making them.
-    pub fn plan(version: Version, wanted: &Wanted) -> Result<Cgroup> {
+    pub fn plan(version: Version, wanted: &Path) -> Result<Cgroup> {
         let own = own_cgroups()?;
         let dirs = match version {
             Version::V2 => {
@@ -180,16 +166,24 @@ impl Cgroup {
                 vec![Dir {
                     controllers: String::new(),
                     mount: PathBuf::from(ROOT),
-                    path: join(Path::new(ROOT), own2, &wanted.path),
+                    path: join(Path::new(ROOT), own2, wanted),
                     existed: false,
                     made_parent: None,
                 }]
             }
-            Version::V1 => v1::dirs(&own, &wanted.path)?,
+            Version::V1 => v1::dirs(&own, wanted)?,
         };
         let mut dirs = dirs;
         for d in &mut dirs {
             d.existed = d.path.exists();
+            // An ID such as "tasks" or "cgroup.procs" names a control file
+            // of the parent, not a cgroup.
+            if d.existed && !d.path.is_dir() {
+                bail!(
+                    "linux.cgroupsPath: {} is a control file, not a cgroup (without a cgroupsPath the path is /<container ID>)",
+                    d.path.display()
+                );
+            }
             d.made_parent = d
                 .path
                 .ancestors()
@@ -211,11 +205,7 @@ impl Cgroup {
                 );
             }
         }
-        Ok(Cgroup {
-            version,
-            dirs,
-            default_parent: wanted.default_parent.clone(),
-        })
+        Ok(Cgroup { version, dirs })
     }
 
     /// Make the planned directories (and their parents); a directory that
@@ -383,13 +373,6 @@ impl Cgroup {
                     if !p.starts_with(top) || fs::remove_dir(p).is_err() {
                         break;
                     }
-                }
-            }
-            if let Some(parent) = &self.default_parent {
-                // Only empty: other containers may still live in it.
-                let top = d.mount.join(parent);
-                if d.path.parent() == Some(top.as_path()) {
-                    let _ = fs::remove_dir(&top);
                 }
             }
         }
