@@ -307,9 +307,14 @@ fn podman_run_rm_with_output_and_exit_codes() {
     assert_eq!(code(&out), 7, "{out:#?}");
     assert!(out.stderr.contains("to-stderr"), "{out:#?}");
     // A program that is not there: podman shows the runtime's error.
+    // podman maps the runtime's error text to 127 and 126, as docker does.
     let out = p.container(&["--rm", IMAGE, "/no/such/program"]);
-    assert!(!out.status.success(), "{out:#?}");
+    assert_eq!(code(&out), 127, "{out:#?}");
     assert!(out.stderr.contains("/no/such/program"), "{out:#?}");
+    let out = p.container(&["--rm", IMAGE, "no-such-program"]);
+    assert_eq!(code(&out), 127, "{out:#?}");
+    let out = p.container(&["--rm", IMAGE, "/etc/passwd"]);
+    assert_eq!(code(&out), 126, "{out:#?}");
     let left = p.run(&["ps", "--all", "--quiet"]).ok();
     assert_eq!(left.stdout, "", "--rm left containers");
 }
@@ -451,6 +456,10 @@ fn podman_exec_and_top() {
     assert_eq!(out.stdout, "x=1 cwd=/etc uid=1000 pid1=sleep\n");
     let out = p.run(&["exec", "box", "sh", "-c", "exit 3"]);
     assert_eq!(code(&out), 3, "{out:#?}");
+    let out = p.run(&["exec", "box", "/no/such/program"]);
+    assert_eq!(code(&out), 127, "{out:#?}");
+    let out = p.run(&["exec", "box", "/etc/passwd"]);
+    assert_eq!(code(&out), 126, "{out:#?}");
     let out = p.run(&["top", "box", "pid", "args"]).ok();
     assert!(
         out.stdout.lines().any(|l| l.contains("sleep 1000")),
@@ -961,6 +970,11 @@ fn docker_run_exec_and_stop() {
     let out = d.run(&["--rm", IMAGE, "sh", "-c", "echo hello from docker; exit 6"]);
     assert_eq!(code(&out), 6, "{out:#?}");
     assert_eq!(out.stdout, "hello from docker\n");
+    // docker maps the runtime's error text to 127 and 126.
+    let out = d.run(&["--rm", IMAGE, "/no/such/program"]);
+    assert_eq!(code(&out), 127, "{out:#?}");
+    let out = d.run(&["--rm", IMAGE, "/etc/passwd"]);
+    assert_eq!(code(&out), 126, "{out:#?}");
 
     d.run(&["--detach", "--name", "box", IMAGE, "sleep", "1000"])
         .ok();

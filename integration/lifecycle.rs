@@ -720,16 +720,27 @@ fn create_rejects_a_missing_oci_version() {
 
 #[test]
 fn create_names_why_args0_cannot_run() {
-    for (arg0, why) in [
-        ("/etc", "is a directory"),
-        ("/etc/passwd", "not executable"),
-        ("/dev/null", "not a regular file"),
-        ("/no-such-program", "no such executable"),
+    // The last words are runc's, which clients map to exit codes (podman,
+    // docker: 126 for "permission denied", 127 for the other two).
+    for (arg0, why, words) in [
+        ("/etc", "is a directory", "permission denied"),
+        ("/etc/passwd", "not executable", "permission denied"),
+        ("/dev/null", "not a regular file", "permission denied"),
+        (
+            "/no-such-program",
+            "in the container",
+            "no such file or directory",
+        ),
+        (
+            "no-such-program",
+            "$PATH",
+            "executable file not found in $PATH",
+        ),
     ] {
         rejects_bundle(
             "arg0",
             Bundle::new(&spec(&[arg0])),
-            &["process.args[0]", arg0, why],
+            &["process.args[0]", arg0, why, words],
         );
     }
 }

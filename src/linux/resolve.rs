@@ -223,11 +223,11 @@ pub fn chdir_in_root(path: &Path) -> Result<()> {
 
 /// Open `path` (O_PATH) as the process sees it, refusing magic links on the
 /// way: absolute paths resolve inside our root, relative ones from the cwd.
-pub fn open_no_magiclinks(path: &Path) -> Result<OwnedFd> {
+pub fn open_no_magiclinks(path: &Path) -> nix::Result<OwnedFd> {
     let how = OpenHow::new()
         .flags(OFlag::O_PATH | OFlag::O_CLOEXEC)
         .resolve(ResolveFlag::RESOLVE_NO_MAGICLINKS);
-    openat2(nix::fcntl::AT_FDCWD, path, how).map_err(Error::from)
+    openat2(nix::fcntl::AT_FDCWD, path, how)
 }
 
 /// The path through which syscalls that take paths reach what `fd` refers to.

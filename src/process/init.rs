@@ -340,29 +340,34 @@ pub fn cstring(s: &str) -> Result<CString> {
 }
 
 /// Resolve args[0] as execvp would, against the container's PATH, so a missing
-/// program fails `create`, not silently after `start`.
+/// program fails `create`, not silently after `start`. The errors end as
+/// runc's do ("no such file or directory", "permission denied", "executable
+/// file not found in $PATH"): podman and docker map those words to the exit
+/// codes 127 and 126.
 pub fn find_program(arg0: &str, env: &[String]) -> Result<PathBuf> {
     // Looked up without magic links: `/proc/self/fd/N/..` must not reach a
     // host directory through an fd the runtime holds (runc CVE-2024-21626).
     let mode = |p: &Path| {
         resolve::open_no_magiclinks(p)
-            .and_then(|fd| nix::sys::stat::fstat(&fd).map_err(Into::into))
+            .and_then(|fd| nix::sys::stat::fstat(&fd))
             .map(|st| st.st_mode)
-            .ok()
     };
     let executable = |m: libc::mode_t| m & libc::S_IFMT == libc::S_IFREG && m & 0o111 != 0;
     if arg0.contains('/') {
         let p = PathBuf::from(arg0);
         match mode(&p) {
-            Some(m) if executable(m) => return Ok(p),
-            Some(m) if m & libc::S_IFMT == libc::S_IFDIR => {
-                bail!("process.args[0] {arg0:?} is a directory, expected an executable file")
+            Ok(m) if executable(m) => return Ok(p),
+            Ok(m) if m & libc::S_IFMT == libc::S_IFDIR => {
+                bail!("process.args[0] {arg0:?} is a directory, expected an executable file: permission denied")
             }
-            Some(m) if m & libc::S_IFMT == libc::S_IFREG => {
-                bail!("process.args[0] {arg0:?} is not executable (no x permission bit)")
+            Ok(m) if m & libc::S_IFMT == libc::S_IFREG => {
+                bail!("process.args[0] {arg0:?} is not executable (no x permission bit): permission denied")
             }
-            Some(_) => bail!("process.args[0] {arg0:?} is not a regular file"),
-            None => bail!("process.args[0] {arg0:?}: no such executable in the container"),
+            Ok(_) => bail!("process.args[0] {arg0:?} is not a regular file: permission denied"),
+            Err(e) => bail!(
+                "process.args[0] {arg0:?} in the container: {}",
+                e.desc().to_lowercase()
+            ),
         }
     }
     let path_var = env
@@ -371,7 +376,7 @@ pub fn find_program(arg0: &str, env: &[String]) -> Result<PathBuf> {
         .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
     for dir in path_var.split(':').filter(|d| !d.is_empty()) {
         let p = Path::new(dir).join(arg0);
-        if mode(&p).is_some_and(executable) {
+        if mode(&p).is_ok_and(executable) {
             return Ok(p);
         }
     }
