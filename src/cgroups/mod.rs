@@ -194,7 +194,7 @@ impl Cgroup {
         }
         // Another container's processes in there would share our limits and
         // die with our `delete`.
-        for d in &dirs {
+        for d in dirs.iter().filter(|d| d.existed) {
             let mut busy = Vec::new();
             collect_pids(&d.path, &mut busy)?;
             if !busy.is_empty() {
@@ -404,6 +404,12 @@ fn collect_pids(dir: &Path, out: &mut Vec<i32>) -> Result<()> {
 /// rmdir a cgroup and its sub-cgroups, deepest first. A cgroup whose last
 /// process is still exiting refuses with EBUSY for a moment: retry briefly.
 fn remove_tree(dir: &Path) -> Result<()> {
+    // Most often empty: one rmdir, and a walk only when it is refused.
+    match fs::remove_dir(dir) {
+        Ok(()) => return Ok(()),
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+        Err(_) => {}
+    }
     let entries = match fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
@@ -430,7 +436,7 @@ fn remove_tree(dir: &Path) -> Result<()> {
 }
 
 /// mkdir -p that tolerates a concurrent `delete` removing an empty parent
-/// (the shared default parent) between our mkdirs.
+/// (one another container's create made) between our mkdirs.
 fn mkdir_all(path: &Path) -> Result<()> {
     for _ in 0..100 {
         match fs::create_dir(path) {
