@@ -805,6 +805,52 @@ fn mknod(path: &Path, kind: u32) {
     assert_eq!(rc, 0, "mknod {path:?}: {}", std::io::Error::last_os_error());
 }
 
+/// The runtime-tools layout for maskedPaths and readonlyPaths: files holding
+/// `secret` in nested directories named after `word`, and the five paths
+/// (nested in each other) that list them.
+fn nested_layout(b: &SuiteBundle, word: &str, secret: &str) -> Value {
+    let named = |p: &str| p.replace('W', word);
+    let files = [
+        "/W-dir/W-subdir/W-file",
+        "/W-dir/W-file",
+        "/W-file",
+        "/W-dir/W-subdir/tmpfile",
+    ]
+    .map(named);
+    plant(b, &files.each_ref().map(String::as_str), secret);
+    json!([
+        "/W-dir",
+        "/W-file",
+        "/W-dir/W-subdir",
+        "/W-dir/W-file",
+        "/W-dir/W-subdir/W-file"
+    ]
+    .map(named))
+}
+
+/// A block device, char device and fifo at `node`, each listed alone in
+/// `linux.{field}`; `check` gets the inspector's report and the kind.
+fn each_device_node(
+    env: &Env,
+    b: &SuiteBundle,
+    field: &str,
+    node: &str,
+    check: impl Fn(&Value, &str),
+) {
+    for (kind, name) in [
+        (libc::S_IFBLK, "block"),
+        (libc::S_IFCHR, "char"),
+        (libc::S_IFIFO, "fifo"),
+    ] {
+        let path = b.file(node);
+        let _ = fs::remove_file(&path);
+        mknod(&path, kind);
+        let mut c = generator_default(&[]);
+        c["linux"][field] = json!([node]);
+        check(&inside(env, b, c), name);
+    }
+}
+
 /// linux_masked_paths: directories and files, nested in masked ones (gone
 /// from view then, which is fine); device nodes and fifos; relative paths
 /// and symlinks out of the rootfs refused.
@@ -812,46 +858,19 @@ fn mknod(path: &Path, kind: u32) {
 fn linux_masked_paths() {
     let env = Env::new("vt-masked");
     let b = SuiteBundle::new();
-    plant(
-        &b,
-        &[
-            "/masked-dir/masked-subdir/masked-file",
-            "/masked-dir/masked-file",
-            "/masked-file",
-            "/masked-dir/masked-subdir/tmpfile",
-        ],
-        "secrets",
-    );
     let mut c = generator_default(&[]);
-    c["linux"]["maskedPaths"] = json!([
-        "/masked-dir",
-        "/masked-file",
-        "/masked-dir/masked-subdir",
-        "/masked-dir/masked-file",
-        "/masked-dir/masked-subdir/masked-file"
-    ]);
+    c["linux"]["maskedPaths"] = nested_layout(&b, "masked", "secrets");
     let r = inside(&env, &b, c);
     assert_eq!(probe(&r, "/masked-dir")["entries"], 0);
     assert_eq!(probe(&r, "/masked-file")["type"], "chr");
-
-    for (kind, name) in [
-        (libc::S_IFBLK, "block"),
-        (libc::S_IFCHR, "char"),
-        (libc::S_IFIFO, "fifo"),
-    ] {
-        let node = b.file("/masked-device");
-        let _ = fs::remove_file(&node);
-        mknod(&node, kind);
-        let mut c = generator_default(&[]);
-        c["linux"]["maskedPaths"] = json!(["/masked-device"]);
-        let r = inside(&env, &b, c);
-        let p = probe(&r, "/masked-device");
+    each_device_node(&env, &b, "maskedPaths", "/masked-device", |r, name| {
+        let p = probe(r, "/masked-device");
         assert_eq!(
             (&p["major"], &p["minor"]),
             (&json!(1), &json!(3)),
             "{name}: {p}"
         );
-    }
+    });
     bad_paths_fail_create(&env, &b, "maskedPaths");
 }
 
@@ -883,24 +902,8 @@ fn bad_paths_fail_create(env: &Env, b: &SuiteBundle, field: &str) {
 fn linux_readonly_paths() {
     let env = Env::new("vt-readonly");
     let b = SuiteBundle::new();
-    plant(
-        &b,
-        &[
-            "/readonly-dir/readonly-subdir/readonly-file",
-            "/readonly-dir/readonly-file",
-            "/readonly-file",
-            "/readonly-dir/readonly-subdir/tmpfile",
-        ],
-        "immutable",
-    );
     let mut c = generator_default(&[]);
-    c["linux"]["readonlyPaths"] = json!([
-        "/readonly-dir",
-        "/readonly-file",
-        "/readonly-dir/readonly-subdir",
-        "/readonly-dir/readonly-file",
-        "/readonly-dir/readonly-subdir/readonly-file"
-    ]);
+    c["linux"]["readonlyPaths"] = nested_layout(&b, "readonly", "immutable");
     let r = inside(&env, &b, c);
     for p in [
         "/readonly-file",
@@ -909,17 +912,7 @@ fn linux_readonly_paths() {
         assert_eq!(probe(&r, p)["content"], "immutable", "{p} still readable");
         assert_eq!(probe(&r, p)["write"], "EROFS", "{p}");
     }
-    for (kind, name) in [
-        (libc::S_IFBLK, "block"),
-        (libc::S_IFCHR, "char"),
-        (libc::S_IFIFO, "fifo"),
-    ] {
-        let node = b.file("/readonly-device");
-        let _ = fs::remove_file(&node);
-        mknod(&node, kind);
-        let mut c = generator_default(&[]);
-        c["linux"]["readonlyPaths"] = json!(["/readonly-device"]);
-        let r = inside(&env, &b, c);
+    each_device_node(&env, &b, "readonlyPaths", "/readonly-device", |r, name| {
         let m = r["mounts"]
             .as_array()
             .unwrap()
@@ -928,7 +921,7 @@ fn linux_readonly_paths() {
             .find(|m| m["mount_point"] == "/readonly-device")
             .unwrap_or_else(|| panic!("{name}: /readonly-device not mounted"));
         assert!(strings(&m["options"]).contains(&"ro"), "{name}: {m}");
-    }
+    });
     bad_paths_fail_create(&env, &b, "readonlyPaths");
 }
 
