@@ -1106,22 +1106,27 @@ fn rejects_a_namespace_path_of_the_wrong_type() {
     rejects("nsmissing", &c, &["linux.namespaces", "/hutch/no/such/ns"]);
 }
 
-#[test]
-fn user_namespace_with_mappings() {
-    let env = Env::new("userns");
-    let mut c = base();
+/// `c` in a new user namespace mapping 0-65535 to host 100000-165535.
+/// sysfs cannot be mounted in a user namespace that does not own the netns
+/// it would show: keep to the mounts a rootless container can make.
+fn in_user_namespace(mut c: Value) -> Value {
     c["linux"]["namespaces"]
         .as_array_mut()
         .unwrap()
         .push(json!({ "type": "user" }));
     c["linux"]["uidMappings"] = json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
     c["linux"]["gidMappings"] = json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
-    // sysfs cannot be mounted in a user namespace that does not own the netns
-    // it would show; keep to the mounts a rootless container can make.
     c["mounts"]
         .as_array_mut()
         .unwrap()
         .retain(|m| m["type"] != "sysfs");
+    c
+}
+
+#[test]
+fn user_namespace_with_mappings() {
+    let env = Env::new("userns");
+    let c = in_user_namespace(base());
     let r = inspect(&env, c, &["--path", "/proc/self/uid_map"]);
     assert_eq!(status(&r, "Uid"), "0\t0\t0\t0");
     let map: Vec<String> = path(&r, "/proc/self/uid_map")["content"]
@@ -1182,15 +1187,8 @@ fn idmapped_bind_mount_with_its_own_mappings() {
 fn idmap_option_takes_the_containers_mappings() {
     let env = Env::new("idmapns");
     let src = owned_files();
-    let mut c = base();
-    c["linux"]["namespaces"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({ "type": "user" }));
-    c["linux"]["uidMappings"] = json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
-    c["linux"]["gidMappings"] = json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
+    let mut c = in_user_namespace(base());
     let mounts = c["mounts"].as_array_mut().unwrap();
-    mounts.retain(|m| m["type"] != "sysfs");
     mounts.push(json!({
         "destination": "/mnt", "type": "bind", "source": src.path(),
         "options": ["rbind", "ridmap"]
@@ -2775,17 +2773,7 @@ fn time_namespace_without_offsets() {
 #[test]
 fn time_namespace_with_offsets_and_a_user_namespace() {
     let env = Env::new("timensuser");
-    let mut c = with_time_ns(base());
-    c["linux"]["namespaces"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({ "type": "user" }));
-    c["linux"]["uidMappings"] = json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
-    c["linux"]["gidMappings"] = json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
-    c["mounts"]
-        .as_array_mut()
-        .unwrap()
-        .retain(|m| m["type"] != "sysfs");
+    let mut c = in_user_namespace(with_time_ns(base()));
     c["linux"]["timeOffsets"] = json!({ "boottime": { "secs": -5, "nanosecs": 999_999_999 } });
     let before = host_clocks();
     let r = inspect(&env, c, &[]);
