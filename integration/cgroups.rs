@@ -109,7 +109,12 @@ fn default_path_is_the_id_and_delete_removes_it() {
 fn an_id_naming_a_control_file_is_refused() {
     let env = Env::new("cg-ctlfile");
     let bundle = Bundle::new(&sh("true"));
-    for id in ["tasks", "cgroup.procs"] {
+    let other = if cgroup_v2() {
+        "cgroup.controllers"
+    } else {
+        "tasks"
+    };
+    for id in ["cgroup.procs", other] {
         let c = Container::new(id);
         env.create_args(&["--bundle", bundle.arg(), id], None, &c.out)
             .fails_with(&["linux.cgroupsPath", id, "control file"]);
