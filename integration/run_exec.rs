@@ -238,6 +238,13 @@ fn exec_exits_with_the_process_code() {
     assert_eq!(code(&out), 128 + 9, "{out:#?}");
     let out = env.run(&["exec", &c.id, "true"]);
     assert_eq!(code(&out), 0, "{out:#?}");
+    let out = env.run(&["exec", &c.id, "sh", "-c", "exit 1"]);
+    assert_eq!(code(&out), 1, "{out:#?}");
+    // What never started exits 255, as runc's exec: not a code the process
+    // could have given.
+    let out = env.run(&["exec", &c.id, "/no/such/program"]);
+    assert_eq!(code(&out), 255, "{out:#?}");
+    out.fails_with(&["/no/such/program", "no such file or directory"]);
     // The init is untouched by it all.
     assert_eq!(env.status(&c.id), "running");
 }
@@ -463,10 +470,12 @@ fn exec_into_a_stopped_or_missing_container_fails_clearly() {
     let env = Env::new("execstopped");
     let (c, _b) = env.run_container(&sh("exit 0"));
     env.wait_status(&c.id, "stopped");
-    env.run(&["exec", &c.id, "true"])
-        .fails_with(&[&c.id, "stopped|not running"]);
-    env.run(&["exec", "no-such-container", "true"])
-        .fails_with(&["no-such-container", "does not exist"]);
+    let out = env.run(&["exec", &c.id, "true"]);
+    assert_eq!(code(&out), 255, "{out:#?}");
+    out.fails_with(&[&c.id, "stopped|not running"]);
+    let out = env.run(&["exec", "no-such-container", "true"]);
+    assert_eq!(code(&out), 255, "{out:#?}");
+    out.fails_with(&["no-such-container", "does not exist"]);
 }
 
 // ---------------------------------------------------------------------------

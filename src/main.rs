@@ -38,7 +38,7 @@ fn main() {
     let logs_to_file = match logging::init(cli.log.as_deref(), cli.log_format == "json", cli.debug)
     {
         Ok(f) => f,
-        Err(e) => fail(&e, false),
+        Err(e) => fail(&e, false, 1),
     };
     let Some(command) = cli.command else {
         // A usage error, as a bare `hutch` is: status 2.
@@ -50,6 +50,7 @@ fn main() {
         fail(
             "--systemd-cgroup: systemd cgroup management is not supported yet",
             logs_to_file,
+            1,
         );
     }
     let result = match &command {
@@ -111,7 +112,12 @@ fn main() {
             };
             match commands::exec::run(&g, &e) {
                 Ok(code) => std::process::exit(code),
-                Err(err) => Err(err.context(format!("exec {id}"))),
+                // 255, as runc's: a process may well exit 1 itself.
+                Err(err) => fail(
+                    &err.context(format!("exec {id}")).to_string(),
+                    logs_to_file,
+                    255,
+                ),
             }
         }
         Command::Start { id } => commands::start::run(&g, id),
@@ -136,18 +142,19 @@ fn main() {
         Command::Update(u) => commands::update::run(&g, u),
     };
     if let Err(e) = result {
-        fail(&e.to_string(), logs_to_file);
+        fail(&e.to_string(), logs_to_file, 1);
     }
 }
 
-/// One line on stderr (and the log file, where clients look for it), exit 1.
-fn fail(msg: &str, logs_to_file: bool) -> ! {
+/// One line on stderr (and the log file, where clients look for it), and
+/// exit with `code`.
+fn fail(msg: &str, logs_to_file: bool, code: i32) -> ! {
     let msg = &error::one_line(msg);
     if logs_to_file {
         log::error!("{msg}");
     }
     eprintln!("hutch: {msg}");
-    std::process::exit(1);
+    std::process::exit(code);
 }
 
 /// clap's help and version go out as they are; usage errors become one line.
