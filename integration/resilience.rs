@@ -108,22 +108,10 @@ fn create_killed_while_the_init_builds_the_rootfs_takes_the_init_along() {
     let mut cmd = env.command(&["create", "--bundle", bundle.arg(), &id]);
     cmd.env("HUTCH_TEST_PAUSE_AT", "building-rootfs");
     let mut create = spawn_quiet(cmd, scratch.path(), "create");
-    let children = format!("/proc/{0}/task/{0}/children", create.id());
-    let mut init = 0;
-    let paused = poll(WAIT, || {
-        let kids = fs::read_to_string(&children).unwrap_or_default();
-        init = kids
-            .split_whitespace()
-            .next()
-            .map_or(0, |p| p.parse().unwrap());
-        init != 0 && proc_state(init) == Some('T')
-    });
+    let init = wait_stopped_child(create.id());
     create.kill().unwrap();
     create.wait().unwrap();
-    assert!(
-        paused,
-        "the init never reached its pause point (release build?)"
-    );
+    let init = init.expect("the init never reached its pause point (release build?)");
     let gone = poll(WAIT, || !alive(init));
     if !gone {
         // Leave nothing behind, whatever the verdict.

@@ -685,20 +685,8 @@ fn a_device_node_swapped_for_a_symlink_leaves_the_host_file_alone() {
         .stdout(fs::File::create(scratch.path().join("out")).unwrap())
         .stderr(fs::File::create(scratch.path().join("err")).unwrap());
     let mut create = cmd.spawn().unwrap();
-    let children = format!("/proc/{0}/task/{0}/children", create.id());
-    let stopped_init = || {
-        let kids = fs::read_to_string(&children).unwrap_or_default();
-        let init: i32 = kids
-            .split_whitespace()
-            .next()
-            .map_or(0, |p| p.parse().unwrap());
-        (init != 0 && proc_state(init) == Some('T')).then_some(init)
-    };
-    let mut init = None;
-    let paused = poll(WAIT, || {
-        init = stopped_init();
-        init.is_some()
-    });
+    let mut init = wait_stopped_child(create.id());
+    let paused = init.is_some();
     if paused {
         // The first node made is /dev/null.
         let node = rootfs.path().join("dev/null");
@@ -707,7 +695,7 @@ fn a_device_node_swapped_for_a_symlink_leaves_the_host_file_alone() {
     }
     // Let the init go on past every later node too.
     let finished = poll(WAIT, || {
-        if let Some(pid) = init.take().or_else(stopped_init) {
+        if let Some(pid) = init.take().or_else(|| stopped_child(create.id())) {
             let _ = nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(pid),
                 nix::sys::signal::Signal::SIGCONT,
@@ -759,17 +747,9 @@ fn tmpcopyup_of_an_entry_swapped_for_a_symlink_copies_no_host_file() {
         .stdout(fs::OpenOptions::new().append(true).open(&c.out).unwrap())
         .stderr(fs::OpenOptions::new().append(true).open(&c.out).unwrap());
     let mut create = cmd.spawn().unwrap();
-    let children = format!("/proc/{0}/task/{0}/children", create.id());
-    let mut init = 0;
-    let paused = poll(WAIT, || {
-        let kids = fs::read_to_string(&children).unwrap_or_default();
-        init = kids
-            .split_whitespace()
-            .next()
-            .map_or(0, |p| p.parse().unwrap());
-        init != 0 && proc_state(init) == Some('T')
-    });
-    if paused {
+    let stopped = wait_stopped_child(create.id());
+    let paused = stopped.is_some();
+    if let Some(init) = stopped {
         let entry = rootfs.path().join("copied/f");
         fs::remove_file(&entry).unwrap();
         std::os::unix::fs::symlink(&target, &entry).unwrap();

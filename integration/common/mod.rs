@@ -728,6 +728,24 @@ pub fn proc_state(pid: i32) -> Option<char> {
     rest.trim_start().chars().next()
 }
 
+/// The first child of process `parent` if it is stopped (state T): a
+/// debug-build init halted at the point `HUTCH_TEST_PAUSE_AT` names.
+pub fn stopped_child(parent: u32) -> Option<i32> {
+    let kids = fs::read_to_string(format!("/proc/{parent}/task/{parent}/children")).ok()?;
+    let pid: i32 = kids.split_whitespace().next()?.parse().ok()?;
+    (proc_state(pid) == Some('T')).then_some(pid)
+}
+
+/// `stopped_child`, waited for up to `WAIT`.
+pub fn wait_stopped_child(parent: u32) -> Option<i32> {
+    let mut init = None;
+    poll(WAIT, || {
+        init = stopped_child(parent);
+        init.is_some()
+    });
+    init
+}
+
 /// Whether `pid` is a live (non-zombie) process.
 pub fn alive(pid: i32) -> bool {
     !matches!(proc_state(pid), None | Some('Z') | Some('X'))
