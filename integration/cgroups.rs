@@ -90,6 +90,80 @@ fn init_is_in_its_cgroup_with_limits_written() {
     env.assert_gone(&id);
 }
 
+/// On v1 the cgroup is made while the init builds its mounts, and the init
+/// moves itself in afterwards: the hooks that run before pivot_root must
+/// already find it there, in every hierarchy.
+#[test]
+fn hooks_find_the_init_in_its_cgroup() {
+    let env = Env::new("cg-hooks");
+    let id = env.id();
+    let path = path_for(&id);
+    let out = TempDir::new("cg-hooks-out");
+    let hook = |name: &str| {
+        // The state on stdin carries the init's pid.
+        let script = format!(
+            "pid=$(sed -n 's/.*\"pid\": *\\([0-9]*\\).*/\\1/p'); cat /proc/$pid/cgroup > {}/{name}",
+            out.path().display()
+        );
+        json!([{ "path": "/bin/sh", "args": ["sh", "-c", script] }])
+    };
+    let mut c = config("true", &path, json!({ "pids": { "limit": 100 } }));
+    c["hooks"] = json!({ "prestart": hook("prestart"), "createRuntime": hook("createRuntime") });
+    let bundle = Bundle::new(&c);
+    env.create(&id, &bundle);
+    for name in ["prestart", "createRuntime"] {
+        let seen = fs::read_to_string(out.path().join(name)).unwrap();
+        // On a hybrid host the container is not placed in the (empty) v2
+        // tree: its "0::" line is not ours to check.
+        let lines: Vec<&str> = seen
+            .lines()
+            .filter(|l| cgroup_v2() || !l.starts_with("0::"))
+            .collect();
+        assert!(!lines.is_empty(), "{name}: nothing read: {seen:?}");
+        for l in lines {
+            assert!(l.ends_with(&path), "{name} hook: init outside {path}: {l}");
+        }
+    }
+    env.delete_force(&id).ok();
+    assert_no_cgroup(&path);
+}
+
+/// A tmpcopyup fills a tmpfs with the image's files: those pages are the
+/// container's memory, charged to its cgroup even though the init copies
+/// them before its set-up is done.
+#[test]
+fn tmpcopyup_pages_are_charged_to_the_container() {
+    let env = Env::new("cg-copyup");
+    let id = env.id();
+    let path = path_for(&id);
+    let image = RootfsCopy::new();
+    let srv = image.path().join("srv");
+    fs::create_dir_all(&srv).unwrap();
+    const SIZE: usize = 24 << 20;
+    fs::write(srv.join("big"), vec![7u8; SIZE]).unwrap();
+    let mut c = config("true", &path, json!({ "memory": { "limit": 512 << 20 } }));
+    c["root"] = json!({ "path": image.path() });
+    c["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/srv", "type": "tmpfs", "source": "tmpfs",
+        "options": ["tmpcopyup", "size=64m"]
+    }));
+    let bundle = Bundle::new(&c);
+    env.create(&id, &bundle);
+    let used: usize = if cgroup_v2() {
+        cgroup_read("", &path, "memory.current")
+    } else {
+        cgroup_read("memory", &path, "memory.usage_in_bytes")
+    }
+    .parse()
+    .unwrap();
+    env.delete_force(&id).ok();
+    assert_no_cgroup(&path);
+    assert!(
+        used >= SIZE,
+        "the container's cgroup holds {used} bytes, less than the {SIZE} copied into its tmpfs"
+    );
+}
+
 #[test]
 fn default_path_is_the_id_and_delete_removes_it() {
     let env = Env::new("cg-default");

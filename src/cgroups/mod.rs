@@ -210,19 +210,27 @@ impl Cgroup {
 
     /// Make the planned directories (and their parents); a directory that
     /// already exists is reused, as runc does.
-    pub fn make(self) -> Result<Cgroup> {
-        let cg = self;
-        for d in &cg.dirs {
-            let result = match cg.version {
+    pub fn make(&self) -> Result<()> {
+        for d in &self.dirs {
+            let result = match self.version {
                 Version::V1 => v1::make_dir(d),
                 Version::V2 => v2::make_dir(&d.path),
             };
             if let Err(e) = result {
-                let _ = cg.remove();
+                let _ = self.remove();
                 return Err(e.context(format!("linux.cgroupsPath: creating {}", d.path.display())));
             }
         }
-        Ok(cg)
+        Ok(())
+    }
+
+    /// Whether the init is cloned straight into the cgroup (v2,
+    /// CLONE_INTO_CGROUP), which must then exist before the clone. On v1 the
+    /// cgroup is made while the cloned init builds its namespaces and root
+    /// filesystem, and the init moves itself in (open_v1_tasks) before
+    /// anything of the container runs.
+    pub fn made_before_clone(&self) -> bool {
+        self.version == Version::V2
     }
 
     /// The directory holding `controller`'s files (any directory on v2).
@@ -289,8 +297,8 @@ impl Cgroup {
     }
 
     /// The `tasks` file of every v1 hierarchy (none on v2, which uses
-    /// CLONE_INTO_CGROUP), opened by the runtime for the process it is about
-    /// to clone: that process moves itself in with `join_self`.
+    /// CLONE_INTO_CGROUP), opened by the runtime for the process it clones
+    /// (or is about to): that process moves itself in with `join_self`.
     ///
     /// Why not write its pid to cgroup.procs from here: moving another
     /// process takes the kernel's global cgroup_threadgroup_rwsem for
@@ -321,10 +329,11 @@ impl Cgroup {
 /// In the cloned process, before it runs anything of the container: move
 /// ourselves into the cgroups whose `tasks` files the runtime opened
 /// (Cgroup::open_v1_tasks). Single-threaded, so the thread is the process.
-pub fn join_self(tasks: &[fs::File]) -> Result<()> {
-    use std::io::Write;
-    for mut f in tasks {
-        f.write_all(b"0")
+/// (Generic over the fd type: `exec` inherits Files, `create`'s init gets
+/// OwnedFds over its channel.)
+pub fn join_self<F: std::os::fd::AsFd>(tasks: &[F]) -> Result<()> {
+    for f in tasks {
+        nix::unistd::write(f, b"0")
             .context("joining the container's cgroup (writing 0 to a v1 tasks file)")?;
     }
     Ok(())

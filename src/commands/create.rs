@@ -134,9 +134,18 @@ pub fn create_with_tty(g: &Global, c: &Create, own_tty: Option<OwnedFd>) -> Resu
     let result = (|| {
         let planned = Cgroup::plan(version, &wanted)?;
         dir.record_cgroup_plan(&planned)?;
-        let cg: &Cgroup = cgroup.insert(planned.make()?);
-        if let Some(r) = resources {
-            cg.apply(r)?;
+        // Recorded, so that a failure from here on removes what was made.
+        let cg: &Cgroup = cgroup.insert(planned);
+        let make = || -> Result<Vec<std::fs::File>> {
+            cg.make()?;
+            if let Some(r) = resources {
+                cg.apply(r)?;
+            }
+            cg.open_v1_tasks()
+        };
+        let before_clone = cg.made_before_clone();
+        if before_clone {
+            make()?;
         }
         let v2_dir = cg.open_v2_dir()?;
         let opts = Options {
@@ -144,7 +153,7 @@ pub fn create_with_tty(g: &Global, c: &Create, own_tty: Option<OwnedFd>) -> Resu
             no_pivot: c.no_pivot,
             preserve_fds: c.preserve_fds,
             cgroup_fd: v2_dir.as_ref().map(|f| f.as_raw_fd()),
-            v1_tasks: cg.open_v1_tasks()?,
+            make_v1_cgroup: (!before_clone).then_some(&make),
             cgroup: Some(cg),
             seccomp: filter.as_ref(),
             before_pivot,

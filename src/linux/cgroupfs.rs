@@ -36,6 +36,7 @@ pub fn mount_cgroup(
     let Some(cg) = view.cgroup else {
         bail!("the container has no cgroup to show");
     };
+    (view.enter)()?;
     let flags = opts.flags - MsFlags::MS_BIND - MsFlags::MS_REC - MsFlags::MS_REMOUNT;
     let data = (!opts.data.is_empty()).then_some(opts.data.as_str());
     match cg.version {

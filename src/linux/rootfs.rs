@@ -25,6 +25,9 @@ pub struct CgroupView<'a> {
     /// Whether the container has a cgroup namespace (then the real cgroup
     /// filesystem is mounted, rooted at the container's cgroup).
     pub own_ns: bool,
+    /// Puts the init in its cgroup (and its cgroup namespace) if it is not
+    /// yet: the cgroup may still be in the making when mounts begin.
+    pub enter: &'a dyn Fn() -> Result<()>,
 }
 
 /// Everything up to the switch into the new root.
@@ -164,6 +167,9 @@ fn mount_one(
         mount(Some(src), target.as_str(), Some(typ), opts.flags, data)
             .with_context(|| format!("mount -t {typ} (data {:?})", opts.data))?;
         if opts.tmpcopyup {
+            // The copy's pages are charged to the writer's cgroup: the
+            // container's, not the runtime's.
+            (cgroups.enter)()?;
             // `dest` still names the directory underneath the new tmpfs.
             let top = open_in_root(root, m.destination(), Create::Nothing, false)?;
             super::copyup::copy_tree(Path::new(&target), Path::new(&fd_path(&top)))?;

@@ -406,40 +406,51 @@ pub fn recv_fd(sock: &impl AsRawFd) -> Result<OwnedFd, Errno> {
     recv_with_fd(sock, &mut buf)?.1.ok_or(Errno::EBADMSG)
 }
 
-/// recvmsg(2) of one message into `buf`, with the fds it carries
-/// (SCM_RIGHTS) owned: the first is returned, any other closed. Returns the
-/// length of the message (0: the peer is gone).
+/// recvmsg(2) of one message into `buf`, with the first fd it carries
+/// (SCM_RIGHTS) owned and any other closed. Returns the length of the
+/// message (0: the peer is gone).
 pub fn recv_with_fd(
     sock: &impl AsRawFd,
     buf: &mut [u8],
 ) -> Result<(usize, Option<OwnedFd>), Errno> {
+    let (n, fds) = recv_with_fds(sock, buf)?;
+    Ok((n, fds.into_iter().next()))
+}
+
+/// recvmsg(2) of one message into `buf`, with every fd it carries
+/// (SCM_RIGHTS) owned, in the order sent. Room is made for
+/// [`MAX_FDS_PER_MESSAGE`]: a peer sending more has them dropped by the
+/// kernel (MSG_CTRUNC), which is reported as EMSGSIZE.
+pub fn recv_with_fds(sock: &impl AsRawFd, buf: &mut [u8]) -> Result<(usize, Vec<OwnedFd>), Errno> {
     use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags, UnixAddr};
     use std::io::IoSliceMut;
     let mut iov = [IoSliceMut::new(buf)];
-    // Room for a few, so that a peer sending more cannot leave some
-    // unowned (MSG_CTRUNC would drop them without telling us their numbers).
-    let mut cmsg = nix::cmsg_space!([RawFd; 4]);
+    let mut cmsg = nix::cmsg_space!([RawFd; MAX_FDS_PER_MESSAGE]);
     let msg = recvmsg::<UnixAddr>(
         sock.as_raw_fd(),
         &mut iov,
         Some(&mut cmsg),
         MsgFlags::MSG_CMSG_CLOEXEC,
     )?;
-    let mut first = None;
+    let mut owned = Vec::new();
     for c in msg.cmsgs()? {
         if let ControlMessageOwned::ScmRights(fds) = c {
             for fd in fds {
                 // SAFETY: the kernel just installed `fd` in our table for this
                 // message; nothing else owns it.
-                let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-                if first.is_none() {
-                    first = Some(fd);
-                }
+                owned.push(unsafe { OwnedFd::from_raw_fd(fd) });
             }
         }
     }
-    Ok((msg.bytes, first))
+    if msg.flags.contains(MsgFlags::MSG_CTRUNC) {
+        return Err(Errno::EMSGSIZE);
+    }
+    Ok((msg.bytes, owned))
 }
+
+/// The most fds one message on our sockets may carry: a cgroup v1 host has
+/// at most about fifteen hierarchies, each a `tasks` file (Message::Cgroup).
+pub const MAX_FDS_PER_MESSAGE: usize = 32;
 
 /// Own the seccomp listener fd that libseccomp got from seccomp(2) when it
 /// loaded a filter with a notify action (seccomp_notify_fd(3)).

@@ -15,8 +15,8 @@ use crate::linux::sys;
 
 #[derive(Debug)]
 pub enum Message {
-    /// parent → init: id maps are written and the init is in its cgroups;
-    /// go on with set-up.
+    /// parent → init: id maps are written (and the answer to Hooks and
+    /// SeccompFd); go on with set-up.
     Continue,
     /// init → parent: the root filesystem is ready, waiting for `start`.
     Ready,
@@ -31,6 +31,10 @@ pub enum Message {
     /// filter just loaded (sent with SCM_RIGHTS), for the agent at
     /// linux.seccomp.listenerPath. Answered Continue once the agent has it.
     SeccompFd(OwnedFd),
+    /// parent → init: the container's cgroup v1 directories are made and
+    /// configured; here are their `tasks` files, opened by the parent, for
+    /// the init to move itself in with (cgroups::join_self).
+    Cgroup(Vec<OwnedFd>),
 }
 
 impl Message {
@@ -41,6 +45,7 @@ impl Message {
             Message::Recorded => vec![b'C'],
             Message::Hooks => vec![b'H'],
             Message::SeccompFd(_) => vec![b'S'],
+            Message::Cgroup(_) => vec![b'G'],
             Message::Failed(s) => {
                 let mut v = Vec::with_capacity(1 + s.len());
                 v.push(b'F');
@@ -50,11 +55,12 @@ impl Message {
         }
     }
 
-    /// `fd`: what came with the message; only SeccompFd takes one (any
-    /// other is closed).
-    fn decode(b: &[u8], fd: Option<OwnedFd>) -> Option<Self> {
+    /// `fds`: what came with the message; only SeccompFd (one) and Cgroup
+    /// take any (others are closed).
+    fn decode(b: &[u8], fds: Vec<OwnedFd>) -> Option<Self> {
         Some(match b.first()? {
-            b'S' => Message::SeccompFd(fd?),
+            b'S' if fds.len() == 1 => Message::SeccompFd(fds.into_iter().next()?),
+            b'G' if !fds.is_empty() => Message::Cgroup(fds),
             b'M' => Message::Continue,
             b'R' => Message::Ready,
             b'C' => Message::Recorded,
@@ -92,15 +98,21 @@ impl Channel {
     pub fn send(&self, m: &Message) -> Result<()> {
         let mut bytes = m.encode();
         bytes.truncate(MAX);
-        let sent = match m {
-            Message::SeccompFd(fd) => sendmsg::<UnixAddr>(
+        let fds: Vec<i32> = match m {
+            Message::SeccompFd(fd) => vec![fd.as_raw_fd()],
+            Message::Cgroup(fds) => fds.iter().map(|f| f.as_raw_fd()).collect(),
+            _ => Vec::new(),
+        };
+        let sent = if fds.is_empty() {
+            send(self.fd.as_raw_fd(), &bytes, MsgFlags::MSG_NOSIGNAL)
+        } else {
+            sendmsg::<UnixAddr>(
                 self.fd.as_raw_fd(),
                 &[IoSlice::new(&bytes)],
-                &[ControlMessage::ScmRights(&[fd.as_raw_fd()])],
+                &[ControlMessage::ScmRights(&fds)],
                 MsgFlags::MSG_NOSIGNAL,
                 None,
-            ),
-            _ => send(self.fd.as_raw_fd(), &bytes, MsgFlags::MSG_NOSIGNAL),
+            )
         };
         sent.map(|_| ())
             .map_err(|e| Error::from(e).context("sending on the init channel"))
@@ -118,10 +130,10 @@ impl Channel {
     pub fn recv(&self) -> Result<Option<Message>> {
         let mut buf = [0u8; MAX];
         loop {
-            match sys::recv_with_fd(&self.fd, &mut buf) {
+            match sys::recv_with_fds(&self.fd, &mut buf) {
                 Ok((0, _)) => return Ok(None),
-                Ok((n, fd)) => {
-                    return Message::decode(&buf[..n], fd)
+                Ok((n, fds)) => {
+                    return Message::decode(&buf[..n], fds)
                         .map(Some)
                         .ok_or_else(|| Error::new("garbled message on the init channel"))
                 }
@@ -173,6 +185,34 @@ mod tests {
         assert_eq!(got, "through the channel");
         // The tag without an fd is not a message.
         send(a.raw_fd(), b"S", MsgFlags::empty()).expect("send");
+        assert!(b.recv().is_err());
+    }
+
+    #[test]
+    fn passes_cgroup_fds_in_order() {
+        use std::io::{Read, Write};
+        let (a, b) = pair().expect("pair");
+        let pipes: Vec<(OwnedFd, OwnedFd)> = (0..12)
+            .map(|_| nix::unistd::pipe().expect("pipe"))
+            .collect();
+        let (readers, writers): (Vec<OwnedFd>, Vec<OwnedFd>) = pipes.into_iter().unzip();
+        a.send(&Message::Cgroup(writers)).expect("send");
+        let Some(Message::Cgroup(got)) = b.recv().expect("recv") else {
+            panic!("no fds came");
+        };
+        assert_eq!(got.len(), 12);
+        for (i, w) in got.into_iter().enumerate() {
+            std::fs::File::from(w)
+                .write_all(format!("fd {i}").as_bytes())
+                .expect("write");
+        }
+        for (i, r) in readers.into_iter().enumerate() {
+            let mut s = String::new();
+            std::fs::File::from(r).read_to_string(&mut s).expect("read");
+            assert_eq!(s, format!("fd {i}"));
+        }
+        // The tag without fds is not a message.
+        send(a.raw_fd(), b"G", MsgFlags::empty()).expect("send");
         assert!(b.recv().is_err());
     }
 }

@@ -43,8 +43,12 @@ pub struct Init<'a> {
     pub no_pivot: bool,
     pub preserve_fds: u32,
     pub cgroup: Option<&'a crate::cgroups::Cgroup>,
-    /// cgroup v1 `tasks` files to move ourselves in with, before anything.
-    pub v1_tasks: Vec<File>,
+    /// The parent is making our (v1) cgroup while we set up, and sends its
+    /// `tasks` files (Message::Cgroup) to move ourselves in with.
+    pub cgroup_to_come: bool,
+    /// Namespaces of plan.new that clone3 did not make: we unshare them
+    /// (spawn::made_by_init says which and why).
+    pub unshare: CloneFlags,
     pub seccomp: Option<&'a Filter>,
     pub id: &'a str,
     /// Ask the parent to run the prestart/createRuntime hooks before pivot_root.
@@ -56,15 +60,11 @@ pub struct Init<'a> {
 }
 
 /// Run the init; never returns.
-pub fn run(mut init: Init<'_>) -> ! {
+pub fn run(init: Init<'_>) -> ! {
     for fd in &init.close {
         let _ = nix::unistd::close(*fd);
     }
-    // In our cgroups before anything else; the files go at once.
-    let tasks = std::mem::take(&mut init.v1_tasks);
-    let joined = crate::cgroups::join_self(&tasks);
-    drop(tasks);
-    let prog = match joined.and_then(|()| setup(&init)) {
+    let prog = match setup(&init) {
         Ok(p) => p,
         Err(e) => {
             let _ = init.chan.send(&Message::Failed(e.to_string()));
@@ -88,13 +88,16 @@ struct Program {
 
 fn setup(init: &Init<'_>) -> Result<Program> {
     let spec = &init.cfg.spec;
-    // Nothing happens in here before the parent has written our id maps (we
-    // are in our cgroups already).
+    // Nothing happens in here before the parent has written our id maps.
     match init.chan.recv()? {
         Some(Message::Continue) => {}
         _ => bail!("create went away before placing the container init"),
     }
     namespaces::join(init.plan)?;
+    if !init.unshare.is_empty() {
+        unshare(init.unshare)
+            .with_context(|| format!("unshare of the new namespaces ({:?})", init.unshare))?;
+    }
     if init.plan.has(oci_spec::runtime::LinuxNamespaceType::User) {
         // Become root of the user namespace: files we create (mount points,
         // device nodes) need an owner that is mapped in it.
@@ -104,10 +107,6 @@ fn setup(init: &Init<'_>) -> Result<Program> {
             .context("setresgid(0) in the user namespace: is gid 0 mapped in linux.gidMappings?")?;
         nix::unistd::setresuid(root_u, root_u, root_u)
             .context("setresuid(0) in the user namespace: is uid 0 mapped in linux.uidMappings?")?;
-    }
-    if init.plan.new.contains(CloneFlags::CLONE_NEWCGROUP) {
-        // Now, not at clone: the namespace's root is the cgroup we are in.
-        unshare(CloneFlags::CLONE_NEWCGROUP).context("unshare of the cgroup namespace")?;
     }
     setsid().context("setsid")?;
     // Non-dumpable since clone (set by the parent before it): nothing in the
@@ -126,9 +125,17 @@ fn setup(init: &Init<'_>) -> Result<Program> {
     }
     crate::testpoint::pause_at("building-rootfs");
 
+    let entered = std::cell::Cell::new(false);
+    let enter = || -> Result<()> {
+        if entered.replace(true) {
+            return Ok(());
+        }
+        enter_cgroup(init)
+    };
     let cgroups = rootfs::CgroupView {
         cgroup: init.cgroup,
         own_ns: init.plan.has(oci_spec::runtime::LinuxNamespaceType::Cgroup),
+        enter: &enter,
     };
     rootfs::prepare(
         spec,
@@ -137,6 +144,9 @@ fn setup(init: &Init<'_>) -> Result<Program> {
         &cgroups,
         init.idmapped,
     )?;
+    // At the latest here: hooks find the init in its cgroup, and nothing of
+    // the container runs outside it.
+    enter()?;
     if init.before_pivot {
         init.chan.send(&Message::Hooks)?;
         match init.chan.recv()? {
@@ -234,6 +244,26 @@ fn setup(init: &Init<'_>) -> Result<Program> {
         argv,
         env,
     })
+}
+
+/// Into our cgroup (on v1, with the `tasks` files the parent sends once it
+/// has made it; on v2 we were cloned into it), then into a new cgroup
+/// namespace if the config asks: its root is the cgroup we are in then.
+/// Called before the first `cgroup` mount or tmpcopyup, at the latest once
+/// the mounts are made. The kernel memory of what is made before (the
+/// namespaces, mounts) is charged to the runtime's cgroup; a tmpcopyup's
+/// pages, which can be many, are copied from inside.
+fn enter_cgroup(init: &Init<'_>) -> Result<()> {
+    if init.cgroup_to_come {
+        match init.chan.recv()? {
+            Some(Message::Cgroup(tasks)) => crate::cgroups::join_self(&tasks)?,
+            _ => bail!("create went away before making the container's cgroup"),
+        }
+    }
+    if init.plan.new.contains(CloneFlags::CLONE_NEWCGROUP) {
+        unshare(CloneFlags::CLONE_NEWCGROUP).context("unshare of the cgroup namespace")?;
+    }
+    Ok(())
 }
 
 fn wait_and_exec(init: &Init<'_>, prog: Program) -> Result<()> {
