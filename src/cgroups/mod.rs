@@ -121,7 +121,8 @@ pub fn wanted(spec: &Spec, id: &str) -> Result<PathBuf> {
 
 /// Lines of /proc/self/cgroup: (hierarchy controllers, path).
 fn own_cgroups() -> Result<Vec<(String, String)>> {
-    let text = fs::read_to_string("/proc/self/cgroup").context("reading /proc/self/cgroup")?;
+    let text =
+        crate::linux::procfs::read("/proc/self/cgroup").context("reading /proc/self/cgroup")?;
     Ok(text
         .lines()
         .filter_map(|l| {
@@ -394,7 +395,7 @@ impl Cgroup {
 
 fn collect_pids(dir: &Path, out: &mut Vec<i32>) -> Result<()> {
     let procs = dir.join("cgroup.procs");
-    match fs::read_to_string(&procs) {
+    match crate::linux::procfs::read(&procs) {
         Ok(text) => out.extend(text.lines().filter_map(|l| l.trim().parse::<i32>().ok())),
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(Error::from(e).context(format!("reading {}", procs.display()))),
@@ -481,7 +482,9 @@ fn write(dir: &Path, file: &str, value: &str, field: &str) -> Result<()> {
 }
 
 fn read_trim(p: &Path) -> Option<String> {
-    fs::read_to_string(p).ok().map(|s| s.trim().to_string())
+    crate::linux::procfs::read(p)
+        .ok()
+        .map(|s| s.trim().to_string())
 }
 
 #[cfg(test)]

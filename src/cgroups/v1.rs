@@ -1,7 +1,6 @@
 //! cgroup v1: one directory per mounted hierarchy, limits in the files of
 //! the hierarchy that has the controller.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -27,8 +26,8 @@ fn is_controller(opt: &str) -> bool {
 
 /// The v1 hierarchies mounted on this host: (controllers, mount point, mount root).
 fn hierarchies() -> Result<Vec<(String, PathBuf, String)>> {
-    let info =
-        fs::read_to_string("/proc/self/mountinfo").context("reading /proc/self/mountinfo")?;
+    let info = crate::linux::procfs::read("/proc/self/mountinfo")
+        .context("reading /proc/self/mountinfo")?;
     let mut out: Vec<(String, PathBuf, String)> = Vec::new();
     for line in info.lines() {
         let Some((left, right)) = line.split_once(" - ") else {

@@ -17,9 +17,20 @@ impl ProcStat {
     }
 }
 
+/// Read a file of /proc or /sys, whose size stat(2) reports as 0 or 4096:
+/// fs::read_to_string would stat it, then start from a 32-byte probe and
+/// double, a dozen read(2)s for a /proc/self/mountinfo. One page of room
+/// first (read_to_end reads straight into spare room).
+pub fn read(path: impl AsRef<std::path::Path>) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut s = String::with_capacity(4096);
+    fs::File::open(path)?.read_to_string(&mut s)?;
+    Ok(s)
+}
+
 /// Parse /proc/PID/stat; None when the process does not exist.
 pub fn stat(pid: i32) -> Option<ProcStat> {
-    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let text = read(format!("/proc/{pid}/stat")).ok()?;
     parse_stat(&text)
 }
 
@@ -60,5 +71,20 @@ mod tests {
         let s = stat(std::process::id() as i32).expect("self");
         assert!(!s.is_dead());
         assert!(s.start_time > 0);
+    }
+
+    #[test]
+    fn read_gets_all_of_files_longer_than_a_page() {
+        // Over 4096 bytes, in more than one read(2).
+        let long = read("/proc/self/smaps").expect("smaps");
+        assert!(long.len() > 4096, "{} bytes", long.len());
+        assert!(long.ends_with('\n'));
+        let path = std::env::temp_dir().join(format!("hutch-procfs-{}", std::process::id()));
+        let text = "x".repeat(10_000) + "end";
+        fs::write(&path, &text).expect("write");
+        let got = read(&path);
+        let _ = fs::remove_file(&path);
+        assert_eq!(got.expect("read"), text);
+        assert!(read("/proc/self/no-such-file").is_err());
     }
 }
