@@ -227,7 +227,7 @@ def add_ratios(sc, ref):
 
 
 def print_table(meta, runtimes, ref, sc):
-    cols = runtimes + ["floor"]
+    cols = runtimes + ["floor", "floor_net"]
     rows = []  # (label, {col: (value, note)})
 
     def cell(value, fmt, note=""):
