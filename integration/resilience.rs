@@ -13,9 +13,12 @@ use std::time::Duration;
 
 /// The steps of `create` where a debug build stops itself when
 /// HUTCH_TEST_PAUSE_AT names them (src/testpoint.rs), in order.
-const STEPS: [&str; 5] = [
+/// "cgroup-made" (v1 only): the cgroup is made and configured while the init
+/// sets up, and not yet sent to it.
+const STEPS: [&str; 6] = [
     "state-dir",
     "cloned",
+    "cgroup-made",
     "rootfs-ready",
     "before-state",
     "waiting-for-start",
@@ -36,6 +39,9 @@ fn create_killed_at_each_step_leaves_nothing_after_delete_force() {
     let bundle = Bundle::new(&sh("exec sleep 1000"));
     let scratch = TempDir::new("crash");
     for step in STEPS {
+        if step == "cgroup-made" && cgroup_v2() {
+            continue;
+        }
         let snapshot = HostSnapshot::take(&[]);
         let id = env.id();
         let mut cmd = env.command(&["create", "--bundle", bundle.arg(), &id]);
@@ -55,6 +61,10 @@ fn create_killed_at_each_step_leaves_nothing_after_delete_force() {
             step == "state-dir",
             "{step}: processes {others:?}"
         );
+        if step == "cgroup-made" {
+            // Made, so that delete --force has something to remove.
+            assert!(!cgroups_named(&id).is_empty(), "{step}: no cgroup made");
+        }
         create.kill().unwrap();
         create.wait().unwrap();
 

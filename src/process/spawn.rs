@@ -209,6 +209,7 @@ pub fn spawn(
     child.chan.send(&Message::Continue)?;
     if let Some(make) = opts.make_v1_cgroup {
         let tasks = make()?.into_iter().map(OwnedFd::from).collect();
+        crate::testpoint::pause_at("cgroup-made");
         // An init that failed meanwhile has closed its end: its Failed
         // message, read below, says why.
         if let Err(e) = child.chan.send(&Message::Cgroup(tasks)) {
