@@ -72,6 +72,20 @@ impl Child {
     }
 }
 
+impl Child {
+    /// Send to the init during set-up; if it is dead, say how it died (a
+    /// hook or the OOM killer may have killed it) rather than EPIPE.
+    fn send(&self, m: &Message) -> Result<()> {
+        self.chan.send(m).map_err(|e| {
+            if self.chan.peer_gone() {
+                died_during_set_up(self)
+            } else {
+                e
+            }
+        })
+    }
+}
+
 impl Drop for Child {
     fn drop(&mut self) {
         if !self.released {
@@ -206,7 +220,7 @@ pub fn spawn(
     {
         child.net_devices = Some(crate::linux::net_devices::move_all(d, plan, pid)?);
     }
-    child.chan.send(&Message::Continue)?;
+    child.send(&Message::Continue)?;
     if let Some(make) = opts.make_v1_cgroup {
         let tasks = make()?.into_iter().map(OwnedFd::from).collect();
         crate::testpoint::pause_at("cgroup-made");
@@ -232,7 +246,7 @@ pub fn spawn(
                 if let Some(f) = opts.before_pivot {
                     f(pid)?;
                 }
-                child.chan.send(&Message::Continue)?;
+                child.send(&Message::Continue)?;
             }
             Some(Message::SeccompFd(fd)) if opts.seccomp_agent.is_some() => {
                 if let Some(f) = opts.seccomp_agent {
@@ -240,7 +254,7 @@ pub fn spawn(
                 }
                 // The agent has its own now.
                 drop(fd);
-                child.chan.send(&Message::Continue)?;
+                child.send(&Message::Continue)?;
             }
             Some(Message::Failed(why)) => return Err(Error::new(why)),
             Some(other) => {
