@@ -138,6 +138,11 @@ impl Channel {
                         .ok_or_else(|| Error::new("garbled message on the init channel"))
                 }
                 Err(nix::errno::Errno::EINTR) => continue,
+                // The peer closed with a message of ours unread (an init
+                // that failed before taking its cgroup): the kernel reports
+                // that once, ahead of what the peer sent before closing,
+                // which is what we want to read (its Failed message).
+                Err(nix::errno::Errno::ECONNRESET) => continue,
                 Err(e) => return Err(Error::from(e).context("reading the init channel")),
             }
         }
@@ -214,5 +219,20 @@ mod tests {
         // The tag without fds is not a message.
         send(a.raw_fd(), b"G", MsgFlags::empty()).expect("send");
         assert!(b.recv().is_err());
+    }
+
+    #[test]
+    fn a_peer_closing_with_our_message_unread_still_delivers_its_last() {
+        let (a, b) = pair().expect("pair");
+        a.send(&Message::Continue).expect("send");
+        b.send(&Message::Failed("mount: EINVAL".into()))
+            .expect("send");
+        // b never reads our Continue: closing it resets the connection.
+        drop(b);
+        match a.recv().expect("recv") {
+            Some(Message::Failed(why)) => assert_eq!(why, "mount: EINVAL"),
+            other => panic!("got {other:?}"),
+        }
+        assert!(a.recv().expect("eof").is_none());
     }
 }

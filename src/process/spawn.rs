@@ -235,8 +235,8 @@ pub fn spawn(
     loop {
         let msg = match child.chan.recv() {
             Ok(m) => m,
-            // A reset connection is the init dying, as EOF is; the socket
-            // closes a moment before the process is reapable.
+            // An error reading is the init dying too if it has exited (a
+            // reset connection is read through by recv, up to EOF).
             Err(e) if !pidfd::wait_exit(&child.pidfd, 1000) => return Err(e),
             Err(_) => None,
         };
