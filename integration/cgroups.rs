@@ -102,7 +102,7 @@ fn hooks_find_the_init_in_its_cgroup() {
     let hook = |name: &str| {
         // The state on stdin carries the init's pid.
         let script = format!(
-            "pid=$(sed -n 's/.*\"pid\": *\\([0-9]*\\).*/\\1/p'); cat /proc/$pid/cgroup > {}/{name}",
+            "pid={STATE_PID}; cat /proc/$pid/cgroup > {}/{name}",
             out.path().display()
         );
         json!([{ "path": "/bin/sh", "args": ["sh", "-c", script] }])

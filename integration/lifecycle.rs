@@ -792,7 +792,7 @@ fn an_unwritable_pid_file_is_named_and_leaves_nothing() {
 #[test]
 fn an_init_killed_during_set_up_says_how() {
     let mut config = spec(&["sh"]);
-    let kill = "kill -KILL $(sed -n 's/.*\"pid\": *\\([0-9]*\\).*/\\1/p')";
+    let kill = format!("kill -KILL {STATE_PID}");
     config["hooks"] = json!({ "prestart": [{ "path": "/bin/sh", "args": ["sh", "-c", kill] }] });
     rejects_bundle(
         "killedinit",

@@ -1553,7 +1553,7 @@ fn poststart_runs_after_the_program_is_executed() {
     let mut c = generator_default(&["sleep", "30"]);
     let exe = b.file("/poststart-exe");
     let script = format!(
-        "pid=$(sed -n 's/.*\"pid\":\\([0-9]*\\).*/\\1/p'); readlink /proc/$pid/exe > {}",
+        "pid={STATE_PID}; readlink /proc/$pid/exe > {}",
         exe.display()
     );
     c["hooks"] =

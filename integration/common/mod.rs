@@ -234,6 +234,10 @@ pub fn spec(args: &[&str]) -> Value {
     })
 }
 
+/// Shell, for a hook's script: the container's pid, from the state JSON the
+/// hook reads on its stdin (runtime.md), e.g. `kill -KILL {STATE_PID}`.
+pub const STATE_PID: &str = r#"$(sed -n 's/.*"pid": *\([0-9]*\).*/\1/p')"#;
+
 /// `spec(["sh", "-c", script])`.
 pub fn sh(script: &str) -> Value {
     spec(&["sh", "-c", script])
