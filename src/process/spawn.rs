@@ -73,14 +73,18 @@ impl Child {
 }
 
 impl Child {
-    /// Send to the init during set-up; if it is dead, say how it died (a
-    /// hook or the OOM killer may have killed it) rather than EPIPE.
+    /// Send to the init during set-up; if it has gone, say why rather than
+    /// EPIPE: its Failed message when it sent one before exiting (set-up
+    /// went on while the parent made the cgroup), else how it died (a hook
+    /// or the OOM killer may have killed it).
     fn send(&self, m: &Message) -> Result<()> {
         self.chan.send(m).map_err(|e| {
-            if self.chan.peer_gone() {
-                died_during_set_up(self)
-            } else {
-                e
+            if !self.chan.peer_gone() {
+                return e;
+            }
+            match self.chan.recv() {
+                Ok(Some(Message::Failed(why))) => Error::new(why),
+                _ => died_during_set_up(self),
             }
         })
     }
@@ -224,13 +228,7 @@ pub fn spawn(
     if let Some(make) = opts.make_v1_cgroup {
         let tasks = make()?.into_iter().map(OwnedFd::from).collect();
         crate::testpoint::pause_at("cgroup-made");
-        // An init that failed meanwhile has closed its end: its Failed
-        // message, read below, says why.
-        if let Err(e) = child.chan.send(&Message::Cgroup(tasks)) {
-            if !child.chan.peer_gone() {
-                return Err(e);
-            }
-        }
+        child.send(&Message::Cgroup(tasks))?;
     }
     loop {
         let msg = match child.chan.recv() {
