@@ -128,6 +128,47 @@ fn hooks_find_the_init_in_its_cgroup() {
     assert_no_cgroup(&path);
 }
 
+/// On v1, create makes the cgroup while the init it cloned sets up, and
+/// moves itself off the init's CPU for that while (cpu_affinity::step_aside).
+/// Neither the hooks the runtime runs nor the init keep anything of it: they
+/// run on the CPUs the runtime was given. Several creates, as the runtime
+/// steps aside only when the kernel put the init on its CPU (most of the
+/// time on this 2-CPU VM). On one CPU there is nothing to see.
+#[test]
+fn hooks_and_the_init_run_on_the_runtimes_cpus() {
+    let env = Env::new("cg-cpus");
+    let out = TempDir::new("cg-cpus-out");
+    let allowed = |status: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+            .map(|v| v.trim().to_string())
+            .unwrap_or_else(|| panic!("no Cpus_allowed_list in {status:?}"))
+    };
+    let ours = allowed(&fs::read_to_string("/proc/self/status").unwrap());
+    for _ in 0..8 {
+        let id = env.id();
+        let path = path_for(&id);
+        let hook = |name: &str| {
+            let script = format!("cat /proc/self/status > {}/{name}", out.path().display());
+            json!([{ "path": "/bin/sh", "args": ["sh", "-c", script] }])
+        };
+        let mut c = config("true", &path, json!({}));
+        c["hooks"] =
+            json!({ "prestart": hook("prestart"), "createRuntime": hook("createRuntime") });
+        let bundle = Bundle::new(&c);
+        env.create(&id, &bundle);
+        let init = fs::read_to_string(format!("/proc/{}/status", env.pid(&id))).unwrap();
+        env.delete_force(&id).ok();
+        assert_no_cgroup(&path);
+        assert_eq!(allowed(&init), ours, "the container init's CPUs");
+        for name in ["prestart", "createRuntime"] {
+            let seen = fs::read_to_string(out.path().join(name)).unwrap();
+            assert_eq!(allowed(&seen), ours, "the {name} hook's CPUs");
+        }
+    }
+}
+
 /// A tmpcopyup fills a tmpfs with the image's files: those pages are the
 /// container's memory, charged to its cgroup even though the init copies
 /// them before its set-up is done.

@@ -38,13 +38,15 @@ fn pidfs_inode(pidfd: &OwnedFd) -> Option<u64> {
 
 impl ProcessIdentity {
     /// Identity of a child we just cloned, from its pidfd.
-    pub fn of_child(pid: i32, pidfd: &OwnedFd) -> Option<Self> {
+    /// With it, what /proc said of the child.
+    pub fn of_child(pid: i32, pidfd: &OwnedFd) -> Option<(Self, procfs::ProcStat)> {
         let stat = procfs::stat(pid)?;
-        Some(ProcessIdentity {
+        let id = ProcessIdentity {
             pid,
             start_time: stat.start_time,
             pidfd_inode: pidfs_inode(pidfd),
-        })
+        };
+        Some((id, stat))
     }
 
     /// A pidfd on this very process if it is still alive (not exited), else None.

@@ -2,13 +2,15 @@
 
 use std::fs;
 
-/// The two fields of /proc/PID/stat we rely on.
+/// The fields of /proc/PID/stat we rely on.
 pub struct ProcStat {
     /// Field 3: R, S, D, Z, X, T...
     pub state: char,
     /// Field 22: start time in clock ticks since boot. With the PID it names a
     /// process uniquely enough to tell a recycled PID apart.
     pub start_time: u64,
+    /// Field 39: the CPU it last ran on (or, not yet run, will run on).
+    pub cpu: Option<usize>,
 }
 
 impl ProcStat {
@@ -41,7 +43,12 @@ fn parse_stat(text: &str) -> Option<ProcStat> {
     let state = fields.next()?.chars().next()?;
     // after field 3 (state) come fields 4..; field 22 is the 19th of those.
     let start_time = fields.nth(18)?.parse().ok()?;
-    Some(ProcStat { state, start_time })
+    let cpu = fields.nth(16).and_then(|f| f.parse().ok());
+    Some(ProcStat {
+        state,
+        start_time,
+        cpu,
+    })
 }
 
 /// Inode of a namespace of a process (/proc/PID/ns/KIND), e.g. to tell whether
@@ -64,6 +71,7 @@ mod tests {
         let s = parse_stat(line).expect("parse");
         assert_eq!(s.state, 'S');
         assert_eq!(s.start_time, 987654);
+        assert_eq!(s.cpu, None, "a line cut short has no field 39");
     }
 
     #[test]
@@ -71,6 +79,8 @@ mod tests {
         let s = stat(std::process::id() as i32).expect("self");
         assert!(!s.is_dead());
         assert!(s.start_time > 0);
+        let cpu = s.cpu.expect("field 39");
+        assert!(cpu < 8192, "cpu {cpu}");
     }
 
     #[test]

@@ -46,6 +46,9 @@ pub struct Init<'a> {
     /// The parent is making our (v1) cgroup while we set up, and sends its
     /// `tasks` files (Message::Cgroup) to move ourselves in with.
     pub cgroup_to_come: bool,
+    /// The parent has work to do on us before we may go on (our id maps,
+    /// linux.netDevices), and says Continue when done.
+    pub wait_for_go: bool,
     /// Namespaces of plan.new that clone3 did not make: we unshare them
     /// (spawn::made_by_init says which and why).
     pub unshare: CloneFlags,
@@ -88,10 +91,13 @@ struct Program {
 
 fn setup(init: &Init<'_>) -> Result<Program> {
     let spec = &init.cfg.spec;
-    // Nothing happens in here before the parent has written our id maps.
-    match init.chan.recv()? {
-        Some(Message::Continue) => {}
-        _ => bail!("create went away before placing the container init"),
+    // With a new user namespace, nothing happens in here before the parent
+    // has written our id maps (nor before it moved linux.netDevices in).
+    if init.wait_for_go {
+        match init.chan.recv()? {
+            Some(Message::Continue) => {}
+            _ => bail!("create went away before placing the container init"),
+        }
     }
     namespaces::join(init.plan)?;
     if !init.unshare.is_empty() {

@@ -139,6 +139,10 @@ pub fn spawn(
         .as_ref()
         .is_some_and(|l| l.net_devices().is_some());
     let by_init = made_by_init(plan, has_net_devices);
+    // Without these the init goes on from its first instruction: not waiting
+    // also keeps it where the kernel placed it (a sleeping init woken by our
+    // message tends to be pulled onto our CPU).
+    let wait_for_go = plan.new.contains(CloneFlags::CLONE_NEWUSER) || has_net_devices;
     let flags = plan.new - CloneFlags::CLONE_NEWCGROUP - time_ns - by_init;
     // Inherited by the init: it is hutch's image until its execve, and may
     // share a PID namespace with container processes (linux.namespaces path),
@@ -180,6 +184,7 @@ pub fn spawn(
                 preserve_fds: opts.preserve_fds,
                 cgroup: opts.cgroup,
                 cgroup_to_come: opts.make_v1_cgroup.is_some(),
+                wait_for_go,
                 unshare: by_init,
                 seccomp: opts.seccomp,
                 id: &dir.id,
@@ -195,7 +200,7 @@ pub fn spawn(
     drop(errlog);
     let identity = ProcessIdentity::of_child(pid, &pidfd)
         .ok_or_else(|| Error::new("the container init exited at once"));
-    let identity = match identity {
+    let (identity, stat) = match identity {
         Ok(i) => i,
         Err(e) => {
             let _ = waitpid(Pid::from_raw(pid), None);
@@ -209,6 +214,8 @@ pub fn spawn(
         released: false,
         net_devices: None,
     };
+    // The init runs from here; we have work of our own meanwhile.
+    let mut aside = crate::linux::cpu_affinity::step_aside(opts.make_v1_cgroup.and(stat.cpu));
     left?;
     crate::testpoint::pause_at("cloned");
     if plan.new.contains(CloneFlags::CLONE_NEWUSER) {
@@ -224,12 +231,16 @@ pub fn spawn(
     {
         child.net_devices = Some(crate::linux::net_devices::move_all(d, plan, pid)?);
     }
-    child.send(&Message::Continue)?;
+    if wait_for_go {
+        child.send(&Message::Continue)?;
+    }
     if let Some(make) = opts.make_v1_cgroup {
         let tasks = make()?.into_iter().map(OwnedFd::from).collect();
         crate::testpoint::pause_at("cgroup-made");
         child.send(&Message::Cgroup(tasks))?;
     }
+    // Before any hook: they run with the runtime's CPUs.
+    aside.restore()?;
     loop {
         let msg = match child.chan.recv() {
             Ok(m) => m,
