@@ -320,6 +320,10 @@ def print_table(meta, runtimes, ref, sc):
             for i in range(len(row))))
         if j == 0:
             print("  ".join("-" * w for w in widths))
+    if "state_fs" in meta:
+        print()
+        print("The runtimes' state directories (--root): on %s; /run here is %s."
+              % (meta["state_fs"], meta.get("run_fs", "?")))
     if "cpu_busy_before_pct" in meta:
         print()
         print("CPUs busy with other work: %s%% just before, %s%% just after"
