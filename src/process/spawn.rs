@@ -70,9 +70,7 @@ impl Child {
         self.released = true;
         self.pidfd.try_clone().context("dup of the init's pidfd")
     }
-}
 
-impl Child {
     /// Send to the init during set-up; if it has gone, say why rather than
     /// EPIPE: its Failed message when it sent one before exiting (set-up
     /// went on while the parent made the cgroup), else how it died (a hook
@@ -133,11 +131,12 @@ pub fn spawn(
     // init makes its own once it has been placed in its cgroups. A time
     // namespace is made here, before the clone (NewTime says why).
     let time_ns = CloneFlags::from_bits_retain(libc::CLONE_NEWTIME);
-    let has_net_devices = cfg
+    let net_devices = cfg
         .spec
         .linux()
         .as_ref()
-        .is_some_and(|l| l.net_devices().is_some());
+        .and_then(|l| l.net_devices().as_ref());
+    let has_net_devices = net_devices.is_some();
     let by_init = made_by_init(plan, has_net_devices);
     // Without these the init goes on from its first instruction: not waiting
     // also keeps it where the kernel placed it (a sleeping init woken by our
@@ -223,12 +222,7 @@ pub fn spawn(
     }
     // Before the init goes on: the devices are there for every hook and
     // for the container's process.
-    if let Some(d) = cfg
-        .spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.net_devices().as_ref())
-    {
+    if let Some(d) = net_devices {
         child.net_devices = Some(crate::linux::net_devices::move_all(d, plan, pid)?);
     }
     if wait_for_go {
