@@ -144,11 +144,7 @@ fn hooks_and_the_init_run_on_the_runtimes_cpus() {
     let env = Env::new("cg-cpus");
     let out = TempDir::new("cg-cpus-out");
     let allowed = |status: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
-            .map(|v| v.trim().to_string())
-            .unwrap_or_else(|| panic!("no Cpus_allowed_list in {status:?}"))
+        cpus_allowed(status).unwrap_or_else(|| panic!("no Cpus_allowed_list in {status:?}"))
     };
     let ours = allowed(&fs::read_to_string("/proc/self/status").unwrap());
     for _ in 0..8 {

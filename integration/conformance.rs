@@ -2596,12 +2596,8 @@ fn exec_cpu_affinity_initial_is_the_runtimes_until_the_final_one() {
         !child.is_empty()
     });
     let allowed = |pid: &str| {
-        fs::read_to_string(format!("/proc/{pid}/status"))
-            .unwrap_or_default()
-            .lines()
-            .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
-            .map(|v| v.trim().to_string())
-            .unwrap_or_default()
+        let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        cpus_allowed(&status).unwrap_or_default()
     };
     let runtime_cpus = allowed(&parent.to_string());
     // The process has exec'd once its command line is sleep's.

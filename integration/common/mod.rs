@@ -1087,3 +1087,11 @@ pub const DEFAULT_CAPS: [&str; 14] = [
     "CAP_KILL",
     "CAP_AUDIT_WRITE",
 ];
+
+/// The Cpus_allowed_list of a /proc/PID/status text ("0-1").
+pub fn cpus_allowed(status: &str) -> Option<String> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .map(|v| v.trim().to_string())
+}
