@@ -17,13 +17,11 @@ mod state;
 mod testpoint;
 mod time;
 
-use clap::Parser;
-
 use cli::{Cli, Command};
 use commands::Global;
 
 fn main() {
-    let cli = match Cli::try_parse() {
+    let cli = match cli::parse() {
         Ok(c) => c,
         Err(e) => usage_error(e),
     };

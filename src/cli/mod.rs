@@ -5,10 +5,22 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+mod fast;
+
+/// The command line of this process: the common lines of clients and shims
+/// through `fast`, everything else (help, errors, the rarer verbs) through
+/// clap.
+pub fn parse() -> Result<Cli, clap::Error> {
+    match fast::parse(std::env::args_os().skip(1)) {
+        Some(cli) => Ok(cli),
+        None => Cli::try_parse(),
+    }
+}
+
 /// The heading of the options every verb takes.
 const GLOBAL: &str = "Global options";
 
-#[derive(Parser)]
+#[derive(Parser, Debug, PartialEq)]
 #[command(
     name = "hutch",
     about = "hutch: an OCI container runtime",
@@ -50,7 +62,7 @@ pub struct Cli {
 
 // Deferred: each verb's arguments are built only when that verb is parsed
 // (building all of them was a third of the instructions of a `create`).
-#[derive(Subcommand)]
+#[derive(Subcommand, Debug, PartialEq)]
 #[command(defer = true)]
 pub enum Command {
     /// Create a container from a bundle; its process waits for `start`
@@ -206,7 +218,7 @@ pub enum Command {
     },
 }
 
-#[derive(Args)]
+#[derive(Args, Debug, PartialEq)]
 pub struct CreateArgs {
     /// Path to the bundle directory (holding config.json)
     #[arg(short = 'b', long, default_value = ".", value_name = "DIR")]
@@ -243,7 +255,7 @@ impl CreateArgs {
     }
 }
 
-#[derive(Args)]
+#[derive(Args, Debug, PartialEq)]
 pub struct Update {
     /// A JSON file of linux.resources ("-" for stdin); flags are then refused
     #[arg(short = 'r', long, value_name = "FILE")]

@@ -1,0 +1,539 @@
+//! The command lines that clients send most (containerd's shim, conmon,
+//! harnesses: create, run, start, state, kill, delete with their usual
+//! options), parsed without clap. clap builds its parser and matches for
+//! every call: ~0.45 ms of a `run`, half of a `state`, most of it page
+//! faults and allocations on a cold start. Anything this does not know
+//! exactly (help, `--`, repeated or clustered flags, values that start with
+//! '-', other verbs) is left to clap, so errors and help stay clap's; a
+//! property test checks that what this accepts, clap reads the same way.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use super::{Cli, Command, CreateArgs};
+
+/// None: not a line this knows; ask clap.
+pub fn parse(args: impl Iterator<Item = OsString>) -> Option<Cli> {
+    let args: Vec<String> = args.map(|a| a.into_string().ok()).collect::<Option<_>>()?;
+    let mut g = Globals::default();
+    let mut i = 0;
+    // Global options, then the verb.
+    let verb = loop {
+        let a = args.get(i)?;
+        i += 1;
+        if !a.starts_with('-') {
+            break a.as_str();
+        }
+        let (name, inline) = split(a);
+        if name == "--rootless" {
+            let v = value(&args, &mut i, inline)?;
+            if !["true", "false", "auto"].contains(&v) || g.rootless.replace(v).is_some() {
+                return None;
+            }
+        } else if !g.take(name, inline, &args, &mut i)? {
+            return None;
+        }
+    };
+    let mut o = VerbOptions::default();
+    let mut positional: Vec<&str> = Vec::new();
+    while let Some(a) = args.get(i) {
+        i += 1;
+        if !a.starts_with('-') {
+            positional.push(a);
+            continue;
+        }
+        let (name, inline) = split(a);
+        if g.take(name, inline, &args, &mut i)? || o.take(verb, name, inline, &args, &mut i)? {
+            continue;
+        }
+        return None;
+    }
+    let command = o.command(verb, &positional)?;
+    Some(Cli {
+        root: g
+            .root
+            .map_or_else(|| PathBuf::from("/run/hutch"), PathBuf::from),
+        log: g.log.map(PathBuf::from),
+        log_format: g.log_format.unwrap_or("text").to_string(),
+        debug: g.debug,
+        criu: g.criu.map(PathBuf::from),
+        rootless: g.rootless.unwrap_or("auto").to_string(),
+        systemd_cgroup: g.systemd_cgroup,
+        version: false,
+        command: Some(command),
+    })
+}
+
+/// `--name=value` into its parts; anything else as is.
+fn split(a: &str) -> (&str, Option<&str>) {
+    match a.split_once('=') {
+        Some((n, v)) if n.starts_with("--") => (n, Some(v)),
+        _ => (a, None),
+    }
+}
+
+/// An option's value: inline, or the next argument. Empty values and values
+/// that look like options are clap's to judge.
+fn value<'a>(args: &'a [String], i: &mut usize, inline: Option<&'a str>) -> Option<&'a str> {
+    let v = match inline {
+        Some(v) => v,
+        None => {
+            let v = args.get(*i)?;
+            *i += 1;
+            v.as_str()
+        }
+    };
+    (!v.is_empty() && !v.starts_with('-')).then_some(v)
+}
+
+/// A flag takes no inline value; a repeated one is clap's to judge.
+fn flag(slot: &mut bool, inline: Option<&str>) -> Option<bool> {
+    if inline.is_some() || std::mem::replace(slot, true) {
+        return None;
+    }
+    Some(true)
+}
+
+/// A value option, given once.
+fn set<'a>(
+    slot: &mut Option<&'a str>,
+    args: &'a [String],
+    i: &mut usize,
+    inline: Option<&'a str>,
+) -> Option<bool> {
+    let v = value(args, i, inline)?;
+    if slot.replace(v).is_some() {
+        return None;
+    }
+    Some(true)
+}
+
+#[derive(Default)]
+struct Globals<'a> {
+    root: Option<&'a str>,
+    log: Option<&'a str>,
+    log_format: Option<&'a str>,
+    debug: bool,
+    criu: Option<&'a str>,
+    rootless: Option<&'a str>,
+    systemd_cgroup: bool,
+}
+
+impl<'a> Globals<'a> {
+    /// Some(true): taken; Some(false): not a global option; None: ask clap.
+    fn take(
+        &mut self,
+        name: &str,
+        inline: Option<&'a str>,
+        args: &'a [String],
+        i: &mut usize,
+    ) -> Option<bool> {
+        match name {
+            "--root" => set(&mut self.root, args, i, inline),
+            "--log" => set(&mut self.log, args, i, inline),
+            "--criu" => set(&mut self.criu, args, i, inline),
+            "--log-format" => {
+                let taken = set(&mut self.log_format, args, i, inline)?;
+                matches!(self.log_format, Some("text" | "json")).then_some(taken)
+            }
+            "--debug" => flag(&mut self.debug, inline),
+            "--systemd-cgroup" => flag(&mut self.systemd_cgroup, inline),
+            _ => Some(false),
+        }
+    }
+}
+
+#[derive(Default)]
+struct VerbOptions<'a> {
+    bundle: Option<&'a str>,
+    pid_file: Option<&'a str>,
+    console_socket: Option<&'a str>,
+    preserve_fds: Option<&'a str>,
+    no_pivot: bool,
+    no_new_keyring: bool,
+    detach: bool,
+    keep: bool,
+    no_subreaper: bool,
+    all: bool,
+    force: bool,
+}
+
+impl<'a> VerbOptions<'a> {
+    /// As Globals::take, for the options of `verb`.
+    fn take(
+        &mut self,
+        verb: &str,
+        name: &str,
+        inline: Option<&'a str>,
+        args: &'a [String],
+        i: &mut usize,
+    ) -> Option<bool> {
+        let creates = verb == "create" || verb == "run";
+        match name {
+            "-b" if inline.is_none() && creates => set(&mut self.bundle, args, i, None),
+            "--bundle" if creates => set(&mut self.bundle, args, i, inline),
+            "--pid-file" if creates => set(&mut self.pid_file, args, i, inline),
+            "--console-socket" if creates => set(&mut self.console_socket, args, i, inline),
+            "--preserve-fds" if creates => set(&mut self.preserve_fds, args, i, inline),
+            "--no-pivot" if creates => flag(&mut self.no_pivot, inline),
+            "--no-new-keyring" if creates => flag(&mut self.no_new_keyring, inline),
+            "-d" | "--detach" if verb == "run" => flag(&mut self.detach, inline),
+            "--keep" if verb == "run" => flag(&mut self.keep, inline),
+            "--no-subreaper" if verb == "run" => flag(&mut self.no_subreaper, inline),
+            "-a" | "--all" if verb == "kill" => flag(&mut self.all, inline),
+            "-f" | "--force" if verb == "delete" => flag(&mut self.force, inline),
+            _ => None,
+        }
+    }
+
+    fn command(&self, verb: &str, positional: &[&str]) -> Option<Command> {
+        let create = || -> Option<CreateArgs> {
+            let [id] = positional else { return None };
+            let preserve_fds = match self.preserve_fds {
+                Some(n) if n.bytes().all(|b| b.is_ascii_digit()) => n.parse().ok()?,
+                Some(_) => return None,
+                None => 0,
+            };
+            Some(CreateArgs {
+                bundle: PathBuf::from(self.bundle.unwrap_or(".")),
+                pid_file: self.pid_file.map(PathBuf::from),
+                console_socket: self.console_socket.map(PathBuf::from),
+                no_pivot: self.no_pivot,
+                no_new_keyring: self.no_new_keyring,
+                preserve_fds,
+                id: id.to_string(),
+            })
+        };
+        let id = || match positional {
+            [id] => Some(id.to_string()),
+            _ => None,
+        };
+        Some(match verb {
+            "create" => Command::Create(create()?),
+            "run" => Command::Run {
+                create: create()?,
+                detach: self.detach,
+                keep: self.keep,
+                no_subreaper: self.no_subreaper,
+            },
+            "start" => Command::Start { id: id()? },
+            "state" => Command::State { id: id()? },
+            "delete" => Command::Delete {
+                force: self.force,
+                id: id()?,
+            },
+            "kill" => match positional {
+                [id] => Command::Kill {
+                    all: self.all,
+                    id: id.to_string(),
+                    signal: None,
+                },
+                [id, sig] => Command::Kill {
+                    all: self.all,
+                    id: id.to_string(),
+                    signal: Some(sig.to_string()),
+                },
+                _ => return None,
+            },
+            _ => return None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+    use proptest::prelude::*;
+
+    fn fast(line: &[&str]) -> Option<Cli> {
+        parse(line.iter().map(OsString::from))
+    }
+
+    fn clap(line: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("hutch").chain(line.iter().copied()))
+    }
+
+    /// The lines clients send take the fast path, and read as clap reads them.
+    #[test]
+    fn client_lines_are_parsed_without_clap() {
+        let lines: &[&[&str]] = &[
+            // containerd's runc shim
+            &[
+                "--root",
+                "/run/containerd/runc/k8s.io",
+                "--log",
+                "/run/x/log.json",
+                "--log-format",
+                "json",
+                "create",
+                "--bundle",
+                "/run/x",
+                "--pid-file",
+                "/run/x/init.pid",
+                "--console-socket",
+                "/tmp/pty.sock",
+                "c1",
+            ],
+            &[
+                "--root",
+                "/r",
+                "--log",
+                "/l",
+                "--log-format",
+                "json",
+                "start",
+                "c1",
+            ],
+            &[
+                "--root",
+                "/r",
+                "--log",
+                "/l",
+                "--log-format",
+                "json",
+                "kill",
+                "c1",
+                "9",
+            ],
+            &[
+                "--root",
+                "/r",
+                "--log",
+                "/l",
+                "--log-format",
+                "json",
+                "kill",
+                "--all",
+                "c1",
+                "15",
+            ],
+            &[
+                "--root",
+                "/r",
+                "--log",
+                "/l",
+                "--log-format",
+                "json",
+                "delete",
+                "--force",
+                "c1",
+            ],
+            // conmon (podman)
+            &[
+                "--root=/run/runc",
+                "--systemd-cgroup",
+                "create",
+                "--bundle",
+                "/b",
+                "--pid-file",
+                "/b/pidfile",
+                "--no-new-keyring",
+                "c2",
+            ],
+            &["--root=/run/runc", "state", "c2"],
+            // people and harnesses: options after the ID, short forms
+            &["create", "c3", "--bundle", "/b"],
+            &["create", "c3", "-b", "/b", "--preserve-fds", "2"],
+            &["run", "-d", "--bundle=/b", "c3", "--debug"],
+            &["run", "--keep", "-b", "/b", "c3"],
+            &["--debug", "run", "--no-subreaper", "--no-pivot", "c3"],
+            &["delete", "-f", "c3"],
+            &["kill", "-a", "c3", "KILL"],
+            &["state", "c3", "--root", "/r", "--log-format=text"],
+            &["--rootless", "false", "--criu", "/c", "start", "c3"],
+        ];
+        for line in lines {
+            let f = fast(line).unwrap_or_else(|| panic!("not on the fast path: {line:?}"));
+            let c = clap(line).unwrap_or_else(|e| panic!("clap refuses {line:?}: {e}"));
+            assert_eq!(f, c, "{line:?}");
+        }
+    }
+
+    /// What clap should judge or print never takes the fast path.
+    #[test]
+    fn the_rest_is_left_to_clap() {
+        let lines: &[&[&str]] = &[
+            &[],
+            &["--help"],
+            &["create", "--help"],
+            &["-v"],
+            &["--version"],
+            &["list"],
+            &["exec", "c1", "ls"],
+            &["create"],
+            &["create", "a", "b"],
+            &["state", "c1", "--", "x"],
+            &["kill", "c1", "-9"],
+            &["delete", "-fa", "c1"],
+            &["create", "-b/b", "c1"],
+            &["create", "--bundle=", "c1"],
+            &["--root", "create", "c1"],
+            &["--root", "/a", "--root", "/b", "state", "c1"],
+            &["--debug=true", "state", "c1"],
+            &["--log-format", "xml", "state", "c1"],
+            &["--rootless", "maybe", "state", "c1"],
+            &["state", "--rootless", "true", "c1"],
+            &["create", "--preserve-fds", "+1", "c1"],
+            &["create", "--preserve-fds", "99999999999", "c1"],
+            &["start", "--bundle", "/b", "c1"],
+            &["run", "--force", "c1"],
+        ];
+        for line in lines {
+            assert_eq!(fast(line), None, "{line:?}");
+        }
+    }
+
+    const WORDS: &[&str] = &[
+        "create",
+        "run",
+        "start",
+        "state",
+        "kill",
+        "delete",
+        "list",
+        "exec",
+        "c1",
+        "KILL",
+        "9",
+        "-9",
+        "/b",
+        "",
+        "-",
+        "--",
+        "-b",
+        "-bx",
+        "--bundle",
+        "--bundle=/b",
+        "--bundle=",
+        "--root",
+        "--root=/r",
+        "--log",
+        "--log-format",
+        "json",
+        "text",
+        "xml",
+        "--log-format=json",
+        "--debug",
+        "--debug=1",
+        "--criu",
+        "--systemd-cgroup",
+        "--rootless",
+        "true",
+        "auto",
+        "--pid-file",
+        "--console-socket",
+        "--no-pivot",
+        "--no-new-keyring",
+        "--preserve-fds",
+        "3",
+        "+3",
+        "-d",
+        "--detach",
+        "--keep",
+        "--no-subreaper",
+        "-a",
+        "--all",
+        "-f",
+        "--force",
+        "-fa",
+        "-h",
+        "--help",
+        "-v",
+        "--version",
+    ];
+
+    /// Lines shaped as clients write them (globals, a verb, its options and
+    /// IDs in any order), with a few wrong words mixed in: many take the
+    /// fast path, and each reads as clap reads it.
+    #[test]
+    fn agrees_with_clap_on_likely_lines() {
+        // Whole options (with their values) as units, and some broken ones.
+        const GLOBALS: &[&[&str]] = &[
+            &["--root", "/r"],
+            &["--root=/r"],
+            &["--log", "/l"],
+            &["--log-format", "json"],
+            &["--log-format=text"],
+            &["--debug"],
+            &["--criu", "/c"],
+            &["--systemd-cgroup"],
+            &["--rootless", "false"],
+            &["--root"],
+            &["--log-format", "yaml"],
+        ];
+        const VERBS: &[&str] = &["create", "run", "start", "state", "kill", "delete", "list"];
+        const AFTER: &[&[&str]] = &[
+            &["c1"],
+            &["c2"],
+            &["KILL"],
+            &["9"],
+            &["-b", "/b"],
+            &["--bundle", "/b"],
+            &["--bundle=/b"],
+            &["--pid-file", "/p"],
+            &["--console-socket", "/s"],
+            &["--no-pivot"],
+            &["--no-new-keyring"],
+            &["--preserve-fds", "2"],
+            &["-d"],
+            &["--detach"],
+            &["--keep"],
+            &["--no-subreaper"],
+            &["-a"],
+            &["--all"],
+            &["-f"],
+            &["--force"],
+            &["--root", "/r2"],
+            &["--debug"],
+            &["--log-format", "json"],
+            &["-x"],
+            &["--"],
+            &["-b"],
+            &["-9"],
+        ];
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let mut taken = 0;
+        for _ in 0..50_000 {
+            let mut line: Vec<&str> = Vec::new();
+            for _ in 0..next(4) {
+                line.extend(GLOBALS[next(GLOBALS.len())]);
+            }
+            line.push(VERBS[next(VERBS.len())]);
+            for _ in 0..next(6) {
+                line.extend(AFTER[next(AFTER.len())]);
+            }
+            if let Some(f) = fast(&line) {
+                taken += 1;
+                match clap(&line) {
+                    Ok(c) => assert_eq!(f, c, "{line:?}"),
+                    Err(e) => panic!("fast path took {line:?}, clap refuses it: {e}"),
+                }
+            }
+        }
+        assert!(
+            taken > 1000,
+            "only {taken} of 50000 lines took the fast path"
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+        /// Whatever the fast path accepts, clap accepts and reads the same.
+        #[test]
+        fn agrees_with_clap(line in proptest::collection::vec(proptest::sample::select(WORDS), 0..9)) {
+            if let Some(f) = fast(&line) {
+                match clap(&line) {
+                    Ok(c) => prop_assert_eq!(f, c, "{:?}", line),
+                    Err(e) => prop_assert!(false, "fast path took {:?}, clap refuses it: {}", line, e),
+                }
+            }
+        }
+    }
+}
