@@ -105,8 +105,10 @@ fn init_is_in_its_cgroup_with_limits_written() {
 }
 
 /// On v1 the cgroup is made while the init builds its mounts, and the init
-/// moves itself in afterwards: the hooks that run before pivot_root must
-/// already find it there, in every hierarchy.
+/// moves itself in afterwards (without hooks, once its root is finished):
+/// the hooks that run before pivot_root must already find it there, in
+/// every hierarchy; a createContainer hook (run by the init, in the
+/// container's namespaces) must run in it.
 #[test]
 fn hooks_find_the_init_in_its_cgroup() {
     let env = Env::new("cg-hooks");
@@ -129,6 +131,20 @@ fn hooks_find_the_init_in_its_cgroup() {
         let seen = fs::read_to_string(out.path().join(name)).unwrap();
         assert_all_in(&seen, &path, &format!("the init, seen by the {name} hook"));
     }
+    env.delete_force(&id).ok();
+    assert_no_cgroup(&path);
+
+    // Alone: the init would otherwise enter its cgroup only after it.
+    let script = format!(
+        "cat /proc/self/cgroup > {}/createContainer",
+        out.path().display()
+    );
+    c["hooks"] =
+        json!({ "createContainer": [{ "path": "/bin/sh", "args": ["sh", "-c", script] }] });
+    let bundle = Bundle::new(&c);
+    env.create(&id, &bundle);
+    let seen = fs::read_to_string(out.path().join("createContainer")).unwrap();
+    assert_all_in(&seen, &path, "a createContainer hook");
     env.delete_force(&id).ok();
     assert_no_cgroup(&path);
 }
