@@ -342,6 +342,9 @@ mod tests {
             &["kill", "-a", "c3", "KILL"],
             &["state", "c3", "--root", "/r", "--log-format=text"],
             &["--rootless", "false", "--criu", "/c", "start", "c3"],
+            // empty IDs and signals are the verbs' to refuse, as after clap
+            &["state", ""],
+            &["kill", "c3", ""],
         ];
         for line in lines {
             let f = fast(line).unwrap_or_else(|| panic!("not on the fast path: {line:?}"));
