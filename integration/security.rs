@@ -147,27 +147,46 @@ fn attacker_container(rootfs: &RootfsCopy, target: &Path, caps: &[&str]) -> Valu
 
 #[test]
 fn exec_cannot_overwrite_the_runtime_binary() {
-    exec_into_attacker(&DEFAULT_CAPS);
+    exec_into_attacker(&DEFAULT_CAPS, false);
 }
 
 /// A container holding CAP_SYS_PTRACE in the host's user namespace passes the
 /// kernel's ptrace check even on a non-dumpable process, so it can hold the
 /// runtime's /proc/PID/exe while an `exec` enters it, and write the binary once
-/// the runtime has exited; `exec` therefore runs from a sealed memfd copy.
+/// the runtime has exited; `exec` therefore runs from a read-only overlayfs
+/// view of the binary (linux::sealed_exe).
 #[test]
 fn exec_cannot_overwrite_the_runtime_binary_with_cap_sys_ptrace() {
-    exec_into_attacker(&[DEFAULT_CAPS.as_slice(), &["CAP_SYS_PTRACE"]].concat());
+    exec_into_attacker(
+        &[DEFAULT_CAPS.as_slice(), &["CAP_SYS_PTRACE"]].concat(),
+        false,
+    );
 }
 
-fn exec_into_attacker(caps: &[&str]) {
+/// The same where no overlayfs view can be made (the binary sits in the
+/// state root, which would be both layers): a sealed memfd copy instead.
+#[test]
+fn exec_cannot_overwrite_the_runtime_binary_from_the_sealed_copy() {
+    exec_into_attacker(
+        &[DEFAULT_CAPS.as_slice(), &["CAP_SYS_PTRACE"]].concat(),
+        true,
+    );
+}
+
+fn exec_into_attacker(caps: &[&str], bin_in_root: bool) {
     // A copy of the runtime: if the attack works it destroys this, not target/.
+    let env = Env::new("cve5736");
     let bin_dir = TempDir::new("bin");
-    let bin = bin_dir.path().join("hutch");
+    let bin = if bin_in_root {
+        env.root().join("hutch")
+    } else {
+        bin_dir.path().join("hutch")
+    };
     fs::copy(runtime(), &bin).unwrap();
     fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
     let before = fs::read(&bin).unwrap();
 
-    let env = Env::new("cve5736").with_runtime(&bin);
+    let env = env.with_runtime(&bin);
     let rootfs = RootfsCopy::new();
     let bundle = Bundle::new(&attacker_container(&rootfs, &bin, caps));
     let c = env.create(&env.id(), &bundle);

@@ -69,7 +69,7 @@ pub fn create_with_tty(g: &Global, c: &Create, own_tty: Option<OwnedFd>) -> Resu
     if plan.join_pid.is_some() {
         // The init will be visible to the processes already in that PID
         // namespace while it is still hutch's image (see linux::sealed_exe).
-        crate::linux::sealed_exe::ensure()?;
+        crate::linux::sealed_exe::ensure(&g.root)?;
     }
     let version = cgroups::detect()?;
     let wanted = cgroups::wanted(spec, &c.id)?;

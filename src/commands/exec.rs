@@ -38,7 +38,7 @@ pub struct Exec {
 /// Returns the exit code to leave with.
 pub fn run(g: &Global, e: &Exec) -> Result<i32> {
     // We are about to enter the container: run from a copy nothing in there can rewrite.
-    crate::linux::sealed_exe::ensure()?;
+    crate::linux::sealed_exe::ensure(&g.root)?;
     let dir = ContainerDir::open_existing(&g.root, &e.id, false)?;
     let state = dir.load_existing()?;
     match dir.status(&state) {

@@ -293,6 +293,73 @@ pub fn move_mount_onto(mnt: BorrowedFd<'_>, onto: BorrowedFd<'_>) -> Result<(), 
     Ok(())
 }
 
+/// fsopen(2), close-on-exec: a context for a new superblock of `fstype`.
+pub fn fsopen(fstype: &std::ffi::CStr) -> Result<OwnedFd, Errno> {
+    const FSOPEN_CLOEXEC: libc::c_uint = 1;
+    // SAFETY: `fstype` is NUL-terminated and outlives the call; the kernel
+    // only reads it.
+    let ret = unsafe { libc::syscall(libc::SYS_fsopen, fstype.as_ptr(), FSOPEN_CLOEXEC) };
+    if ret < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: the kernel returned a fresh fd that nobody else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(ret as RawFd) })
+}
+
+/// fsconfig(2) FSCONFIG_SET_STRING: `key=value` on a superblock context.
+pub fn fsconfig_set_string(
+    ctx: BorrowedFd<'_>,
+    key: &std::ffi::CStr,
+    value: &std::ffi::CStr,
+) -> Result<(), Errno> {
+    const FSCONFIG_SET_STRING: libc::c_uint = 1;
+    // SAFETY: both strings are NUL-terminated and outlive the call; the
+    // kernel only reads them.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            ctx.as_raw_fd(),
+            FSCONFIG_SET_STRING,
+            key.as_ptr(),
+            value.as_ptr(),
+            0,
+        )
+    };
+    if ret < 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
+
+/// fsconfig(2) FSCONFIG_CMD_CREATE, then fsmount(2): the configured
+/// superblock as a detached mount (close-on-exec) with `attrs`
+/// (MOUNT_ATTR_*), attached nowhere.
+pub fn fsmount_new(ctx: BorrowedFd<'_>, attrs: libc::c_uint) -> Result<OwnedFd, Errno> {
+    const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
+    const FSMOUNT_CLOEXEC: libc::c_uint = 1;
+    // SAFETY: no key or value is passed (NULL, as the command takes none).
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            ctx.as_raw_fd(),
+            FSCONFIG_CMD_CREATE,
+            std::ptr::null::<libc::c_char>(),
+            std::ptr::null::<libc::c_void>(),
+            0,
+        )
+    };
+    if ret < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: integer arguments only.
+    let ret = unsafe { libc::syscall(libc::SYS_fsmount, ctx.as_raw_fd(), FSMOUNT_CLOEXEC, attrs) };
+    if ret < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: the kernel returned a fresh fd that nobody else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(ret as RawFd) })
+}
+
 /// personality(2): set the execution domain; returns the previous one.
 pub fn personality(persona: libc::c_ulong) -> Result<i32, Errno> {
     // SAFETY: an integer argument only; no memory is passed.
