@@ -2,6 +2,7 @@
 """Helper for hack/bench.
 
   bench.py config ROOTFS ARG...   print a bundle config.json running ARG...
+  bench.py process ARG...         print the same config's process object (exec --process)
   bench.py meta OUT KEY=VALUE...  write OUT (JSON) from the pairs
   bench.py summary RAWDIR OUT     print the results table, write OUT (JSON)
 
@@ -81,6 +82,7 @@ TIMED = [
     ("create_delete", "2 create + delete --force"),
     ("shim", "3 create,start,state,kill,delete (5 calls)"),
     ("state", "4 state of a running container"),
+    ("exec", "4b exec of /bin/true (--process file)"),
 ]
 
 
@@ -366,6 +368,10 @@ def main(argv):
         return 0
     if len(argv) >= 3 and argv[1] == "config":
         json.dump(config(argv[2], argv[3:]), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    if len(argv) >= 3 and argv[1] == "process":
+        json.dump(config("/", argv[2:])["process"], sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0
     if len(argv) == 4 and argv[1] == "summary":
