@@ -290,30 +290,17 @@ mod tests {
     /// The lines clients send take the fast path, and read as clap reads them.
     #[test]
     fn client_lines_are_parsed_without_clap() {
-        let lines: &[&[&str]] = &[
-            // containerd's runc shim
+        // containerd's runc shim: its global options, then each call.
+        const SHIM: &[&str] = &[
+            "--root",
+            "/run/containerd/runc/k8s.io",
+            "--log",
+            "/run/x/log.json",
+            "--log-format",
+            "json",
+        ];
+        let shim_calls: &[&[&str]] = &[
             &[
-                "--root",
-                "/r",
-                "--log",
-                "/l",
-                "--log-format",
-                "json",
-                "exec",
-                "--process",
-                "/tmp/runc-process1",
-                "--detach",
-                "--pid-file",
-                "/run/x/e1.pid",
-                "c1",
-            ],
-            &[
-                "--root",
-                "/run/containerd/runc/k8s.io",
-                "--log",
-                "/run/x/log.json",
-                "--log-format",
-                "json",
                 "create",
                 "--bundle",
                 "/run/x",
@@ -323,50 +310,22 @@ mod tests {
                 "/tmp/pty.sock",
                 "c1",
             ],
+            &["start", "c1"],
             &[
-                "--root",
-                "/r",
-                "--log",
-                "/l",
-                "--log-format",
-                "json",
-                "start",
+                "exec",
+                "--process",
+                "/tmp/p1",
+                "--detach",
+                "--pid-file",
+                "/run/x/e1.pid",
                 "c1",
             ],
-            &[
-                "--root",
-                "/r",
-                "--log",
-                "/l",
-                "--log-format",
-                "json",
-                "kill",
-                "c1",
-                "9",
-            ],
-            &[
-                "--root",
-                "/r",
-                "--log",
-                "/l",
-                "--log-format",
-                "json",
-                "kill",
-                "--all",
-                "c1",
-                "15",
-            ],
-            &[
-                "--root",
-                "/r",
-                "--log",
-                "/l",
-                "--log-format",
-                "json",
-                "delete",
-                "--force",
-                "c1",
-            ],
+            &["kill", "c1", "9"],
+            &["kill", "--all", "c1", "15"],
+            &["delete", "--force", "c1"],
+        ];
+        let shim_lines: Vec<Vec<&str>> = shim_calls.iter().map(|c| [SHIM, c].concat()).collect();
+        let lines: &[&[&str]] = &[
             // conmon (podman)
             &[
                 "--root=/run/runc",
@@ -396,7 +355,11 @@ mod tests {
             &["state", ""],
             &["kill", "c3", ""],
         ];
-        for line in lines {
+        for line in shim_lines
+            .iter()
+            .map(Vec::as_slice)
+            .chain(lines.iter().copied())
+        {
             let f = fast(line).unwrap_or_else(|| panic!("not on the fast path: {line:?}"));
             let c = clap(line).unwrap_or_else(|e| panic!("clap refuses {line:?}: {e}"));
             assert_eq!(f, c, "{line:?}");
