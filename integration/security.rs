@@ -350,7 +350,8 @@ fn only_stdio_and_preserved_fds_reach_the_container() {
 fn the_largest_preserve_fds_passes_every_fd() {
     let env = Env::new("maxfds");
     let max = u32::MAX.to_string();
-    let bundle = Bundle::new(&sh("echo init-ran; ls /proc/self/fd; sleep 1000"));
+    // The marker after the listing: waiting for it waits for the listing.
+    let bundle = Bundle::new(&sh("ls /proc/self/fd; echo init-ran; sleep 1000"));
     let c = Container::new(&env.id());
     with_fd3(
         &env,
