@@ -157,3 +157,16 @@ fn sealed_copy(mut src: File) -> Result<OwnedFd> {
     fcntl(dst.as_fd(), FcntlArg::F_ADD_SEALS(seals)).context("sealing the memfd copy")?;
     Ok(OwnedFd::from(dst))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::escape_layer;
+
+    /// A directory named with ':' or '\' stays one layer (checked by hand:
+    /// exec from /tmp/a:b\c/hutch gets its overlayfs, no memfd copy).
+    #[test]
+    fn layer_paths_escape_colons_and_backslashes() {
+        assert_eq!(escape_layer(b"/usr/sbin"), b"/usr/sbin");
+        assert_eq!(escape_layer(b"/tmp/a:b\\c"), b"/tmp/a\\:b\\\\c");
+    }
+}
