@@ -12,6 +12,9 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use super::{Cli, Command, CreateArgs};
+use super::{
+    DEFAULT_BUNDLE, DEFAULT_LOG_FORMAT, DEFAULT_ROOT, DEFAULT_ROOTLESS, LOG_FORMATS, ROOTLESS,
+};
 
 /// None: not a line this knows; ask clap.
 pub fn parse(args: impl Iterator<Item = OsString>) -> Option<Cli> {
@@ -28,7 +31,7 @@ pub fn parse(args: impl Iterator<Item = OsString>) -> Option<Cli> {
         let (name, inline) = split(a);
         if name == "--rootless" {
             let v = value(&args, &mut i, inline)?;
-            if !["true", "false", "auto"].contains(&v) || g.rootless.replace(v).is_some() {
+            if !ROOTLESS.contains(&v) || g.rootless.replace(v).is_some() {
                 return None;
             }
         } else if !g.take(name, inline, &args, &mut i)? {
@@ -58,12 +61,12 @@ pub fn parse(args: impl Iterator<Item = OsString>) -> Option<Cli> {
     Some(Cli {
         root: g
             .root
-            .map_or_else(|| PathBuf::from("/run/hutch"), PathBuf::from),
+            .map_or_else(|| PathBuf::from(DEFAULT_ROOT), PathBuf::from),
         log: g.log.map(PathBuf::from),
-        log_format: g.log_format.unwrap_or("text").to_string(),
+        log_format: g.log_format.unwrap_or(DEFAULT_LOG_FORMAT).to_string(),
         debug: g.debug,
         criu: g.criu.map(PathBuf::from),
-        rootless: g.rootless.unwrap_or("auto").to_string(),
+        rootless: g.rootless.unwrap_or(DEFAULT_ROOTLESS).to_string(),
         systemd_cgroup: g.systemd_cgroup,
         version: false,
         command: Some(command),
@@ -140,7 +143,9 @@ impl<'a> Globals<'a> {
             "--criu" => set(&mut self.criu, args, i, inline),
             "--log-format" => {
                 let taken = set(&mut self.log_format, args, i, inline)?;
-                matches!(self.log_format, Some("text" | "json")).then_some(taken)
+                self.log_format
+                    .is_some_and(|f| LOG_FORMATS.contains(&f))
+                    .then_some(taken)
             }
             "--debug" => flag(&mut self.debug, inline),
             "--systemd-cgroup" => flag(&mut self.systemd_cgroup, inline),
@@ -204,22 +209,20 @@ impl<'a> VerbOptions<'a> {
             Some(_) => None,
             None => Some(0),
         };
+        let id = || match positional {
+            [id] => Some(id.to_string()),
+            _ => None,
+        };
         let create = || -> Option<CreateArgs> {
-            let [id] = positional else { return None };
-            let preserve_fds = preserve_fds()?;
             Some(CreateArgs {
-                bundle: PathBuf::from(self.bundle.unwrap_or(".")),
+                bundle: PathBuf::from(self.bundle.unwrap_or(DEFAULT_BUNDLE)),
                 pid_file: self.pid_file.map(PathBuf::from),
                 console_socket: self.console_socket.map(PathBuf::from),
                 no_pivot: self.no_pivot,
                 no_new_keyring: self.no_new_keyring,
-                preserve_fds,
-                id: id.to_string(),
+                preserve_fds: preserve_fds()?,
+                id: id()?,
             })
-        };
-        let id = || match positional {
-            [id] => Some(id.to_string()),
-            _ => None,
         };
         Some(match verb {
             "create" => Command::Create(create()?),

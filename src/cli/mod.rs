@@ -20,6 +20,14 @@ pub fn parse() -> Result<Cli, clap::Error> {
 /// The heading of the options every verb takes.
 const GLOBAL: &str = "Global options";
 
+// Defaults and accepted values, for clap and for `fast` alike.
+const DEFAULT_ROOT: &str = "/run/hutch";
+const DEFAULT_LOG_FORMAT: &str = "text";
+const LOG_FORMATS: [&str; 2] = ["text", "json"];
+const DEFAULT_ROOTLESS: &str = "auto";
+const ROOTLESS: [&str; 3] = ["true", "false", "auto"];
+const DEFAULT_BUNDLE: &str = ".";
+
 #[derive(Parser, Debug, PartialEq)]
 #[command(
     name = "hutch",
@@ -31,13 +39,13 @@ const GLOBAL: &str = "Global options";
 )]
 pub struct Cli {
     /// Directory for container state (use a tmpfs)
-    #[arg(long, global = true, default_value = "/run/hutch", value_name = "DIR", help_heading = GLOBAL)]
+    #[arg(long, global = true, default_value = DEFAULT_ROOT, value_name = "DIR", help_heading = GLOBAL)]
     pub root: PathBuf,
     /// Write logs to FILE (errors also go to stderr)
     #[arg(long, global = true, value_name = "FILE", help_heading = GLOBAL)]
     pub log: Option<PathBuf>,
     /// Log format: text or json
-    #[arg(long = "log-format", global = true, default_value = "text", value_parser = ["text", "json"], help_heading = GLOBAL)]
+    #[arg(long = "log-format", global = true, default_value = DEFAULT_LOG_FORMAT, value_parser = LOG_FORMATS, help_heading = GLOBAL)]
     pub log_format: String,
     /// Log debug messages
     #[arg(long, global = true, help_heading = GLOBAL)]
@@ -48,7 +56,7 @@ pub struct Cli {
     /// Ignore cgroup permission errors: true, false or auto (accepted for
     /// runc's clients; hutch runs as root, where there are none)
     // Before the verb only, as in runc: `spec --rootless` is another flag.
-    #[arg(long, default_value = "auto", value_parser = ["true", "false", "auto"], value_name = "BOOL", help_heading = GLOBAL)]
+    #[arg(long, default_value = DEFAULT_ROOTLESS, value_parser = ROOTLESS, value_name = "BOOL", help_heading = GLOBAL)]
     pub rootless: String,
     /// Use systemd to manage cgroups (not supported yet: refused)
     #[arg(long = "systemd-cgroup", global = true, help_heading = GLOBAL)]
@@ -221,7 +229,7 @@ pub enum Command {
 #[derive(Args, Debug, PartialEq)]
 pub struct CreateArgs {
     /// Path to the bundle directory (holding config.json)
-    #[arg(short = 'b', long, default_value = ".", value_name = "DIR")]
+    #[arg(short = 'b', long, default_value = DEFAULT_BUNDLE, value_name = "DIR")]
     pub bundle: PathBuf,
     /// Write the container init's host PID to FILE
     #[arg(long = "pid-file", value_name = "FILE")]
