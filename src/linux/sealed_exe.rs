@@ -21,7 +21,6 @@ use std::ffi::CString;
 use std::fs::File;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use nix::fcntl::{fcntl, FcntlArg, OFlag, SealFlag};
@@ -101,12 +100,9 @@ fn read_only_view(exe: &File, spare: &Path) -> Result<OwnedFd> {
     // Only to keep overlayfs from logging about inode numbers across
     // filesystems; not every kernel knows it.
     let _ = sys::fsconfig_set_string(ctx.as_fd(), c"xino", c"off");
-    const MOUNT_ATTR_RDONLY: libc::c_uint = 0x1;
-    const MOUNT_ATTR_NOSUID: libc::c_uint = 0x2;
-    const MOUNT_ATTR_NODEV: libc::c_uint = 0x4;
     let mnt = sys::fsmount_new(
         ctx.as_fd(),
-        MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+        libc::MOUNT_ATTR_RDONLY | libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_NODEV,
     )
     .context("creating the overlayfs")?;
     let fd = nix::fcntl::openat(
@@ -116,14 +112,11 @@ fn read_only_view(exe: &File, spare: &Path) -> Result<OwnedFd> {
         Mode::empty(),
     )
     .with_context(|| format!("opening {} in the overlayfs", name.to_string_lossy()))?;
-    let (ours, seen) = (
-        exe.metadata().context("fstat /proc/self/exe")?,
-        File::from(fd.try_clone().context("dup")?)
-            .metadata()
-            .context("fstat of the overlayfs view")?,
-    );
-    let same = |m: &std::fs::Metadata| (m.size(), m.mtime(), m.mtime_nsec());
-    if same(&ours) != same(&seen) || !seen.is_file() {
+    let ours = nix::sys::stat::fstat(exe).context("fstat /proc/self/exe")?;
+    let seen = nix::sys::stat::fstat(&fd).context("fstat of the overlayfs view")?;
+    let same = |m: &libc::stat| (m.st_size, m.st_mtime, m.st_mtime_nsec);
+    let regular = seen.st_mode & libc::S_IFMT == libc::S_IFREG;
+    if same(&ours) != same(&seen) || !regular {
         return Err(Error::new(format!(
             "{} changed since hutch started",
             path.display()

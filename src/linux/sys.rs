@@ -333,8 +333,10 @@ pub fn fsconfig_set_string(
 
 /// fsconfig(2) FSCONFIG_CMD_CREATE, then fsmount(2): the configured
 /// superblock as a detached mount (close-on-exec) with `attrs`
-/// (MOUNT_ATTR_*), attached nowhere.
-pub fn fsmount_new(ctx: BorrowedFd<'_>, attrs: libc::c_uint) -> Result<OwnedFd, Errno> {
+/// (libc::MOUNT_ATTR_*, the u64s of mount_setattr; fsmount takes them as an
+/// unsigned int), attached nowhere.
+pub fn fsmount_new(ctx: BorrowedFd<'_>, attrs: u64) -> Result<OwnedFd, Errno> {
+    let attrs = libc::c_uint::try_from(attrs).map_err(|_| Errno::EINVAL)?;
     const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
     const FSMOUNT_CLOEXEC: libc::c_uint = 1;
     // SAFETY: no key or value is passed (NULL, as the command takes none).
