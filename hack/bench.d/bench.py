@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Helper for hack/bench.
 
-  bench.py config ROOTFS ARG...   print a bundle config.json running ARG...
+  bench.py config [--no-net] ROOTFS ARG...
+                                  print a bundle config.json running ARG...
+                                  (--no-net: without the network namespace)
   bench.py process ARG...         print the same config's process object (exec --process)
   bench.py meta OUT KEY=VALUE...  write OUT (JSON) from the pairs
   bench.py summary RAWDIR OUT     print the results table, write OUT (JSON)
@@ -23,12 +25,15 @@ import statistics
 import sys
 
 
-def config(rootfs, args):
+def config(rootfs, args, net=True):
     """runc spec's default config, with the changes the bench needs.
 
     No capabilities, resources, cgroupsPath or seccomp so that every runtime
-    does the same work; terminal off; /sys/fs/cgroup not mounted.
+    does the same work; terminal off; /sys/fs/cgroup not mounted.  Without
+    net, the namespaces are the floor's (pid, ipc, uts, mount).
     """
+    kinds = ("pid", "network", "ipc", "uts", "mount") if net else \
+        ("pid", "ipc", "uts", "mount")
     return {
         "ociVersion": "1.0.2",
         "process": {
@@ -60,8 +65,7 @@ def config(rootfs, args):
              "options": ["nosuid", "noexec", "nodev", "ro"]},
         ],
         "linux": {
-            "namespaces": [{"type": t} for t in
-                           ("pid", "network", "ipc", "uts", "mount")],
+            "namespaces": [{"type": t} for t in kinds],
             "maskedPaths": [
                 "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys",
                 "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
@@ -79,6 +83,7 @@ def config(rootfs, args):
 TIMED = [
     ("run", "1 run /bin/true (create+start+wait+delete)"),
     ("run_spaced", "1b the same, runs 20 ms apart"),
+    ("run_nonet", "1c run, no network namespace (the floor's)"),
     ("create_delete", "2 create + delete --force"),
     ("shim", "3 create,start,state,kill,delete (5 calls)"),
     ("state", "4 state of a running container"),
@@ -365,6 +370,10 @@ def meta(out_path, pairs):
 def main(argv):
     if len(argv) >= 3 and argv[1] == "meta":
         meta(argv[2], argv[3:])
+        return 0
+    if len(argv) >= 4 and argv[1] == "config" and argv[2] == "--no-net":
+        json.dump(config(argv[3], argv[4:], net=False), sys.stdout, indent=2)
+        sys.stdout.write("\n")
         return 0
     if len(argv) >= 3 and argv[1] == "config":
         json.dump(config(argv[2], argv[3:]), sys.stdout, indent=2)
