@@ -13,9 +13,12 @@ use std::time::Duration;
 
 /// The steps of `create` where a debug build stops itself when
 /// HUTCH_TEST_PAUSE_AT names them (src/testpoint.rs), in order.
+/// "state-dir-unpublished": the directory exists under its temporary name
+/// (`.new-<pid>`), locked and naming the ID, not yet renamed to it.
 /// "cgroup-made" (v1 only): the cgroup is made and configured while the init
 /// sets up, and not yet sent to it.
-const STEPS: [&str; 6] = [
+const STEPS: [&str; 7] = [
+    "state-dir-unpublished",
     "state-dir",
     "cloned",
     "cgroup-made",
@@ -58,12 +61,21 @@ fn create_killed_at_each_step_leaves_nothing_after_delete_force() {
         others.retain(|p, _| *p != pid && alive(*p));
         assert_eq!(
             others.is_empty(),
-            step == "state-dir",
+            step.starts_with("state-dir"),
             "{step}: processes {others:?}"
         );
         if step == "cgroup-made" {
             // Made, so that delete --force has something to remove.
             assert!(!cgroups_named(&id).is_empty(), "{step}: no cgroup made");
+        }
+        if step == "state-dir-unpublished" {
+            // The directory of a creator still alive is its own.
+            env.delete_force(&id).ok();
+            let tmp = env.root().join(format!(".new-{pid}"));
+            assert!(
+                tmp.join(".id").exists(),
+                "{step}: delete --force removed {tmp:?} of a live create"
+            );
         }
         create.kill().unwrap();
         create.wait().unwrap();
@@ -75,6 +87,9 @@ fn create_killed_at_each_step_leaves_nothing_after_delete_force() {
             assert_eq!(state["status"], "created", "{step}: {state}");
             let init = state["pid"].as_i64().unwrap() as i32;
             assert!(alive(init), "{step}: the init {init} is gone");
+        } else if step == "state-dir-unpublished" {
+            // Not published: no such container yet.
+            state.fails_with(&["does not exist"]);
         } else {
             // No state: a clear error, and the init (if cloned) exits by itself.
             state.fails_with(&["creation did not finish"]);

@@ -188,6 +188,7 @@ impl ContainerDir {
             };
             fs::write(tmp.join(".id"), id)
                 .with_context(|| format!("writing {}/.id", tmp.display()))?;
+            crate::testpoint::pause_at("state-dir-unpublished");
             Ok(locked)
         })();
         let locked = match prepared {
@@ -308,6 +309,49 @@ impl ContainerDir {
     /// Remove the directory (we still hold the lock; waiters see nlink == 0).
     pub fn remove(self) -> Result<()> {
         fs::remove_dir_all(&self.path).with_context(|| format!("removing {}", self.path.display()))
+    }
+}
+
+/// The temporary directories (`.new-<pid>`) of creators of `id` killed
+/// before they published it: `delete --force` of that ID removes them, so
+/// that a create killed at any point leaves nothing in --root. A directory
+/// is only taken when its creator's pid is gone and nobody holds its lock
+/// (a creator locks it right after mkdir). One without `.id` yet is taken
+/// too: its creator died before naming it. Failures only warn.
+pub fn remove_unpublished(root: &Path, id: &str) {
+    let Ok(entries) = fs::read_dir(root) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(".new-"))
+            .and_then(|p| p.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let gone = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None)
+            == Err(nix::errno::Errno::ESRCH);
+        if !gone {
+            continue;
+        }
+        let path = entry.path();
+        match fs::read(path.join(".id")) {
+            Ok(named) if named != id.as_bytes() => continue,
+            Err(e) if e.kind() != ErrorKind::NotFound => continue,
+            _ => {}
+        }
+        let Ok(dir) = File::open(&path) else { continue };
+        let Ok(_locked) = Flock::lock(dir, FlockArg::LockExclusiveNonblock) else {
+            continue;
+        };
+        if let Err(e) = fs::remove_dir_all(&path) {
+            log::warn!(
+                "removing {} of a create of {id} that died: {e}",
+                path.display()
+            );
+        }
     }
 }
 

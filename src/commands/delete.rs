@@ -11,6 +11,7 @@ pub fn run(g: &Global, id: &str, force: bool) -> Result<()> {
     let Some(dir) = ContainerDir::open(&g.root, id, true)? else {
         // containerd's shim deletes twice; runc answers the second with success.
         if force {
+            crate::state::remove_unpublished(&g.root, id);
             return Ok(());
         }
         bail!("container {id} does not exist");
