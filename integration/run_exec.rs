@@ -96,6 +96,29 @@ fn run_exits_with_the_containers_code_and_removes_its_state() {
     env.assert_gone(&id);
 }
 
+/// With hooks at start, `run` starts the way `start` does: the poststart hook
+/// runs once the program is running, and sees the state say so.
+#[test]
+fn run_runs_the_poststart_hook_on_the_running_container() {
+    let env = Env::new("runhook");
+    let dir = TempDir::new("runhook");
+    let seen = dir.path().join("poststart.json");
+    let mut config = sh("echo program-ran");
+    config["hooks"] = json!({
+        "poststart": [{
+            "path": "/bin/sh",
+            "args": ["sh", "-c", format!("cat > {}", seen.display())]
+        }]
+    });
+    let (id, out) = run(&env, &config, &[]);
+    assert_eq!(code(&out), 0, "{out:#?}");
+    assert_eq!(out.stdout, "program-ran\n", "{out:#?}");
+    let st: Value = serde_json::from_str(&fs::read_to_string(&seen).unwrap()).unwrap();
+    assert_eq!(st["id"], id.as_str());
+    assert_eq!(st["status"], "running", "{st}");
+    env.assert_gone(&id);
+}
+
 /// Waits `WAIT` for `child` to exit; kills it and panics if it does not.
 #[track_caller]
 fn wait_child(child: &mut std::process::Child, what: &str) -> std::process::ExitStatus {
@@ -167,6 +190,8 @@ fn run_forwards_signals_to_the_container() {
             .contains("ready")
     });
     assert!(ready, "container never got ready");
+    // Started in the message that let the init go on: no exec fifo left.
+    assert_eq!(env.status(&id), "running");
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
         nix::sys::signal::Signal::SIGUSR1,

@@ -41,15 +41,25 @@ pub struct Created {
     pub pidfd: OwnedFd,
     /// Whether process.terminal made a pty (its master went to the console).
     pub terminal: bool,
+    /// Whether the container was started too (see `create_with_tty`).
+    pub started: bool,
 }
 
 pub fn create(g: &Global, c: &Create) -> Result<Created> {
-    create_with_tty(g, c, None)
+    create_with_tty(g, c, None, false)
 }
 
 /// `own_tty`: where the init sends the terminal master when there is no
 /// --console-socket (foreground `run`, see process::tty_proxy).
-pub fn create_with_tty(g: &Global, c: &Create, own_tty: Option<OwnedFd>) -> Result<Created> {
+/// `start`: `run`'s start too, in the same message that lets the init go on,
+/// when no hook runs at start (start::start does those); Created::started
+/// says whether it was.
+pub fn create_with_tty(
+    g: &Global,
+    c: &Create,
+    own_tty: Option<OwnedFd>,
+    start: bool,
+) -> Result<Created> {
     validate_id(&c.id)?;
     let cfg = spec::load(&c.bundle)?;
     let spec = &cfg.spec;
@@ -117,6 +127,11 @@ pub fn create_with_tty(g: &Global, c: &Create, own_tty: Option<OwnedFd>) -> Resu
         .as_ref()
         .and_then(|p| p.terminal())
         .unwrap_or(false);
+    // Not with hooks at start (start::start runs those, and waits for the
+    // exec), nor with a terminal, whose output the caller must be reading
+    // before the program runs.
+    let started =
+        start && !terminal && !hooks::any(hooks, &[Point::StartContainer, Point::Poststart]);
     let console = match (&c.console_socket, terminal) {
         (Some(path), true) => Some(terminal::connect_socket(path)?),
         (None, true) if own_tty.is_some() => own_tty,
@@ -185,7 +200,7 @@ pub fn create_with_tty(g: &Global, c: &Create, own_tty: Option<OwnedFd>) -> Resu
             write_pid_file(p, state.init.pid)?;
         }
         // Only now may the init go on: if we die before this, it exits on EOF.
-        let pidfd = child.release()?;
+        let pidfd = child.release(started)?;
         crate::testpoint::pause_at("waiting-for-start");
         Ok((state, pidfd))
     })();
@@ -195,6 +210,7 @@ pub fn create_with_tty(g: &Global, c: &Create, own_tty: Option<OwnedFd>) -> Resu
             state,
             pidfd,
             terminal,
+            started,
         }),
         Err(e) => {
             // The Child guard has killed and reaped the init; take its cgroup

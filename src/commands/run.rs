@@ -29,7 +29,7 @@ pub fn run(g: &Global, r: &Run) -> Result<i32> {
     } else {
         (None, None)
     };
-    let created = create::create_with_tty(g, &r.create, theirs)?;
+    let created = create::create_with_tty(g, &r.create, theirs, true)?;
     // The master is sent only if process.terminal asked for one.
     let tty = match ours {
         Some(s) if created.terminal => Some(Proxy::start(s)),
@@ -39,7 +39,12 @@ pub fn run(g: &Global, r: &Run) -> Result<i32> {
         Ok(t) => t,
         Err(e) => return Err(abandon(g, created, e)),
     };
-    if let Err(e) = super::start::start(&created.dir, &created.state) {
+    let started = if created.started {
+        super::start::started(&created.dir)
+    } else {
+        super::start::start(&created.dir, &created.state)
+    };
+    if let Err(e) = started {
         return Err(abandon(g, created, e));
     }
     let pid = created.state.init.pid;

@@ -17,6 +17,13 @@ pub fn run(g: &Global, id: &str) -> Result<()> {
     start(&dir, &state)
 }
 
+/// The init has been told to go on: the container is running from now on
+/// (the status is "created" while the exec fifo exists).
+pub fn started(dir: &ContainerDir) -> Result<()> {
+    let fifo = dir.file(EXEC_FIFO);
+    std::fs::remove_file(&fifo).with_context(|| format!("removing {}", fifo.display()))
+}
+
 /// Start a container whose directory we hold locked.
 pub fn start(dir: &ContainerDir, state: &State) -> Result<()> {
     let id = &state.id;
@@ -46,7 +53,7 @@ pub fn start(dir: &ContainerDir, state: &State) -> Result<()> {
     };
     f.write_all(&[0])
         .with_context(|| format!("writing {}", fifo.display()))?;
-    std::fs::remove_file(&fifo).with_context(|| format!("removing {}", fifo.display()))?;
+    started(dir)?;
 
     let hooks = state.hooks.as_ref();
     if !hooks::any(hooks, &[Point::StartContainer, Point::Poststart]) {

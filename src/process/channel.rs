@@ -22,6 +22,10 @@ pub enum Message {
     Ready,
     /// parent → init: state is recorded; init may block on the exec fifo.
     Recorded,
+    /// parent → init: state is recorded and the container is started
+    /// (`run`, nothing to do between start and the program): exec now,
+    /// without waiting on the exec fifo.
+    Start,
     /// init → parent: mounts are done, pivot_root is next: run the
     /// prestart and createRuntime hooks, then answer Continue.
     Hooks,
@@ -43,6 +47,7 @@ impl Message {
             Message::Continue => vec![b'M'],
             Message::Ready => vec![b'R'],
             Message::Recorded => vec![b'C'],
+            Message::Start => vec![b'X'],
             Message::Hooks => vec![b'H'],
             Message::SeccompFd(_) => vec![b'S'],
             Message::Cgroup(_) => vec![b'G'],
@@ -64,6 +69,7 @@ impl Message {
             b'M' => Message::Continue,
             b'R' => Message::Ready,
             b'C' => Message::Recorded,
+            b'X' => Message::Start,
             b'H' => Message::Hooks,
             b'F' => Message::Failed(String::from_utf8_lossy(&b[1..]).into_owned()),
             _ => return None,
@@ -160,6 +166,7 @@ mod tests {
             Message::Continue,
             Message::Ready,
             Message::Recorded,
+            Message::Start,
             Message::Hooks,
             Message::Failed("mount proc: EPERM".into()),
         ] {

@@ -84,6 +84,8 @@ pub fn run(init: Init<'_>) -> ! {
 }
 
 struct Program {
+    /// `run` started us along with recording the state: no exec fifo to wait on.
+    started: bool,
     path: CString,
     argv: Vec<CString>,
     env: Vec<CString>,
@@ -249,11 +251,13 @@ fn setup(init: &Init<'_>) -> Result<Program> {
     // A `create` killed from here on closes the channel we wait on.
     nix::sys::prctl::set_pdeathsig(None).context("prctl(PR_SET_PDEATHSIG, 0)")?;
     init.chan.send(&Message::Ready)?;
-    match init.chan.recv()? {
-        Some(Message::Recorded) => {}
+    let started = match init.chan.recv()? {
+        Some(Message::Recorded) => false,
+        Some(Message::Start) => true,
         _ => bail!("create went away before recording the container"),
-    }
+    };
     Ok(Program {
+        started,
         path: CString::new(path.as_os_str().as_bytes())
             .map_err(|_| Error::new("NUL in program path"))?,
         argv,
@@ -290,15 +294,8 @@ fn wait_and_exec(init: &Init<'_>, prog: Program) -> Result<()> {
     if init.seccomp.is_none_or(|f| f.listener().is_none()) {
         drop_privileges(init, process)?;
     }
-    let mut fifo = &init.fifo;
-    let mut byte = [0u8; 1];
-    loop {
-        match fifo.read(&mut byte) {
-            Ok(1) => break,
-            Ok(_) => bail!("exec fifo closed without a start"),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Error::from(e).context("reading the exec fifo")),
-        }
+    if !prog.started {
+        wait_for_start(&init.fifo)?;
     }
     // As the program's user, in its root, just before its execve.
     run_hooks(init, Point::StartContainer, "created")?;
@@ -310,6 +307,19 @@ fn wait_and_exec(init: &Init<'_>, prog: Program) -> Result<()> {
     }
     execve(&prog.path, &prog.argv, &prog.env).with_context(|| format!("exec {:?}", prog.path))?;
     Ok(())
+}
+
+/// Block until `start` writes its byte to the exec fifo.
+fn wait_for_start(mut fifo: &File) -> Result<()> {
+    let mut byte = [0u8; 1];
+    loop {
+        match fifo.read(&mut byte) {
+            Ok(1) => return Ok(()),
+            Ok(_) => bail!("exec fifo closed without a start"),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::from(e).context("reading the exec fifo")),
+        }
+    }
 }
 
 fn load_at(f: &Filter, p: &oci_spec::runtime::Process, caps: Option<&CapPlan>) -> LoadAt {

@@ -52,7 +52,8 @@ pub struct Options<'a> {
 }
 
 /// A cloned init that has reported its root filesystem ready and now waits
-/// for `Recorded`. Dropping it without `release` kills and reaps it.
+/// for `Recorded` (or `Start`). Dropping it without `release` kills and
+/// reaps it.
 pub struct Child {
     pub identity: ProcessIdentity,
     pidfd: OwnedFd,
@@ -63,10 +64,15 @@ pub struct Child {
 }
 
 impl Child {
-    /// State is on disk: let the init go on to wait for `start`. Returns a
-    /// pidfd on the init, for callers that wait for it (`run`).
-    pub fn release(mut self) -> Result<OwnedFd> {
-        self.chan.send(&Message::Recorded)?;
+    /// State is on disk: let the init go on to wait for `start`, or with
+    /// `start`, to exec the program at once. Returns a pidfd on the init,
+    /// for callers that wait for it (`run`).
+    pub fn release(mut self, start: bool) -> Result<OwnedFd> {
+        self.send(if start {
+            &Message::Start
+        } else {
+            &Message::Recorded
+        })?;
         self.released = true;
         self.pidfd.try_clone().context("dup of the init's pidfd")
     }
