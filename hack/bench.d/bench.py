@@ -371,12 +371,13 @@ def main(argv):
     if len(argv) >= 3 and argv[1] == "meta":
         meta(argv[2], argv[3:])
         return 0
-    if len(argv) >= 4 and argv[1] == "config" and argv[2] == "--no-net":
-        json.dump(config(argv[3], argv[4:], net=False), sys.stdout, indent=2)
-        sys.stdout.write("\n")
-        return 0
     if len(argv) >= 3 and argv[1] == "config":
-        json.dump(config(argv[2], argv[3:]), sys.stdout, indent=2)
+        net = argv[2] != "--no-net"
+        rest = argv[2:] if net else argv[3:]
+        if not rest:
+            sys.stderr.write(__doc__)
+            return 2
+        json.dump(config(rest[0], rest[1:], net=net), sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0
     if len(argv) >= 3 and argv[1] == "process":
