@@ -842,3 +842,106 @@ fn device_paths_through_symlinks_stay_inside_the_rootfs() {
     );
     assert_eq!(dir_names(Path::new("/")), host_root, "host / changed");
 }
+
+// --- Files written as root (issue 15 item 3) ---
+
+/// `create` of a new ID by a creator whose pid is known beforehand (`sh`
+/// stops itself, then execs the runtime), with containers named as that
+/// creator's temporary directory once was (`.new-<pid>`), and as a dead
+/// creator's: they keep their state through the create and through
+/// `delete --force` of an ID that does not exist (which looks for the
+/// temporary directories of dead creators).
+#[test]
+fn containers_named_like_temporary_directories_keep_their_state() {
+    let env = Env::new("tmpname");
+    let bundle = Bundle::new(&spec(&["sleep", "1000"]));
+    let id = env.id();
+    let mut creator = Command::new("sh")
+        .args(["-c", r#"kill -STOP $$; exec "$@""#, "sh"])
+        .arg(env.bin())
+        .arg("--root")
+        .arg(env.root())
+        .args(["create", "--bundle", bundle.arg(), &id])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = creator.id() as i32;
+    assert!(
+        poll(WAIT, || proc_state(pid) == Some('T')),
+        "the creator never stopped"
+    );
+    let dead = {
+        let mut c = Command::new("true").spawn().unwrap();
+        let p = c.id();
+        c.wait().unwrap();
+        p
+    };
+    let victims = [format!(".new-{pid}"), format!(".new-{dead}")];
+    for v in &victims {
+        env.track(v);
+        env.create(v, &bundle);
+        env.start(v).ok();
+    }
+    let inits: Vec<i32> = victims.iter().map(|v| env.pid(v)).collect();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGCONT,
+    )
+    .unwrap();
+    let finished = poll(WAIT, || creator.try_wait().unwrap().is_some());
+    if !finished {
+        let _ = creator.kill();
+    }
+    let created = creator.wait().unwrap().success();
+    env.delete_force(&format!("{id}-missing")).ok();
+    let kept: Vec<bool> = victims
+        .iter()
+        .zip(&inits)
+        .map(|(v, init)| {
+            let state = env.run(&["state", v]);
+            let state: Value = serde_json::from_str(&state.stdout).unwrap_or_default();
+            state["pid"] == *init
+        })
+        .collect();
+    // A victim whose state was wiped is no longer env's to clean up.
+    for (k, init) in kept.iter().zip(&inits) {
+        if !k {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(*init),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+    assert!(created, "create of {id} failed");
+    assert_eq!(kept, [true, true], "state lost of {victims:?}");
+    assert_eq!(env.status(&id), "created");
+    for v in &victims {
+        assert_eq!(env.status(v), "running", "{v}");
+    }
+    // The runtime's own temporary names are no IDs.
+    env.run(&[
+        "create",
+        "--bundle",
+        bundle.arg(),
+        "~new-1-0123456789abcdef",
+    ])
+    .fails_with(&["invalid container ID"]);
+}
+
+/// runc lists IDs that begin with '.' (its `list` reads every directory).
+#[test]
+fn list_shows_ids_that_begin_with_a_dot() {
+    let env = Env::new("dotlist");
+    let bundle = Bundle::new(&spec(&["sleep", "1000"]));
+    let id = format!(".{}", env.id());
+    env.track(&id);
+    env.create(&id, &bundle);
+    let quiet = env.run(&["list", "-q"]).ok().stdout;
+    assert_eq!(quiet.lines().collect::<Vec<_>>(), [id.as_str()]);
+    let json = env.run(&["list", "--format", "json"]).ok().stdout;
+    let json: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(json[0]["id"], id.as_str(), "{json}");
+    assert_eq!(json[0]["status"], "created", "{json}");
+}
