@@ -945,3 +945,143 @@ fn list_shows_ids_that_begin_with_a_dot() {
     assert_eq!(json[0]["id"], id.as_str(), "{json}");
     assert_eq!(json[0]["status"], "created", "{json}");
 }
+
+/// A directory anyone can write (mode 0777), as a less trusted user may
+/// share the one of a --pid-file, and a host file elsewhere to protect.
+fn shared_dir_and_victim(name: &str) -> (TempDir, TempDir, PathBuf) {
+    let dir = TempDir::new(name);
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o777)).unwrap();
+    let victim_dir = TempDir::new(&format!("{name}victim"));
+    let victim = victim_dir.path().join("victim");
+    fs::write(&victim, "precious").unwrap();
+    (dir, victim_dir, victim)
+}
+
+/// `--pid-file` of `create` and `exec` in a directory where symlinks to a
+/// host file sit at the final name and at every temporary name a runtime
+/// would foresee (hutch's old `<stem>.hutch-tmp`, runc's `.<name>`): the
+/// host file is unchanged, the pid file is a file holding the right PID,
+/// and no temporary file is left.
+#[test]
+fn pid_files_never_write_through_planted_symlinks() {
+    let env = Env::new("pidlink");
+    let (dir, _victim_dir, victim) = shared_dir_and_victim("pidlink");
+    let names = [
+        "init.pid",
+        "init.hutch-tmp",
+        ".init.pid",
+        "exec-pid",
+        "exec-pid.hutch-tmp",
+        ".exec-pid",
+    ];
+    for n in names {
+        std::os::unix::fs::symlink(&victim, dir.path().join(n)).unwrap();
+    }
+    let read_pid = |name: &str| -> i32 {
+        let p = dir.path().join(name);
+        assert!(
+            fs::symlink_metadata(&p).unwrap().is_file(),
+            "{p:?} is not a file"
+        );
+        fs::read_to_string(&p).unwrap().parse().unwrap()
+    };
+    let bundle = Bundle::new(&sh("echo ready; exec sleep 1000"));
+    let id = env.id();
+    let c = Container::new(&id);
+    let init_pid = dir.path().join("init.pid");
+    let args = [
+        "--bundle",
+        bundle.arg(),
+        "--pid-file",
+        init_pid.to_str().unwrap(),
+        &id,
+    ];
+    let created = env.create_args(&args, None, &c.out);
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
+    created.ok();
+    assert_eq!(read_pid("init.pid"), env.pid(&id));
+    env.start(&id).ok();
+    c.wait_line("ready");
+    let exec_pid = dir.path().join("exec-pid");
+    let exec_pid = exec_pid.to_str().unwrap();
+    env.run(&["exec", "-d", "--pid-file", exec_pid, &id, "sleep", "1000"])
+        .ok();
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
+    let pid = read_pid("exec-pid");
+    let cmdline = fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    assert!(cmdline.starts_with("sleep\0"), "{pid} runs {cmdline:?}");
+    let left: BTreeSet<String> = dir_names(dir.path());
+    let planted: BTreeSet<String> = names.iter().map(|n| n.to_string()).collect();
+    assert_eq!(left, planted, "temporary files left");
+}
+
+/// The same while another user of the directory races every create: it keeps
+/// symlinks to the host file at the names a runtime would foresee, and
+/// replaces every file that appears by one (the temporary file included,
+/// between its creation and its rename). A create may fail then, but the
+/// host file must never be written.
+#[test]
+fn pid_files_written_while_symlinks_are_planted_leave_the_victim_alone() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    const CREATES: usize = 25;
+    let env = Env::new("pidrace");
+    let (dir, _victim_dir, victim) = shared_dir_and_victim("pidrace");
+    let stop = Arc::new(AtomicBool::new(false));
+    let attacker = {
+        let (dir, victim, stop) = (dir.path().to_path_buf(), victim.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut planted = 0usize;
+            while !stop.load(Ordering::Relaxed) {
+                for n in 0..CREATES {
+                    for name in [format!("{n}.hutch-tmp"), format!(".{n}.pid")] {
+                        if std::os::unix::fs::symlink(&victim, dir.join(name)).is_ok() {
+                            planted += 1;
+                        }
+                    }
+                }
+                for e in fs::read_dir(&dir).unwrap().flatten() {
+                    let is_link = e.file_type().is_ok_and(|t| t.is_symlink());
+                    if !is_link && fs::remove_file(e.path()).is_ok() {
+                        let _ = std::os::unix::fs::symlink(&victim, e.path());
+                        planted += 1;
+                    }
+                }
+            }
+            planted
+        })
+    };
+    let bundle = Bundle::new(&spec(&["true"]));
+    let mut made = 0;
+    for n in 0..CREATES {
+        let id = env.id();
+        let out = TempDir::new("pidraceout");
+        let pid_file = dir.path().join(format!("{n}.pid"));
+        let args = [
+            "--bundle",
+            bundle.arg(),
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+            &id,
+        ];
+        if env
+            .create_args(&args, None, &out.path().join("out"))
+            .status
+            .success()
+        {
+            made += 1;
+        }
+        env.delete_force(&id).ok();
+    }
+    stop.store(true, Ordering::Relaxed);
+    let planted = attacker.join().unwrap();
+    assert_eq!(
+        fs::read_to_string(&victim).unwrap(),
+        "precious",
+        "written through a symlink ({made} of {CREATES} creates succeeded)"
+    );
+    assert!(
+        planted > CREATES,
+        "the attacker planted only {planted} links"
+    );
+}
