@@ -1085,3 +1085,36 @@ fn pid_files_written_while_symlinks_are_planted_leave_the_victim_alone() {
         "the attacker planted only {planted} links"
     );
 }
+
+/// `--log` in a directory others can write: a symlink planted at its name
+/// is not followed (the host file stays as it was) and a FIFO there is an
+/// error, not a hang; a symlink in a directory only root can write (here
+/// `/dev/stderr`) still is followed.
+#[test]
+fn log_file_never_written_through_a_planted_symlink() {
+    let env = Env::new("loglink");
+    let (dir, _victim_dir, victim) = shared_dir_and_victim("loglink");
+    let link = dir.path().join("log.json");
+    std::os::unix::fs::symlink(&victim, &link).unwrap();
+    let fifo = dir.path().join("fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o666)).unwrap();
+    for log in [&link, &fifo] {
+        let log = log.to_str().unwrap();
+        env.run(&["--log", log, "--log-format", "json", "kill", "nope"])
+            .fails_with(&[&format!("--log {log}")]);
+    }
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
+    let out = env.run(&[
+        "--log",
+        "/dev/stderr",
+        "--log-format",
+        "json",
+        "kill",
+        "nope",
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        out.stderr.contains(r#""level":"error""#) && out.stderr.contains("nope"),
+        "{out:#?}"
+    );
+}
