@@ -1118,3 +1118,57 @@ fn log_file_never_written_through_a_planted_symlink() {
         "{out:#?}"
     );
 }
+
+/// `--console-socket` at a name in a shared directory where another user
+/// put their own listener: that user gets no terminal (the container's
+/// process) and create says why.
+#[test]
+fn a_console_socket_of_another_user_gets_no_terminal() {
+    use std::io::Read;
+    use std::os::unix::net::UnixListener;
+    use std::time::{Duration, Instant};
+    let env = Env::new("consolepeer");
+    let (dir, _victim_dir, _victim) = shared_dir_and_victim("consolepeer");
+    let sock = dir.path().join("console.sock");
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let attacker = std::thread::spawn({
+        let sock = sock.clone();
+        move || -> usize {
+            // SAFETY: the raw syscall changes this thread's credentials
+            // only (glibc's setresuid would change every thread's).
+            let rc = unsafe { libc::syscall(libc::SYS_setresuid, 65534, 65534, 65534) };
+            assert_eq!(rc, 0, "setresuid: {}", std::io::Error::last_os_error());
+            let listener = UnixListener::bind(&sock).unwrap();
+            listener.set_nonblocking(true).unwrap();
+            ready_tx.send(()).unwrap();
+            let deadline = Instant::now() + WAIT;
+            loop {
+                match listener.accept() {
+                    Ok((mut conn, _)) => {
+                        conn.set_nonblocking(false).unwrap();
+                        conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                        let mut buf = [0u8; 64];
+                        return conn.read(&mut buf).unwrap_or(0);
+                    }
+                    Err(_) if Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(10))
+                    }
+                    Err(e) => panic!("no connection to the attacker's socket: {e}"),
+                }
+            }
+        }
+    });
+    ready_rx.recv().unwrap();
+    let mut config = spec(&["sh"]);
+    config["process"]["terminal"] = json!(true);
+    let bundle = Bundle::new(&config);
+    let id = env.id();
+    let sock = sock.to_str().unwrap();
+    let out = TempDir::new("consolepeerout");
+    let args = ["--console-socket", sock, "--bundle", bundle.arg(), &id];
+    let created = env.create_args(&args, None, &out.path().join("out"));
+    let received = attacker.join().unwrap();
+    created.fails_with(&[&format!("--console-socket {sock}"), "uid 65534"]);
+    assert_eq!(received, 0, "the attacker's listener got the terminal");
+    env.assert_gone(&id);
+}
