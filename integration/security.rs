@@ -1172,3 +1172,51 @@ fn a_console_socket_of_another_user_gets_no_terminal() {
     assert_eq!(received, 0, "the attacker's listener got the terminal");
     env.assert_gone(&id);
 }
+
+/// A `--root` that someone else can write (mode 0777, or owned by another
+/// user) would let them plant or swap the containers' state: `create`
+/// refuses it, naming it, and makes nothing there. A missing one is made
+/// with mode 0700.
+#[test]
+fn create_refuses_a_root_others_can_write() {
+    let env = Env::new("sharedroot");
+    let bundle = Bundle::new(&spec(&["true"]));
+    let roots = TempDir::new("sharedroot");
+    let world = roots.path().join("world");
+    fs::create_dir(&world).unwrap();
+    fs::set_permissions(&world, fs::Permissions::from_mode(0o777)).unwrap();
+    let other = roots.path().join("other");
+    fs::create_dir(&other).unwrap();
+    fs::set_permissions(&other, fs::Permissions::from_mode(0o700)).unwrap();
+    std::os::unix::fs::chown(&other, Some(65534), None).unwrap();
+    for root in [&world, &other] {
+        let id = env.id();
+        let r = root.to_str().unwrap();
+        let out = TempDir::new("sharedrootout");
+        let args = ["--root", r, "create", "--bundle", bundle.arg(), &id];
+        let created = run_runtime(None, &args, None, Out::File(&out.path().join("out")));
+        let _ = run_runtime(
+            None,
+            &["--root", r, "delete", "--force", &id],
+            None,
+            Out::Capture,
+        );
+        created.fails_with(&[&format!("--root {r}"), "others than root"]);
+        assert!(dir_names(root).is_empty(), "{r}: {:?}", dir_names(root));
+    }
+    let fresh = roots.path().join("fresh/root");
+    let id = env.id();
+    let r = fresh.to_str().unwrap();
+    let out = TempDir::new("sharedrootout");
+    let args = ["--root", r, "create", "--bundle", bundle.arg(), &id];
+    run_runtime(None, &args, None, Out::File(&out.path().join("out"))).ok();
+    run_runtime(
+        None,
+        &["--root", r, "delete", "--force", &id],
+        None,
+        Out::Capture,
+    )
+    .ok();
+    let mode = fs::metadata(&fresh).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode, 0o700);
+}

@@ -171,18 +171,42 @@ fn lock(path: &Path, exclusive: bool) -> Result<Option<Flock<File>>> {
     Ok(Some(locked))
 }
 
+/// Make --root (mode 0700), or check the one that exists: whoever else can
+/// write it controls every container's state (plants directories and
+/// state.json, renames them), so one owned by another user or writable by
+/// group or others is refused. No syscall more than creating it recursively
+/// took: mkdir, and a stat when it exists.
 fn ensure_root(root: &Path) -> Result<()> {
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(root)
-        .map_err(|e| {
-            // Checked only on failure: no extra stat on the create path.
-            if root.exists() && !root.is_dir() {
-                return Error::new(format!("--root {} is not a directory", root.display()));
-            }
-            Error::from(e).context(format!("creating state root {}", root.display()))
-        })
+    let made = match fs::DirBuilder::new().mode(0o700).create(root) {
+        Ok(()) => return Ok(()),
+        // Its parents too; it may exist by now, made by another create.
+        Err(e) if e.kind() == ErrorKind::NotFound => fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(root),
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = made {
+        // Checked only on failure: no extra stat on the create path.
+        if root.exists() && !root.is_dir() {
+            bail!("--root {} is not a directory", root.display());
+        }
+        return Err(Error::from(e).context(format!("creating state root {}", root.display())));
+    }
+    let meta = fs::metadata(root).with_context(|| format!("stat of --root {}", root.display()))?;
+    if !meta.is_dir() {
+        bail!("--root {} is not a directory", root.display());
+    }
+    let owner = meta.uid();
+    if (owner != 0 && owner != nix::unistd::geteuid().as_raw()) || meta.mode() & 0o022 != 0 {
+        bail!(
+            "--root {}: owned by uid {owner} with mode {:o}: others than root could change the containers' state (make it root's, not writable by group or others)",
+            root.display(),
+            meta.mode() & 0o7777
+        );
+    }
+    Ok(())
 }
 
 impl ContainerDir {
