@@ -1220,3 +1220,25 @@ fn create_refuses_a_root_others_can_write() {
     let mode = fs::metadata(&fresh).unwrap().permissions().mode() & 0o7777;
     assert_eq!(mode, 0o700);
 }
+
+/// `spec` in a directory others can write: a symlink planted at
+/// config.json, dangling (it would create the file it names) or not, is
+/// refused as an existing file and nothing is written through it.
+#[test]
+fn spec_never_writes_through_a_planted_symlink() {
+    let (dir, victim_dir, victim) = shared_dir_and_victim("speclink");
+    let config = dir.path().join("config.json");
+    let bundle = dir.path().to_str().unwrap();
+    let absent = victim_dir.path().join("absent");
+    for target in [&absent, &victim] {
+        let _ = fs::remove_file(&config);
+        std::os::unix::fs::symlink(target, &config).unwrap();
+        run_runtime(None, &["spec", "--bundle", bundle], None, Out::Capture)
+            .fails_with(&["config.json already exists"]);
+    }
+    assert!(
+        !absent.exists(),
+        "spec created {absent:?} through a symlink"
+    );
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
+}
