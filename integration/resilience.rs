@@ -14,7 +14,7 @@ use std::time::Duration;
 /// The steps of `create` where a debug build stops itself when
 /// HUTCH_TEST_PAUSE_AT names them (src/testpoint.rs), in order.
 /// "state-dir-unpublished": the directory exists under its temporary name
-/// (`.new-<pid>`), locked and naming the ID, not yet renamed to it.
+/// (`~new-<pid>-<random>`), locked and naming the ID, not yet renamed to it.
 /// "cgroup-made" (v1 only): the cgroup is made and configured while the init
 /// sets up, and not yet sent to it.
 const STEPS: [&str; 7] = [
@@ -71,11 +71,20 @@ fn create_killed_at_each_step_leaves_nothing_after_delete_force() {
         if step == "state-dir-unpublished" {
             // The directory of a creator still alive is its own.
             env.delete_force(&id).ok();
-            let tmp = env.root().join(format!(".new-{pid}"));
+            let prefix = format!("~new-{pid}-");
+            let tmp: Vec<_> = fs::read_dir(env.root())
+                .unwrap()
+                .flatten()
+                .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+                .map(|e| e.path())
+                .collect();
             assert!(
-                tmp.join(".id").exists(),
-                "{step}: delete --force removed {tmp:?} of a live create"
+                tmp.len() == 1 && tmp[0].join(".id").exists(),
+                "{step}: delete --force removed {prefix}* of a live create: {tmp:?}"
             );
+            // Named in its .id, but not a container yet.
+            let listed = env.run(&["list", "-q"]).ok().stdout;
+            assert!(!listed.contains(&id), "{step}: list shows {id}: {listed}");
         }
         create.kill().unwrap();
         create.wait().unwrap();

@@ -842,3 +842,403 @@ fn device_paths_through_symlinks_stay_inside_the_rootfs() {
     );
     assert_eq!(dir_names(Path::new("/")), host_root, "host / changed");
 }
+
+// --- Files written as root (issue 15 item 3) ---
+
+/// `create` of a new ID by a creator whose pid is known beforehand (`sh`
+/// stops itself, then execs the runtime), with containers named as that
+/// creator's temporary directory once was (`.new-<pid>`), and as a dead
+/// creator's: they keep their state through the create and through
+/// `delete --force` of an ID that does not exist (which looks for the
+/// temporary directories of dead creators).
+#[test]
+fn containers_named_like_temporary_directories_keep_their_state() {
+    let env = Env::new("tmpname");
+    let bundle = Bundle::new(&spec(&["sleep", "1000"]));
+    let id = env.id();
+    let mut creator = Command::new("sh")
+        .args(["-c", r#"kill -STOP $$; exec "$@""#, "sh"])
+        .arg(env.bin())
+        .arg("--root")
+        .arg(env.root())
+        .args(["create", "--bundle", bundle.arg(), &id])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = creator.id() as i32;
+    assert!(
+        poll(WAIT, || proc_state(pid) == Some('T')),
+        "the creator never stopped"
+    );
+    let dead = {
+        let mut c = Command::new("true").spawn().unwrap();
+        let p = c.id();
+        c.wait().unwrap();
+        p
+    };
+    let victims = [format!(".new-{pid}"), format!(".new-{dead}")];
+    for v in &victims {
+        env.track(v);
+        env.create(v, &bundle);
+        env.start(v).ok();
+    }
+    let inits: Vec<i32> = victims.iter().map(|v| env.pid(v)).collect();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGCONT,
+    )
+    .unwrap();
+    let finished = poll(WAIT, || creator.try_wait().unwrap().is_some());
+    if !finished {
+        let _ = creator.kill();
+    }
+    let created = creator.wait().unwrap().success();
+    env.delete_force(&format!("{id}-missing")).ok();
+    let kept: Vec<bool> = victims
+        .iter()
+        .zip(&inits)
+        .map(|(v, init)| {
+            let state = env.run(&["state", v]);
+            let state: Value = serde_json::from_str(&state.stdout).unwrap_or_default();
+            state["pid"] == *init
+        })
+        .collect();
+    // A victim whose state was wiped is no longer env's to clean up.
+    for (k, init) in kept.iter().zip(&inits) {
+        if !k {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(*init),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+    assert!(created, "create of {id} failed");
+    assert_eq!(kept, [true, true], "state lost of {victims:?}");
+    assert_eq!(env.status(&id), "created");
+    for v in &victims {
+        assert_eq!(env.status(v), "running", "{v}");
+    }
+    // The runtime's own temporary names are no IDs.
+    env.run(&[
+        "create",
+        "--bundle",
+        bundle.arg(),
+        "~new-1-0123456789abcdef",
+    ])
+    .fails_with(&["invalid container ID"]);
+}
+
+/// runc lists IDs that begin with '.' (its `list` reads every directory).
+#[test]
+fn list_shows_ids_that_begin_with_a_dot() {
+    let env = Env::new("dotlist");
+    let bundle = Bundle::new(&spec(&["sleep", "1000"]));
+    let id = format!(".{}", env.id());
+    env.track(&id);
+    env.create(&id, &bundle);
+    let quiet = env.run(&["list", "-q"]).ok().stdout;
+    assert_eq!(quiet.lines().collect::<Vec<_>>(), [id.as_str()]);
+    let json = env.run(&["list", "--format", "json"]).ok().stdout;
+    let json: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(json[0]["id"], id.as_str(), "{json}");
+    assert_eq!(json[0]["status"], "created", "{json}");
+}
+
+/// A directory anyone can write (mode 0777), as a less trusted user may
+/// share the one of a --pid-file, and a host file elsewhere to protect.
+fn shared_dir_and_victim(name: &str) -> (TempDir, TempDir, PathBuf) {
+    let dir = TempDir::new(name);
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o777)).unwrap();
+    let victim_dir = TempDir::new(&format!("{name}victim"));
+    let victim = victim_dir.path().join("victim");
+    fs::write(&victim, "precious").unwrap();
+    (dir, victim_dir, victim)
+}
+
+/// `--pid-file` of `create` and `exec` in a directory where symlinks to a
+/// host file sit at the final name and at every temporary name a runtime
+/// would foresee (hutch's old `<stem>.hutch-tmp`, runc's `.<name>`): the
+/// host file is unchanged, the pid file is a file holding the right PID,
+/// and no temporary file is left.
+#[test]
+fn pid_files_never_write_through_planted_symlinks() {
+    let env = Env::new("pidlink");
+    let (dir, _victim_dir, victim) = shared_dir_and_victim("pidlink");
+    let names = [
+        "init.pid",
+        "init.hutch-tmp",
+        ".init.pid",
+        "exec-pid",
+        "exec-pid.hutch-tmp",
+        ".exec-pid",
+    ];
+    for n in names {
+        std::os::unix::fs::symlink(&victim, dir.path().join(n)).unwrap();
+    }
+    let read_pid = |name: &str| -> i32 {
+        let p = dir.path().join(name);
+        assert!(
+            fs::symlink_metadata(&p).unwrap().is_file(),
+            "{p:?} is not a file"
+        );
+        fs::read_to_string(&p).unwrap().parse().unwrap()
+    };
+    let bundle = Bundle::new(&sh("echo ready; exec sleep 1000"));
+    let id = env.id();
+    let c = Container::new(&id);
+    let init_pid = dir.path().join("init.pid");
+    let args = [
+        "--bundle",
+        bundle.arg(),
+        "--pid-file",
+        init_pid.to_str().unwrap(),
+        &id,
+    ];
+    let created = env.create_args(&args, None, &c.out);
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
+    created.ok();
+    assert_eq!(read_pid("init.pid"), env.pid(&id));
+    env.start(&id).ok();
+    c.wait_line("ready");
+    let exec_pid = dir.path().join("exec-pid");
+    let exec_pid = exec_pid.to_str().unwrap();
+    env.run(&["exec", "-d", "--pid-file", exec_pid, &id, "sleep", "1000"])
+        .ok();
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
+    let pid = read_pid("exec-pid");
+    let cmdline = fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    assert!(cmdline.starts_with("sleep\0"), "{pid} runs {cmdline:?}");
+    let left: BTreeSet<String> = dir_names(dir.path());
+    let planted: BTreeSet<String> = names.iter().map(|n| n.to_string()).collect();
+    assert_eq!(left, planted, "temporary files left");
+}
+
+/// The same while another user of the directory races every create: it keeps
+/// symlinks to the host file at the names a runtime would foresee, and
+/// replaces every file that appears by one (the temporary file included,
+/// between its creation and its rename). A create may fail then, but the
+/// host file must never be written.
+#[test]
+fn pid_files_written_while_symlinks_are_planted_leave_the_victim_alone() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    const CREATES: usize = 25;
+    let env = Env::new("pidrace");
+    let (dir, _victim_dir, victim) = shared_dir_and_victim("pidrace");
+    let stop = Arc::new(AtomicBool::new(false));
+    let attacker = {
+        let (dir, victim, stop) = (dir.path().to_path_buf(), victim.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut planted = 0usize;
+            while !stop.load(Ordering::Relaxed) {
+                for n in 0..CREATES {
+                    for name in [format!("{n}.hutch-tmp"), format!(".{n}.pid")] {
+                        if std::os::unix::fs::symlink(&victim, dir.join(name)).is_ok() {
+                            planted += 1;
+                        }
+                    }
+                }
+                for e in fs::read_dir(&dir).unwrap().flatten() {
+                    let is_link = e.file_type().is_ok_and(|t| t.is_symlink());
+                    if !is_link && fs::remove_file(e.path()).is_ok() {
+                        let _ = std::os::unix::fs::symlink(&victim, e.path());
+                        planted += 1;
+                    }
+                }
+            }
+            planted
+        })
+    };
+    let bundle = Bundle::new(&spec(&["true"]));
+    let mut made = 0;
+    for n in 0..CREATES {
+        let id = env.id();
+        let out = TempDir::new("pidraceout");
+        let pid_file = dir.path().join(format!("{n}.pid"));
+        let args = [
+            "--bundle",
+            bundle.arg(),
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+            &id,
+        ];
+        if env
+            .create_args(&args, None, &out.path().join("out"))
+            .status
+            .success()
+        {
+            made += 1;
+        }
+        env.delete_force(&id).ok();
+    }
+    stop.store(true, Ordering::Relaxed);
+    let planted = attacker.join().unwrap();
+    assert_eq!(
+        fs::read_to_string(&victim).unwrap(),
+        "precious",
+        "written through a symlink ({made} of {CREATES} creates succeeded)"
+    );
+    assert!(
+        planted > CREATES,
+        "the attacker planted only {planted} links"
+    );
+}
+
+/// `--log` in a directory others can write: a symlink planted at its name
+/// is not followed (the host file stays as it was) and a FIFO there is an
+/// error, not a hang; a symlink in a directory only root can write (here
+/// `/dev/stderr`) still is followed.
+#[test]
+fn log_file_never_written_through_a_planted_symlink() {
+    let env = Env::new("loglink");
+    let (dir, _victim_dir, victim) = shared_dir_and_victim("loglink");
+    let link = dir.path().join("log.json");
+    std::os::unix::fs::symlink(&victim, &link).unwrap();
+    let fifo = dir.path().join("fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o666)).unwrap();
+    for log in [&link, &fifo] {
+        let log = log.to_str().unwrap();
+        env.run(&["--log", log, "--log-format", "json", "kill", "nope"])
+            .fails_with(&[&format!("--log {log}")]);
+    }
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
+    let out = env.run(&[
+        "--log",
+        "/dev/stderr",
+        "--log-format",
+        "json",
+        "kill",
+        "nope",
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        out.stderr.contains(r#""level":"error""#) && out.stderr.contains("nope"),
+        "{out:#?}"
+    );
+}
+
+/// `--console-socket` at a name in a shared directory where another user
+/// put their own listener: that user gets no terminal (the container's
+/// process) and create says why.
+#[test]
+fn a_console_socket_of_another_user_gets_no_terminal() {
+    use std::io::Read;
+    use std::os::unix::net::UnixListener;
+    use std::time::{Duration, Instant};
+    let env = Env::new("consolepeer");
+    let (dir, _victim_dir, _victim) = shared_dir_and_victim("consolepeer");
+    let sock = dir.path().join("console.sock");
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let attacker = std::thread::spawn({
+        let sock = sock.clone();
+        move || -> usize {
+            // SAFETY: the raw syscall changes this thread's credentials
+            // only (glibc's setresuid would change every thread's).
+            let rc = unsafe { libc::syscall(libc::SYS_setresuid, 65534, 65534, 65534) };
+            assert_eq!(rc, 0, "setresuid: {}", std::io::Error::last_os_error());
+            let listener = UnixListener::bind(&sock).unwrap();
+            listener.set_nonblocking(true).unwrap();
+            ready_tx.send(()).unwrap();
+            let deadline = Instant::now() + WAIT;
+            loop {
+                match listener.accept() {
+                    Ok((mut conn, _)) => {
+                        conn.set_nonblocking(false).unwrap();
+                        conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                        let mut buf = [0u8; 64];
+                        return conn.read(&mut buf).unwrap_or(0);
+                    }
+                    Err(_) if Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(10))
+                    }
+                    Err(e) => panic!("no connection to the attacker's socket: {e}"),
+                }
+            }
+        }
+    });
+    ready_rx.recv().unwrap();
+    let mut config = spec(&["sh"]);
+    config["process"]["terminal"] = json!(true);
+    let bundle = Bundle::new(&config);
+    let id = env.id();
+    let sock = sock.to_str().unwrap();
+    let out = TempDir::new("consolepeerout");
+    let args = ["--console-socket", sock, "--bundle", bundle.arg(), &id];
+    let created = env.create_args(&args, None, &out.path().join("out"));
+    let received = attacker.join().unwrap();
+    created.fails_with(&[&format!("--console-socket {sock}"), "uid 65534"]);
+    assert_eq!(received, 0, "the attacker's listener got the terminal");
+    env.assert_gone(&id);
+}
+
+/// A `--root` that someone else can write (mode 0777, or owned by another
+/// user) would let them plant or swap the containers' state: `create`
+/// refuses it, naming it, and makes nothing there. A missing one is made
+/// with mode 0700.
+#[test]
+fn create_refuses_a_root_others_can_write() {
+    let env = Env::new("sharedroot");
+    let bundle = Bundle::new(&spec(&["true"]));
+    let roots = TempDir::new("sharedroot");
+    let world = roots.path().join("world");
+    fs::create_dir(&world).unwrap();
+    fs::set_permissions(&world, fs::Permissions::from_mode(0o777)).unwrap();
+    let other = roots.path().join("other");
+    fs::create_dir(&other).unwrap();
+    fs::set_permissions(&other, fs::Permissions::from_mode(0o700)).unwrap();
+    std::os::unix::fs::chown(&other, Some(65534), None).unwrap();
+    for root in [&world, &other] {
+        let id = env.id();
+        let r = root.to_str().unwrap();
+        let out = TempDir::new("sharedrootout");
+        let args = ["--root", r, "create", "--bundle", bundle.arg(), &id];
+        let created = run_runtime(None, &args, None, Out::File(&out.path().join("out")));
+        let _ = run_runtime(
+            None,
+            &["--root", r, "delete", "--force", &id],
+            None,
+            Out::Capture,
+        );
+        created.fails_with(&[&format!("--root {r}"), "others than root"]);
+        assert!(dir_names(root).is_empty(), "{r}: {:?}", dir_names(root));
+    }
+    let fresh = roots.path().join("fresh/root");
+    let id = env.id();
+    let r = fresh.to_str().unwrap();
+    let out = TempDir::new("sharedrootout");
+    let args = ["--root", r, "create", "--bundle", bundle.arg(), &id];
+    run_runtime(None, &args, None, Out::File(&out.path().join("out"))).ok();
+    run_runtime(
+        None,
+        &["--root", r, "delete", "--force", &id],
+        None,
+        Out::Capture,
+    )
+    .ok();
+    let mode = fs::metadata(&fresh).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode, 0o700);
+}
+
+/// `spec` in a directory others can write: a symlink planted at
+/// config.json, dangling (it would create the file it names) or not, is
+/// refused as an existing file and nothing is written through it.
+#[test]
+fn spec_never_writes_through_a_planted_symlink() {
+    let (dir, victim_dir, victim) = shared_dir_and_victim("speclink");
+    let config = dir.path().join("config.json");
+    let bundle = dir.path().to_str().unwrap();
+    let absent = victim_dir.path().join("absent");
+    for target in [&absent, &victim] {
+        let _ = fs::remove_file(&config);
+        std::os::unix::fs::symlink(target, &config).unwrap();
+        run_runtime(None, &["spec", "--bundle", bundle], None, Out::Capture)
+            .fails_with(&["config.json already exists"]);
+    }
+    assert!(
+        !absent.exists(),
+        "spec created {absent:?} through a symlink"
+    );
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
+}

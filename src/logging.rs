@@ -53,11 +53,7 @@ pub fn init(log_file: Option<&Path>, json: bool, debug: bool) -> Result<bool, St
         LevelFilter::Info
     };
     if let Some(path) = log_file {
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(|e| format!("--log {}: {e}", path.display()))?;
+        let file = open_log(path).map_err(|e| format!("--log {}: {e}", path.display()))?;
         if json {
             let logger = JsonLogger {
                 file: Mutex::new(file),
@@ -88,6 +84,53 @@ pub fn init(log_file: Option<&Path>, json: bool, debug: bool) -> Result<bool, St
         log::set_max_level(LevelFilter::Warn);
     }
     Ok(false)
+}
+
+/// The --log file, whose directory someone less trusted may write. A
+/// symlink at its name is followed only where no one else could have
+/// planted it: a directory owned by us or root that no group or other may
+/// write (`/dev/stderr` works; a link in /tmp or a shared directory is
+/// refused rather than appended through). O_NONBLOCK: a FIFO planted there
+/// fails the open instead of hanging it. Hard links are the kernel's to stop
+/// (fs.protected_hardlinks).
+fn open_log(path: &Path) -> std::io::Result<File> {
+    use nix::fcntl::{openat, OFlag};
+    use nix::sys::stat::Mode;
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let flags = OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_APPEND | OFlag::O_NONBLOCK;
+    match OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o644)
+        .custom_flags((flags | OFlag::O_NOFOLLOW).bits())
+        .open(path)
+    {
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {}
+        opened => return opened,
+    }
+    let (dir, name) = match (path.parent(), path.file_name()) {
+        (Some(d), Some(n)) if !d.as_os_str().is_empty() => (d, n),
+        (_, Some(n)) => (Path::new("."), n),
+        _ => return Err(std::io::Error::from_raw_os_error(libc::ELOOP)),
+    };
+    let dir = OpenOptions::new()
+        .read(true)
+        .custom_flags((OFlag::O_PATH | OFlag::O_DIRECTORY).bits())
+        .open(dir)?;
+    let meta = dir.metadata()?;
+    let ours = meta.uid() == 0 || meta.uid() == nix::unistd::geteuid().as_raw();
+    if !ours || meta.mode() & 0o022 != 0 {
+        return Err(std::io::Error::other(
+            "a symlink in a directory others can write: not followed",
+        ));
+    }
+    let fd = openat(
+        &dir,
+        name,
+        flags | OFlag::O_CLOEXEC,
+        Mode::from_bits_truncate(0o644),
+    )?;
+    Ok(File::from(fd))
 }
 
 /// What a `log::warn!` says must reach someone (e.g. a resource field that

@@ -117,6 +117,28 @@ fn dir_name(id: &str) -> String {
     }
 }
 
+/// What the name of a directory not yet published starts with: '~' is no ID
+/// character, so no container can be named like one, and "new-" is no
+/// digest (see `dir_name`).
+const UNPUBLISHED: &str = "~new-";
+
+/// `~new-<pid>-<random>`: the pid for `remove_unpublished` to tell a dead
+/// creator, the random part so that no one can foresee the name, nor a
+/// creator of the same pid (another PID namespace, or a dead one's leftover)
+/// meet it.
+fn unpublished_name(pid: u32) -> String {
+    format!("{UNPUBLISHED}{pid}-{:016x}", nonce())
+}
+
+/// A 64-bit value no other process can predict: SipHash under std's random
+/// keys (read from the kernel once per thread; each RandomState differs).
+pub fn nonce() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish()
+}
+
 /// A locked container directory. The lock is released on drop.
 pub struct ContainerDir {
     pub id: String,
@@ -149,18 +171,42 @@ fn lock(path: &Path, exclusive: bool) -> Result<Option<Flock<File>>> {
     Ok(Some(locked))
 }
 
+/// Make --root (mode 0700), or check the one that exists: whoever else can
+/// write it controls every container's state (plants directories and
+/// state.json, renames them), so one owned by another user or writable by
+/// group or others is refused. No syscall more than creating it recursively
+/// took: mkdir, and a stat when it exists.
 fn ensure_root(root: &Path) -> Result<()> {
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(root)
-        .map_err(|e| {
-            // Checked only on failure: no extra stat on the create path.
-            if root.exists() && !root.is_dir() {
-                return Error::new(format!("--root {} is not a directory", root.display()));
-            }
-            Error::from(e).context(format!("creating state root {}", root.display()))
-        })
+    let made = match fs::DirBuilder::new().mode(0o700).create(root) {
+        Ok(()) => return Ok(()),
+        // Its parents too; it may exist by now, made by another create.
+        Err(e) if e.kind() == ErrorKind::NotFound => fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(root),
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = made {
+        // Checked only on failure: no extra stat on the create path.
+        if root.exists() && !root.is_dir() {
+            bail!("--root {} is not a directory", root.display());
+        }
+        return Err(Error::from(e).context(format!("creating state root {}", root.display())));
+    }
+    let meta = fs::metadata(root).with_context(|| format!("stat of --root {}", root.display()))?;
+    if !meta.is_dir() {
+        bail!("--root {} is not a directory", root.display());
+    }
+    let owner = meta.uid();
+    if (owner != 0 && owner != nix::unistd::geteuid().as_raw()) || meta.mode() & 0o022 != 0 {
+        bail!(
+            "--root {}: owned by uid {owner} with mode {:o}: others than root could change the containers' state (make it root's, not writable by group or others)",
+            root.display(),
+            meta.mode() & 0o7777
+        );
+    }
+    Ok(())
 }
 
 impl ContainerDir {
@@ -171,8 +217,7 @@ impl ContainerDir {
         if path.exists() {
             bail!("container {id} already exists");
         }
-        let tmp = root.join(format!(".new-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&tmp);
+        let tmp = root.join(unpublished_name(std::process::id()));
         fs::DirBuilder::new()
             .mode(0o711)
             .create(&tmp)
@@ -312,7 +357,7 @@ impl ContainerDir {
     }
 }
 
-/// The temporary directories (`.new-<pid>`) of creators of `id` killed
+/// The temporary directories (`~new-<pid>-*`) of creators of `id` killed
 /// before they published it: `delete --force` of that ID removes them, so
 /// that a create killed at any point leaves nothing in --root. A directory
 /// is only taken when its creator's pid is gone and nobody holds its lock
@@ -326,8 +371,9 @@ pub fn remove_unpublished(root: &Path, id: &str) {
         let name = entry.file_name();
         let Some(pid) = name
             .to_str()
-            .and_then(|n| n.strip_prefix(".new-"))
-            .and_then(|p| p.parse::<i32>().ok())
+            .and_then(|n| n.strip_prefix(UNPUBLISHED))
+            .and_then(|n| n.split_once('-'))
+            .and_then(|(p, _)| p.parse::<i32>().ok())
         else {
             continue;
         };
@@ -367,12 +413,13 @@ pub fn list_ids(root: &Path) -> Result<Vec<String>> {
     };
     let mut ids = Vec::new();
     for entry in entries.flatten() {
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name.starts_with('.') {
+        // IDs may start with '.' (runc lists them too). A directory not yet
+        // published names its ID in `.id` too, but under a name that is not
+        // that ID's: such are skipped, whatever their name.
+        let Ok(id) = fs::read_to_string(entry.path().join(".id")) else {
             continue;
-        }
-        if let Ok(id) = fs::read_to_string(entry.path().join(".id")) {
+        };
+        if entry.file_name().as_encoded_bytes() == dir_name(&id).as_bytes() {
             ids.push(id);
         }
     }
@@ -392,6 +439,16 @@ mod tests {
         for bad in ["", ".", "..", "a/b", "a b", "ü", &"x".repeat(1025)] {
             assert!(validate_id(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn unpublished_names_are_no_ids() {
+        let a = unpublished_name(42);
+        assert!(a.starts_with("~new-42-"), "{a}");
+        assert!(validate_id(&a).is_err(), "{a}");
+        assert_ne!(a, unpublished_name(42));
+        // Nor the name of a long ID's directory.
+        assert!(!dir_name(&"z".repeat(300)).starts_with(UNPUBLISHED));
     }
 
     #[test]

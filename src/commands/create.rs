@@ -336,14 +336,47 @@ fn selinux_in_kernel() -> bool {
         .unwrap_or(true)
 }
 
-/// Written like state: to a temporary name, then renamed into place.
+/// Written as runc writes it, to a temporary file renamed over the final
+/// name, but the directory may be shared with someone less trusted who
+/// plants symlinks at any name in it: all goes through one fd of the
+/// directory, the temporary file is made with O_EXCL|O_NOFOLLOW under a name
+/// nobody can foresee, and rename(2) replaces a symlink at the final name
+/// rather than following it. No fsync (runc's O_SYNC): the PID is of a
+/// process that a crash takes along, and the rename already keeps readers
+/// from seeing half a file.
 pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
-    let tmp = path.with_extension("hutch-tmp");
-    // Errors name the user's path, not the temporary one next to it.
-    std::fs::write(&tmp, pid.to_string())
-        .with_context(|| format!("--pid-file {}", path.display()))?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        crate::error::Error::from(e).context(format!("--pid-file {}", path.display()))
+    use nix::fcntl::{openat, renameat, OFlag, AT_FDCWD};
+    use nix::sys::stat::Mode;
+    use std::io::Write;
+    let what = || format!("--pid-file {}", path.display());
+    let Some(name) = path.file_name() else {
+        bail!("--pid-file {}: not a file name", path.display());
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let dir = openat(
+        AT_FDCWD,
+        dir,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .with_context(|| format!("{}: opening its directory", what()))?;
+    let tmp = format!(".hutch-pid-{:016x}", crate::state::nonce());
+    let file = openat(
+        &dir,
+        tmp.as_str(),
+        OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::from_bits_truncate(0o644),
+    )
+    .with_context(|| format!("{}: creating {tmp} next to it", what()))?;
+    let written = std::fs::File::from(file)
+        .write_all(pid.to_string().as_bytes())
+        .map_err(crate::error::Error::from)
+        .and_then(|()| renameat(&dir, tmp.as_str(), &dir, name).map_err(Into::into));
+    written.map_err(|e| {
+        let _ = nix::unistd::unlinkat(&dir, tmp.as_str(), nix::unistd::UnlinkatFlags::NoRemoveDir);
+        e.context(what())
     })
 }

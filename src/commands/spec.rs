@@ -11,13 +11,23 @@ pub fn run(bundle: &Path, rootless: bool) -> Result<()> {
     if rootless {
         bail!("--rootless: rootless containers are not supported yet");
     }
+    use std::io::Write;
     let path = bundle.join("config.json");
-    if path.exists() {
-        bail!("{} already exists; remove it first", path.display());
-    }
     let text = serde_json::to_string_pretty(&default_config())
         .map_err(|e| crate::error::Error::new(e.to_string()))?;
-    std::fs::write(&path, text + "\n").with_context(|| format!("writing {}", path.display()))
+    // O_EXCL: anything at that name, a symlink someone planted there
+    // (dangling or not) included, is left alone and never followed.
+    let mut file = match std::fs::File::create_new(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            bail!("{} already exists; remove it first", path.display())
+        }
+        Err(e) => {
+            return Err(crate::error::Error::from(e).context(format!("creating {}", path.display())))
+        }
+    };
+    file.write_all((text + "\n").as_bytes())
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 /// runc's default spec, minus what hutch does not implement yet. As with

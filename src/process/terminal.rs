@@ -43,6 +43,19 @@ pub fn connect_socket(path: &Path) -> Result<OwnedFd> {
             }
         }
     })?;
+    // Whoever listens gets the terminal, that is the container's process:
+    // a less trusted user who can write the socket's directory could have
+    // put their own listener (or a symlink to it) at that name.
+    let peer = nix::sys::socket::getsockopt(&fd, nix::sys::socket::sockopt::PeerCredentials)
+        .with_context(|| format!("SO_PEERCRED of --console-socket {}", path.display()))?;
+    let me = nix::unistd::geteuid().as_raw();
+    if peer.uid() != 0 && peer.uid() != me {
+        bail!(
+            "--console-socket {}: its listener runs as uid {}, neither root nor uid {me}: not handing it the terminal",
+            path.display(),
+            peer.uid()
+        );
+    }
     Ok(fd)
 }
 
