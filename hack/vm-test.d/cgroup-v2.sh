@@ -358,11 +358,14 @@ hutch start fds || fail "start fds"
 wait_for stopped "$pid" || fail "fds: the init never stopped before its execve (a release build?)"
 no_dir_fds "$pid" "init"
 kill -CONT "$pid"
-HUTCH_TEST_PAUSE_AT=program-exec hutch exec fds /bin/true &
+# The binary itself, not the hutch function: $! must be its PID.
+HUTCH_TEST_PAUSE_AT=program-exec /bin/hutch --root "$ROOT" exec fds /bin/true 2>/run/exec.err &
 execer=$!
-wait_for grep -q . "/proc/$execer/task/$execer/children" || fail "fds: exec made no process"
+wait_for grep -q . "/proc/$execer/task/$execer/children" ||
+    fail "fds: exec made no process: $(cat /run/exec.err)"
 child=$(cut -d' ' -f1 "/proc/$execer/task/$execer/children")
-wait_for stopped "$child" || fail "fds: the exec'd process never stopped before its execve"
+wait_for stopped "$child" ||
+    fail "fds: the exec'd process $child never stopped before its execve: $(cat /run/exec.err)"
 no_dir_fds "$child" "exec"
 kill -CONT "$child"
 wait "$execer" || fail "fds: exec of /bin/true failed"
