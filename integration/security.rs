@@ -1242,3 +1242,257 @@ fn spec_never_writes_through_a_planted_symlink() {
     );
     assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
 }
+
+// --- The program exec'd is the one checked, with no runtime fd open (issue 15 item 2) ---
+
+/// A rootfs copy with `/x/sh`, busybox (it runs as `sh` by its name): a
+/// copy, or with `link` a symlink to it as in most images; and `/y`, a
+/// script that says SWAPPED. The attacks below put a symlink to `/y` where
+/// `/x/sh` was once hutch has checked it.
+fn swappable_rootfs(link: bool) -> RootfsCopy {
+    let rootfs = RootfsCopy::new();
+    let prog = rootfs.path().join("x/sh");
+    fs::create_dir(rootfs.path().join("x")).unwrap();
+    if link {
+        std::os::unix::fs::symlink("/bin/busybox", &prog).unwrap();
+    } else {
+        fs::copy(rootfs.path().join("bin/busybox"), &prog).unwrap();
+    }
+    fs::write(rootfs.path().join("y"), "#!/bin/sh\necho SWAPPED\n").unwrap();
+    fs::set_permissions(rootfs.path().join("y"), fs::Permissions::from_mode(0o755)).unwrap();
+    rootfs
+}
+
+/// Replace `/x/sh` of `rootfs` by a symlink to `/y`.
+fn swap_program(rootfs: &Path) {
+    let prog = rootfs.join("x/sh");
+    fs::remove_file(&prog).unwrap();
+    std::os::unix::fs::symlink("/y", &prog).unwrap();
+}
+
+/// SIGCONT to `pid`.
+fn resume(pid: i32) {
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGCONT,
+    );
+}
+
+/// A startContainer hook runs container code after `create` checked
+/// `args[0]` and before the init's execve: it swaps the program for a
+/// symlink (to a script here; to `/proc/self/fd/N` of a runtime fd in runc
+/// CVE-2024-21626). What runs must be what was checked.
+#[test]
+fn a_program_swapped_by_a_start_container_hook_is_not_run() {
+    for link in [false, true] {
+        swapped_by_a_hook(link);
+    }
+}
+
+fn swapped_by_a_hook(link: bool) {
+    let env = Env::new("hookswap");
+    let rootfs = swappable_rootfs(link);
+    let mut config = spec(&["/x/sh", "-c", "echo ORIGINAL"]);
+    with_rootfs(&mut config, rootfs.path());
+    config["hooks"] = json!({"startContainer": [{
+        "path": "/bin/sh",
+        "args": ["sh", "-c", "rm /x/sh && ln -s /y /x/sh"],
+    }]});
+    let bundle = Bundle::new(&config);
+    let c = env.create(&env.id(), &bundle);
+    env.start(&c.id).ok();
+    env.wait_status(&c.id, "stopped");
+    assert!(
+        fs::symlink_metadata(rootfs.path().join("x/sh"))
+            .unwrap()
+            .is_symlink(),
+        "the hook did not run"
+    );
+    let out = c.output();
+    assert!(
+        out.contains("ORIGINAL") && !out.contains("SWAPPED"),
+        "the init exec'd the swapped program (/x/sh a symlink: {link}): {out:?}"
+    );
+}
+
+/// During `exec`, any process of the container can swap the program between
+/// hutch's check and its execve. The debug build stops the exec'd process
+/// right before its execve (HUTCH_TEST_PAUSE_AT=program-exec); the swap
+/// happens there.
+#[test]
+fn a_program_swapped_during_exec_is_not_run() {
+    for link in [false, true] {
+        swapped_during_exec(link);
+    }
+}
+
+fn swapped_during_exec(link: bool) {
+    let env = Env::new("execswap");
+    let rootfs = swappable_rootfs(link);
+    let mut config = sh("exec sleep 1000");
+    with_rootfs(&mut config, rootfs.path());
+    let (c, _b) = env.run_container(&config);
+    let scratch = TempDir::new("execswap");
+    let mut cmd = env.command(&["exec", &c.id, "/x/sh", "-c", "echo ORIGINAL"]);
+    cmd.env("HUTCH_TEST_PAUSE_AT", "program-exec")
+        .stdin(std::process::Stdio::null())
+        .stdout(fs::File::create(scratch.path().join("out")).unwrap())
+        .stderr(fs::File::create(scratch.path().join("err")).unwrap());
+    let mut exec = cmd.spawn().unwrap();
+    let child = wait_stopped_child(exec.id());
+    if child.is_some() {
+        swap_program(rootfs.path());
+    }
+    if let Some(pid) = child {
+        resume(pid);
+    }
+    let status = run_bounded_child(&mut exec);
+    assert!(
+        child.is_some(),
+        "the exec'd process never reached its pause point (release build?)"
+    );
+    let out = fs::read_to_string(scratch.path().join("out")).unwrap();
+    let err = fs::read_to_string(scratch.path().join("err")).unwrap();
+    assert!(
+        status.success() && out.contains("ORIGINAL") && !out.contains("SWAPPED"),
+        "exec ran the swapped program or failed (/x/sh a symlink: {link}, {status}): {out:?} {err:?}"
+    );
+}
+
+/// Wait up to 20 s for a spawned runtime command.
+fn run_bounded_child(child: &mut std::process::Child) -> std::process::ExitStatus {
+    let mut status = None;
+    poll(std::time::Duration::from_secs(20), || {
+        status = child.try_wait().unwrap();
+        status.is_some()
+    });
+    match status {
+        Some(s) => s,
+        None => {
+            let _ = child.kill();
+            child.wait().unwrap()
+        }
+    }
+}
+
+/// What the fds ≥ 3 of a process stopped right before its execve are: each
+/// must be the program's own file or its directory in the rootfs (`program`,
+/// by device and inode), a socket (hutch's channel) or, for the init, its
+/// error file in the state directory (regular, not executable). Anything
+/// else is a runtime fd that the kernel would still walk through when it
+/// resolves the program's interpreter by path (`#!/proc/self/fd/N/..`,
+/// PT_INTERP), close-on-exec or not.
+fn assert_only_expected_fds(pid: i32, program: &Path, state_dir: Option<&Path>) {
+    let ours = [dev_ino(program), dev_ino(program.parent().unwrap())];
+    let errlog = state_dir.map(|d| dev_ino(&d.join("init.err")));
+    for fd in fds_of(pid).into_iter().filter(|&fd| fd >= 3) {
+        let link = format!("/proc/{pid}/fd/{fd}");
+        let target = fs::read_link(&link).unwrap_or_default();
+        if target.to_string_lossy().starts_with("socket:") {
+            continue;
+        }
+        let st = fs::metadata(&link).unwrap_or_else(|e| panic!("stat {link}: {e}"));
+        let id = (st.dev(), st.ino());
+        assert!(
+            ours.contains(&id) || Some(id) == errlog && st.is_file() && st.mode() & 0o111 == 0,
+            "fd {fd} of pid {pid} is open at its execve: {target:?} (a directory: {})",
+            st.is_dir()
+        );
+    }
+}
+
+#[test]
+fn no_runtime_fd_is_open_when_the_program_is_exec_d() {
+    let env = Env::new("execfds");
+    let rootfs = swappable_rootfs(false);
+    let program = rootfs.path().join("x/sh");
+    // No PID namespace: its init would ignore its own SIGSTOP.
+    let mut config = spec(&["/x/sh", "-c", "exec sleep 1000"]);
+    with_rootfs(&mut config, rootfs.path());
+    let namespaces = config["linux"]["namespaces"].as_array_mut().unwrap();
+    namespaces.retain(|n| n["type"] != "pid");
+    let bundle = Bundle::new(&config);
+    let id = env.id();
+    let scratch = TempDir::new("execfds");
+    let mut cmd = env.command(&["create", "--bundle", bundle.arg(), &id]);
+    cmd.env("HUTCH_TEST_PAUSE_AT", "program-exec")
+        .stdin(std::process::Stdio::null())
+        .stdout(fs::File::create(scratch.path().join("out")).unwrap())
+        .stderr(fs::File::create(scratch.path().join("err")).unwrap());
+    let mut create = cmd.spawn().unwrap();
+    assert!(run_bounded_child(&mut create).success(), "create failed");
+    env.track(&id);
+    let init = env.pid(&id);
+    env.start(&id).ok();
+    let paused = poll(WAIT, || proc_state(init) == Some('T'));
+    if paused {
+        assert_only_expected_fds(init, &program, Some(&env.state_dir(&id)));
+        resume(init);
+    }
+    assert!(
+        paused,
+        "the init never reached its pause point (release build?)"
+    );
+    env.wait_status(&id, "running");
+
+    // And a process exec'd into it.
+    let mut cmd = env.command(&["exec", &id, "/x/sh", "-c", "true"]);
+    cmd.env("HUTCH_TEST_PAUSE_AT", "program-exec")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut exec = cmd.spawn().unwrap();
+    let child = wait_stopped_child(exec.id());
+    if let Some(pid) = child {
+        assert_only_expected_fds(pid, &program, None);
+        resume(pid);
+    }
+    let status = run_bounded_child(&mut exec);
+    assert!(
+        child.is_some(),
+        "the exec'd process never reached its pause point (release build?)"
+    );
+    assert!(status.success(), "exec failed: {status}");
+    env.delete_force(&id).ok();
+    env.assert_gone(&id);
+}
+
+/// Exec'd through the directory it was found in, a program still looks as
+/// it would exec'd by path: a symlinked applet's comm is its own name, and
+/// a script gets its path as $0 (run by path once the kernel refuses it
+/// through a close-on-exec fd).
+#[test]
+fn programs_keep_their_comm_and_scripts_their_path() {
+    let env = Env::new("progname");
+    let rootfs = swappable_rootfs(true);
+    fs::write(
+        rootfs.path().join("x/script"),
+        "#!/bin/sh\necho \"zero=$0 comm=$(cat /proc/$$/comm) args=$*\"\n",
+    )
+    .unwrap();
+    fs::set_permissions(
+        rootfs.path().join("x/script"),
+        fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    let mut config = spec(&["/x/script", "a", "b"]);
+    with_rootfs(&mut config, rootfs.path());
+    let (c, _b) = env.run_container(&config);
+    env.wait_status(&c.id, "stopped");
+    assert_eq!(c.output(), "zero=/x/script comm=script args=a b\n");
+    let mut config = sh("exec sleep 1000");
+    with_rootfs(&mut config, rootfs.path());
+    let (c, _b) = env.run_container(&config);
+    let out = env
+        .run(&[
+            "exec",
+            &c.id,
+            "/x/sh",
+            "-c",
+            "cat /proc/1/comm; read c </proc/$$/comm; echo $c",
+        ])
+        .ok();
+    assert_eq!(out.stdout, "sleep\nsh\n");
+    let out = env.run(&["exec", &c.id, "/x/script", "c"]).ok();
+    assert_eq!(out.stdout, "zero=/x/script comm=script args=c\n");
+}

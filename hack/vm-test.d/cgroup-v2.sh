@@ -331,6 +331,46 @@ ok "ns: /sys/fs/cgroup is cgroup2, read-only, rooted at its cgroup"
 bundle into '{ "unified": { "pids.max": "0" } }' '["true"]'
 refused into "clone3" "pids.max"
 
+# --- no runtime fd is open at the program's execve ------------------------------------
+# The init and exec'd processes are cloned into the cgroup through an fd of its
+# directory, a host directory: it must be closed before anything of the
+# container runs, since a shebang or PT_INTERP of /proc/self/fd/N/.. is
+# resolved while close-on-exec fds are still open. The debug build stops
+# each right before its execve (HUTCH_TEST_PAUSE_AT=program-exec); the only
+# directory it may hold then is the program's own, /bin of the rootfs. No PID
+# namespace: its init would ignore its own SIGSTOP.
+# no_dir_fds PID WHO: fail if PID holds a directory fd other than /bin's.
+no_dir_fds() {
+    bin=$(stat -L -c %d:%i "$ROOTFS/bin")
+    for f in /proc/$1/fd/*; do
+        [ -d "$f" ] || continue
+        [ "$(stat -L -c %d:%i "$f")" = "$bin" ] && continue
+        fail "$2: fd ${f##*/} open at the execve is a directory: $(readlink "$f")"
+    done
+    ok "$2: no runtime directory fd at the execve"
+}
+stopped() { grep -q '^State:.*T' "/proc/$1/status"; }
+bundle fds '{}' '["/bin/sleep", "1000"]'
+sed -i 's/{ "type": "pid" }, //' "$BUNDLES/fds/config.json"
+HUTCH_TEST_PAUSE_AT=program-exec hutch create -b "$BUNDLES/fds" fds || fail "create fds"
+pid=$(state_field fds pid)
+hutch start fds || fail "start fds"
+wait_for stopped "$pid" || fail "fds: the init never stopped before its execve (a release build?)"
+no_dir_fds "$pid" "init"
+kill -CONT "$pid"
+# The binary itself, not the hutch function: $! must be its PID.
+HUTCH_TEST_PAUSE_AT=program-exec /bin/hutch --root "$ROOT" exec fds /bin/true 2>/run/exec.err &
+execer=$!
+wait_for grep -q . "/proc/$execer/task/$execer/children" ||
+    fail "fds: exec made no process: $(cat /run/exec.err)"
+child=$(cut -d' ' -f1 "/proc/$execer/task/$execer/children")
+wait_for stopped "$child" ||
+    fail "fds: the exec'd process $child never stopped before its execve: $(cat /run/exec.err)"
+no_dir_fds "$child" "exec"
+kill -CONT "$child"
+wait "$execer" || fail "fds: exec of /bin/true failed"
+hutch delete --force fds || fail "delete --force fds"
+
 # --- bad values: a clear error and nothing left behind -------------------------------
 bundle bad-cpus '{ "cpu": { "cpus": "7-99" } }' '["true"]'
 refused bad-cpus linux.resources.cpu.cpus "does not exist"

@@ -230,6 +230,14 @@ pub fn open_no_magiclinks(path: &Path) -> nix::Result<OwnedFd> {
     openat2(nix::fcntl::AT_FDCWD, path, how)
 }
 
+/// `open_no_magiclinks`, relative to `dir`.
+pub fn open_no_magiclinks_at(dir: &OwnedFd, path: &Path) -> nix::Result<OwnedFd> {
+    let how = OpenHow::new()
+        .flags(OFlag::O_PATH | OFlag::O_CLOEXEC)
+        .resolve(ResolveFlag::RESOLVE_NO_MAGICLINKS);
+    openat2(dir.as_fd(), path, how)
+}
+
 /// The path through which syscalls that take paths reach what `fd` refers to.
 pub fn fd_path(fd: &OwnedFd) -> String {
     format!("/proc/self/fd/{}", fd.as_raw_fd())

@@ -97,18 +97,33 @@ pub fn pidfd_send_signal(pidfd: BorrowedFd<'_>, sig: i32) -> Result<(), Errno> {
     Ok(())
 }
 
-/// Mark every fd past stdio and the `preserved` ones after it close-on-exec,
-/// so nothing of the runtime leaks into the container's program. A count
-/// beyond the last fd number (`--preserve-fds 4294967295`) keeps them all.
-pub fn cloexec_past_preserved(preserved: u32) -> Result<(), Errno> {
-    const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
-    let first = 3u32.saturating_add(preserved);
-    // SAFETY: close_range with the CLOEXEC flag only changes fd flags.
-    let ret = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) };
-    if ret < 0 {
-        return Err(Errno::last());
+/// Close every fd from `first` on but those in `keep` (sorted in place;
+/// negative entries ignored). Unlike close-on-exec this takes effect now:
+/// an execve resolves the interpreter of a script or an ELF while the
+/// close-on-exec fds are still open.
+pub fn close_from_except(first: u32, keep: &mut [RawFd]) -> Result<(), Errno> {
+    let close_range = |lo: u32, hi: u32| {
+        // SAFETY: close_range only closes fds; nothing of ours in [lo, hi] is
+        // used after this (the callers exec or exit).
+        let ret = unsafe { libc::syscall(libc::SYS_close_range, lo, hi, 0u32) };
+        if ret < 0 {
+            return Err(Errno::last());
+        }
+        Ok(())
+    };
+    keep.sort_unstable();
+    let mut lo = first;
+    for &k in keep.iter() {
+        let Ok(k) = u32::try_from(k) else { continue };
+        if k < lo {
+            continue;
+        }
+        if k > lo {
+            close_range(lo, k - 1)?;
+        }
+        lo = k.saturating_add(1);
     }
-    Ok(())
+    close_range(lo, u32::MAX)
 }
 
 /// _exit(2): leave the forked child without running the parent's atexit

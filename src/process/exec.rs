@@ -6,11 +6,12 @@ use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd};
 
 use nix::sched::{setns, CloneFlags};
-use nix::unistd::{execve, setsid};
+use nix::unistd::setsid;
 use oci_spec::runtime::{LinuxPersonality, Process};
 
 use super::channel::{self, Channel, Message};
-use super::init::{cstring, find_program, load_seccomp};
+use super::init::{cstring, load_seccomp};
+use super::program::Program;
 use super::terminal;
 use crate::error::{Context, Error, Result};
 use crate::linux::capabilities::CapPlan;
@@ -126,6 +127,11 @@ pub fn spawn(e: ExecSpec<'_>) -> Result<(i32, OwnedFd)> {
             for fd in e.close {
                 let _ = nix::unistd::close(*fd);
             }
+            // The cgroup v2 directory we were cloned into: a host directory,
+            // which `/proc/self/fd/N/..` would walk out of (runc CVE-2024-21626).
+            if let Some(fd) = cgroup_fd {
+                let _ = nix::unistd::close(fd);
+            }
             let joined = crate::cgroups::join_self(&v1_tasks);
             drop(v1_tasks);
             if let Err(err) = joined.and_then(|()| {
@@ -203,8 +209,7 @@ fn child(
         .and_then(|a| a.first())
         .map(String::as_str)
         .unwrap_or("");
-    let path = find_program(arg0, p.env().as_deref().unwrap_or(&[]))?;
-    let path = cstring(&path.to_string_lossy())?;
+    let program = Program::find(arg0, p.env().as_deref().unwrap_or(&[]))?;
     if let Some(limits) = p.rlimits() {
         rlimits::apply(limits)?;
     }
@@ -233,8 +238,14 @@ fn child(
         memory_policy::apply(m)?;
     }
     let nnp = p.no_new_privileges().unwrap_or(false);
-    // Before an early filter: older profiles deny close_range.
-    sys::cloexec_past_preserved(e.preserve_fds).context("close_range(CLOEXEC)")?;
+    // Closed now, not at execve: the kernel resolves a script's interpreter
+    // or an ELF's PT_INTERP (`/proc/self/fd/N/..`) while close-on-exec fds
+    // are still open. Before an early filter: older profiles deny close_range.
+    let [d, f] = program.fds();
+    let mut keep = [chan.raw_fd(), d, f];
+    sys::close_from_except(3u32.saturating_add(e.preserve_fds), &mut keep)
+        .context("close_range of the runtime's fds")?;
+    crate::testpoint::pause_at("program-exec");
     let at = e
         .seccomp
         .map(|f| (f, f.load_at(nnp, p.user().uid(), e.caps)));
@@ -255,6 +266,5 @@ fn child(
     if let Some((f, LoadAt::AfterDrop | LoadAt::BeforeExecve)) = at {
         load_seccomp(f, chan)?;
     }
-    execve(&path, argv, env).with_context(|| format!("exec {arg0:?}"))?;
-    Ok(())
+    Err(program.exec(argv, env))
 }

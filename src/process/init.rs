@@ -6,14 +6,13 @@
 use std::ffi::CString;
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::{OwnedFd, RawFd};
-use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use nix::sched::{unshare, CloneFlags};
-use nix::unistd::{execve, sethostname, setsid};
+use nix::unistd::{sethostname, setsid};
 
 use super::channel::{Channel, Message};
+use super::program::Program;
 use super::terminal;
 use crate::bail;
 use crate::error::{Context, Error, Result};
@@ -33,8 +32,9 @@ pub struct Init<'a> {
     pub caps: Option<&'a CapPlan>,
     pub chan: Channel,
     /// The exec fifo, opened O_RDWR by the parent: reading it blocks until
-    /// `start` writes a byte.
-    pub fifo: File,
+    /// `start` writes a byte. A host file: closed before anything of the
+    /// container's runs in the init.
+    pub fifo: Option<File>,
     /// fds the child must close at once (the state directory lock: an flock is
     /// held as long as any fd of it is open, and it must die with `create`).
     pub close: Vec<RawFd>,
@@ -63,11 +63,12 @@ pub struct Init<'a> {
 }
 
 /// Run the init; never returns.
-pub fn run(init: Init<'_>) -> ! {
+pub fn run(mut init: Init<'_>) -> ! {
     for fd in &init.close {
         let _ = nix::unistd::close(*fd);
     }
-    let prog = match setup(&init) {
+    let fifo = init.fifo.take();
+    let prog = match setup(&init, fifo.as_ref()) {
         Ok(p) => p,
         Err(e) => {
             let _ = init.chan.send(&Message::Failed(e.to_string()));
@@ -75,23 +76,21 @@ pub fn run(init: Init<'_>) -> ! {
         }
     };
     // From here on the parent has returned: errors can only go to stderr.
-    if let Err(e) = wait_and_exec(&init, prog) {
-        let _ = (&init.errlog).write_all(e.to_string().as_bytes());
-        eprintln!("hutch init: {e}");
-        sys::exit_now(127);
-    }
+    let e = wait_and_exec(&init, fifo, prog);
+    let _ = (&init.errlog).write_all(e.to_string().as_bytes());
+    eprintln!("hutch init: {e}");
     sys::exit_now(127)
 }
 
-struct Program {
+struct Prepared {
     /// `run` started us along with recording the state: no exec fifo to wait on.
     started: bool,
-    path: CString,
+    program: Program,
     argv: Vec<CString>,
     env: Vec<CString>,
 }
 
-fn setup(init: &Init<'_>) -> Result<Program> {
+fn setup(init: &Init<'_>, fifo: Option<&File>) -> Result<Prepared> {
     let spec = &init.cfg.spec;
     // With a new user namespace, nothing happens in here before the parent
     // has written our id maps (nor before it moved linux.netDevices in).
@@ -208,7 +207,7 @@ fn setup(init: &Init<'_>) -> Result<Program> {
         .collect::<Result<_>>()?;
     let args = process.args().as_deref().unwrap_or(&[]);
     let argv: Vec<CString> = args.iter().map(|a| cstring(a)).collect::<Result<_>>()?;
-    let path = find_program(&args[0], process.env().as_deref().unwrap_or(&[]))?;
+    let program = Program::find(&args[0], process.env().as_deref().unwrap_or(&[]))?;
 
     if let Some(limits) = process.rlimits() {
         rlimits::apply(limits)?;
@@ -245,7 +244,7 @@ fn setup(init: &Init<'_>) -> Result<Program> {
     // have handed its fd to the agent by then (config-linux.md); the drop
     // of privileges around it with it.
     if init.seccomp.is_some_and(|f| f.listener().is_some()) {
-        drop_privileges(init, process)?;
+        drop_privileges(init, process, &[program.fds(), [fd_of(fifo), -1]].concat())?;
     }
     // From Ready on, `create` (or `run`) may exit: the init must outlive it.
     // A `create` killed from here on closes the channel we wait on.
@@ -256,10 +255,9 @@ fn setup(init: &Init<'_>) -> Result<Program> {
         Some(Message::Start) => true,
         _ => bail!("create went away before recording the container"),
     };
-    Ok(Program {
+    Ok(Prepared {
         started,
-        path: CString::new(path.as_os_str().as_bytes())
-            .map_err(|_| Error::new("NUL in program path"))?,
+        program,
         argv,
         env,
     })
@@ -285,28 +283,52 @@ fn enter_cgroup(init: &Init<'_>) -> Result<()> {
     Ok(())
 }
 
-fn wait_and_exec(init: &Init<'_>, prog: Program) -> Result<()> {
+/// Returns only on failure.
+fn wait_and_exec(init: &Init<'_>, fifo: Option<File>, prog: Prepared) -> Error {
     let spec = &init.cfg.spec;
-    let process = spec
-        .process()
-        .as_ref()
-        .ok_or_else(|| Error::new("process: missing"))?;
-    if init.seccomp.is_none_or(|f| f.listener().is_none()) {
-        drop_privileges(init, process)?;
+    let Some(process) = spec.process().as_ref() else {
+        return Error::new("process: missing");
+    };
+    let go = || -> Result<()> {
+        if init.seccomp.is_none_or(|f| f.listener().is_none()) {
+            drop_privileges(
+                init,
+                process,
+                &[prog.program.fds(), [fd_of(fifo.as_ref()), -1]].concat(),
+            )?;
+        }
+        if !prog.started {
+            if let Some(f) = &fifo {
+                wait_for_start(f)?;
+            }
+        }
+        Ok(())
+    };
+    if let Err(e) = go() {
+        return e;
     }
-    if !prog.started {
-        wait_for_start(&init.fifo)?;
-    }
+    // The last host file but init.errlog (kept to report a failed execve to
+    // `start`: a regular file, not executable, nothing to walk through).
+    drop(fifo);
+    crate::testpoint::pause_at("program-exec");
     // As the program's user, in its root, just before its execve.
-    run_hooks(init, Point::StartContainer, "created")?;
+    if let Err(e) = run_hooks(init, Point::StartContainer, "created") {
+        return e;
+    }
     sys::reset_signals();
     if let Some(f) = init.seccomp {
         if load_at(f, process, init.caps) == LoadAt::BeforeExecve {
-            load_seccomp(f, &init.chan)?;
+            if let Err(e) = load_seccomp(f, &init.chan) {
+                return e;
+            }
         }
     }
-    execve(&prog.path, &prog.argv, &prog.env).with_context(|| format!("exec {:?}", prog.path))?;
-    Ok(())
+    prog.program.exec(&prog.argv, &prog.env)
+}
+
+/// The raw fd of an optional file, -1 (no fd) without one.
+fn fd_of(f: Option<&File>) -> RawFd {
+    f.map_or(-1, |f| f.as_raw_fd())
 }
 
 /// Block until `start` writes its byte to the exec fifo.
@@ -327,13 +349,22 @@ fn load_at(f: &Filter, p: &oci_spec::runtime::Process, caps: Option<&CapPlan>) -
 }
 
 /// Become the program's user with its capabilities, and load the seccomp
-/// filter unless that is left for right before execve.
-fn drop_privileges(init: &Init<'_>, process: &oci_spec::runtime::Process) -> Result<()> {
+/// filter unless that is left for right before execve. `keep`: our own fds
+/// still needed until the execve (the program's, the exec fifo).
+fn drop_privileges(
+    init: &Init<'_>,
+    process: &oci_spec::runtime::Process,
+    keep: &[RawFd],
+) -> Result<()> {
     // Nothing of the runtime's past crosses into the program but stdio and the
-    // fds the caller asked to pass (--preserve-fds). Done before an early
-    // filter is loaded: older profiles (docker's, runtime-tools') deny
-    // close_range.
-    sys::cloexec_past_preserved(init.preserve_fds).context("close_range(CLOEXEC)")?;
+    // fds the caller asked to pass (--preserve-fds): the rest is closed now,
+    // not at execve, since the kernel resolves a script's interpreter or an
+    // ELF's PT_INTERP (`/proc/self/fd/N/..`) with close-on-exec fds still
+    // open. Done before an early filter is loaded: older profiles (docker's,
+    // runtime-tools') deny close_range.
+    let mut keep = [keep, &[init.chan.raw_fd(), init.errlog.as_raw_fd()]].concat();
+    sys::close_from_except(3u32.saturating_add(init.preserve_fds), &mut keep)
+        .context("close_range of the runtime's fds")?;
     let at = init.seccomp.map(|f| (f, load_at(f, process, init.caps)));
     if let Some((f, LoadAt::BeforeDrop)) = at {
         load_seccomp(f, &init.chan)?;
@@ -392,48 +423,4 @@ fn run_hooks(init: &Init<'_>, point: Point, status: &str) -> Result<()> {
 
 pub fn cstring(s: &str) -> Result<CString> {
     CString::new(s).map_err(|_| Error::new(format!("{s:?} contains a NUL byte")))
-}
-
-/// Resolve args[0] as execvp would, against the container's PATH, so a missing
-/// program fails `create`, not silently after `start`. The errors end as
-/// runc's do ("no such file or directory", "permission denied", "executable
-/// file not found in $PATH"): podman and docker map those words to the exit
-/// codes 127 and 126.
-pub fn find_program(arg0: &str, env: &[String]) -> Result<PathBuf> {
-    // Looked up without magic links: `/proc/self/fd/N/..` must not reach a
-    // host directory through an fd the runtime holds (runc CVE-2024-21626).
-    let mode = |p: &Path| {
-        resolve::open_no_magiclinks(p)
-            .and_then(|fd| nix::sys::stat::fstat(&fd))
-            .map(|st| st.st_mode)
-    };
-    let executable = |m: libc::mode_t| m & libc::S_IFMT == libc::S_IFREG && m & 0o111 != 0;
-    if arg0.contains('/') {
-        let p = PathBuf::from(arg0);
-        match mode(&p) {
-            Ok(m) if executable(m) => return Ok(p),
-            Ok(m) if m & libc::S_IFMT == libc::S_IFDIR => {
-                bail!("process.args[0] {arg0:?} is a directory, expected an executable file: permission denied")
-            }
-            Ok(m) if m & libc::S_IFMT == libc::S_IFREG => {
-                bail!("process.args[0] {arg0:?} is not executable (no x permission bit): permission denied")
-            }
-            Ok(_) => bail!("process.args[0] {arg0:?} is not a regular file: permission denied"),
-            Err(e) => bail!(
-                "process.args[0] {arg0:?} in the container: {}",
-                e.desc().to_lowercase()
-            ),
-        }
-    }
-    let path_var = env
-        .iter()
-        .find_map(|e| e.strip_prefix("PATH="))
-        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-    for dir in path_var.split(':').filter(|d| !d.is_empty()) {
-        let p = Path::new(dir).join(arg0);
-        if mode(&p).is_ok_and(executable) {
-            return Ok(p);
-        }
-    }
-    bail!("process.args[0] {arg0:?}: executable file not found in $PATH ({path_var})")
 }

@@ -4,6 +4,7 @@
 pub mod channel;
 pub mod exec;
 pub mod init;
+pub mod program;
 pub mod spawn;
 pub mod terminal;
 pub mod tty_proxy;

@@ -175,6 +175,9 @@ pub fn spawn(
     let (pid, pidfd) = match forked? {
         Forked::Child => {
             let mut close = vec![lock_fd, parent_end.raw_fd()];
+            // The cgroup v2 directory we were cloned into: a host directory,
+            // which `/proc/self/fd/N/..` would walk out of (runc CVE-2024-21626).
+            close.extend(opts.cgroup_fd);
             // The runtime's time namespace is not the container's business.
             close.extend(new_time.as_ref().map(|t| t.raw_fd()));
             init::run(Init {
@@ -182,7 +185,7 @@ pub fn spawn(
                 plan,
                 caps,
                 chan: child_end,
-                fifo,
+                fifo: Some(fifo),
                 close,
                 console: opts.console.as_ref(),
                 no_pivot: opts.no_pivot,
