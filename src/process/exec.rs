@@ -25,7 +25,7 @@ pub struct ExecSpec<'a> {
     pub init: &'a OwnedFd,
     pub init_pid: i32,
     pub process: &'a Process,
-    pub caps: Option<&'a CapPlan>,
+    pub caps: &'a CapPlan,
     pub seccomp: Option<&'a Filter>,
     /// The container's linux.personality, which its processes all share.
     pub personality: Option<&'a LinuxPersonality>,
@@ -235,19 +235,13 @@ fn child(
     let nnp = p.no_new_privileges().unwrap_or(false);
     // Before an early filter: older profiles deny close_range.
     sys::cloexec_past_preserved(e.preserve_fds).context("close_range(CLOEXEC)")?;
-    let at = e
-        .seccomp
-        .map(|f| (f, f.load_at(nnp, p.user().uid(), e.caps)));
+    let at = e.seccomp.map(|f| (f, f.load_at(nnp, e.caps)));
     if let Some((f, LoadAt::BeforeDrop)) = at {
         load_seccomp(f, chan)?;
     }
-    if let Some(caps) = e.caps {
-        caps.apply_bounding()?;
-    }
-    user::apply(p.user(), e.caps.is_some())?;
-    if let Some(caps) = e.caps {
-        caps.apply_rest()?;
-    }
+    e.caps.apply_bounding()?;
+    user::apply(p.user(), e.caps.keep_across_setuid(p.user().uid()))?;
+    e.caps.apply_rest()?;
     if nnp {
         nix::sys::prctl::set_no_new_privs().context("noNewPrivileges: prctl")?;
     }
