@@ -153,9 +153,7 @@ pub fn create_with_tty(
         let cg: &Cgroup = cgroup.insert(planned);
         let make = || -> Result<Vec<std::fs::File>> {
             cg.make()?;
-            if let Some(r) = resources {
-                cg.apply(r)?;
-            }
+            cg.apply_new(resources)?;
             cg.open_v1_tasks()
         };
         let before_clone = cg.made_before_clone();
