@@ -882,6 +882,11 @@ fn device_rules_deny_all_then_allow_a_list() {
         conf["linux"]["devices"] = json!([
             {"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11, "fileMode": 0o600}
         ]);
+        // Reading kmsg also wants CAP_SYSLOG (dmesg_restrict), which a
+        // config without capabilities no longer gets.
+        let syslog = json!(["CAP_SYSLOG"]);
+        conf["process"]["capabilities"] =
+            json!({"bounding": syslog, "effective": syslog, "permitted": syslog});
         let bundle = Bundle::new(&conf);
         let c = env.create(&id, &bundle);
         env.start(&id).ok();

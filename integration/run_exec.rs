@@ -848,6 +848,11 @@ fn tmpcopyup_fills_the_tmpfs_with_the_directory_underneath() {
         "destination": "/srv", "type": "tmpfs", "source": "tmpfs",
         "options": ["rw", "nosuid", "nodev", "tmpcopyup", "mode=755"]
     }));
+    // Root reads through sub/ (1234:5678, 0750) only with this capability,
+    // which a config without capabilities does not get.
+    let dac = json!(["CAP_DAC_OVERRIDE"]);
+    config["process"]["capabilities"] =
+        json!({"bounding": dac, "effective": dac, "permitted": dac});
     let (_, out) = run(&env, &config, &[]);
     assert_eq!(code(&out), 0, "{out:#?}");
     for line in [

@@ -1496,3 +1496,225 @@ fn programs_keep_their_comm_and_scripts_their_path() {
     let out = env.run(&["exec", &c.id, "/x/script", "c"]).ok();
     assert_eq!(out.stdout, "zero=/x/script comm=script args=c\n");
 }
+
+// --- Capabilities and devices default closed (issue 15 item 1) ---
+
+/// Shell: the five capability sets of the shell itself (read with builtins
+/// only, so no execve changes them) as `CapXxx=HEX` lines, then whether a
+/// program it runs can make a device node (CAP_MKNOD) in its /dev.
+const CAP_REPORT: &str = "while read -r k v; do case $k in Cap*) echo \"${k%:}=$v\";; esac; \
+    done </proc/self/status; \
+    if mknod /dev/hutch-null c 1 3 2>/dev/null; then echo mknod=ok; else echo mknod=refused; fi";
+
+const NO_CAPS: &str = "0000000000000000";
+
+/// The `key=value` lines of `out`.
+fn report(out: &str) -> std::collections::BTreeMap<String, String> {
+    out.lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Every set empty and no mknod, as runc gives.
+#[track_caller]
+fn assert_no_capability(out: &str, what: &str) {
+    let r = report(out);
+    for set in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
+        assert_eq!(
+            r.get(set).map(String::as_str),
+            Some(NO_CAPS),
+            "{what}: {set}; output {out:?}"
+        );
+    }
+    assert_eq!(
+        r.get("mknod").map(String::as_str),
+        Some("refused"),
+        "{what}: {out:?}"
+    );
+}
+
+/// The container's process as CAP_REPORT sees it.
+fn container_caps(env: &Env, config: &Value) -> String {
+    let mut config = config.clone();
+    config["process"]["args"] = json!(["sh", "-c", format!("{CAP_REPORT}; echo done")]);
+    let (c, _b) = env.run_container(&config);
+    c.wait_line("done")
+}
+
+/// No process.capabilities at all (bundles that predate them, hand-written
+/// configs): root in the container used to keep every capability, mknod
+/// and all. Now none, as in runc.
+#[test]
+fn caps_none_without_process_capabilities() {
+    let env = Env::new("capsabsent");
+    let config = sh("true");
+    assert!(config["process"].get("capabilities").is_none());
+    let out = container_caps(&env, &config);
+    assert_no_capability(&out, "no process.capabilities");
+}
+
+/// `"capabilities": {}` (podman --cap-drop ALL): an absent list is an empty
+/// set. The bounding set used to stay full, so root regained everything at
+/// execve.
+#[test]
+fn caps_none_with_an_empty_capabilities_object() {
+    let env = Env::new("capsempty");
+    let mut config = sh("true");
+    config["process"]["capabilities"] = json!({});
+    let out = container_caps(&env, &config);
+    assert_no_capability(&out, "capabilities {}");
+}
+
+/// Only effective and permitted listed: the bounding set is empty, so root's
+/// execve keeps nothing of them (as in runc), and above all not the rest.
+#[test]
+fn caps_bounding_empty_when_only_effective_and_permitted_are_listed() {
+    let env = Env::new("capsnobnd");
+    let mut config = sh("true");
+    config["process"]["capabilities"] = json!({
+        "effective": ["CAP_MKNOD", "CAP_KILL"],
+        "permitted": ["CAP_MKNOD", "CAP_KILL"],
+    });
+    let out = container_caps(&env, &config);
+    assert_eq!(
+        report(&out).get("CapBnd").map(String::as_str),
+        Some(NO_CAPS),
+        "{out:?}"
+    );
+    assert_no_capability(&out, "effective and permitted only");
+}
+
+/// An exec'd process: with a --process file without capabilities, and
+/// with the container's own process, it gets the container's sets (as
+/// runc), which are none when the config lists none; never all of them.
+#[test]
+fn caps_of_exec_follow_the_container_and_default_closed() {
+    let env = Env::new("capsexec");
+    let files = TempDir::new("capsexec");
+    let process = files.path().join("process.json");
+    fs::write(
+        &process,
+        json!({
+            "args": ["sh", "-c", CAP_REPORT],
+            "cwd": "/",
+            "user": {"uid": 0, "gid": 0},
+            "env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"],
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let process = process.to_str().unwrap();
+    let exec = |args: &[&str]| env.run(args).ok().stdout;
+
+    // A container without process.capabilities.
+    let (c, _b) = env.run_container(&spec(&["sleep", "1000"]));
+    env.wait_status(&c.id, "running");
+    let out = exec(&["exec", "--process", process, &c.id]);
+    assert_no_capability(&out, "exec --process without capabilities");
+    let out = exec(&["exec", &c.id, "sh", "-c", CAP_REPORT]);
+    assert_no_capability(&out, "exec of the container's process");
+    env.delete_force(&c.id).ok();
+
+    // A container with CAP_KILL (bit 5) only: so is the exec'd process.
+    let mut config = spec(&["sleep", "1000"]);
+    with_caps(&mut config, &["CAP_KILL"]);
+    let (c, _b) = env.run_container(&config);
+    env.wait_status(&c.id, "running");
+    let out = exec(&["exec", "--process", process, &c.id]);
+    let r = report(&out);
+    for set in ["CapPrm", "CapEff", "CapBnd"] {
+        assert_eq!(
+            r.get(set).map(String::as_str),
+            Some("0000000000000020"),
+            "{set}: {out:?}"
+        );
+    }
+    assert_eq!(
+        r.get("mknod").map(String::as_str),
+        Some("refused"),
+        "{out:?}"
+    );
+    env.delete_force(&c.id).ok();
+}
+
+/// No linux.resources.devices: a container that may make device nodes
+/// (CAP_MKNOD) can open the default devices (/dev/null) but not one it
+/// made for another: /dev/kmsg's c 1:11, or the host's console c 5:1
+/// (no longer in the default list, as in runc). Was "a *:* rwm". Both are
+/// opened for writing, which asks for no capability (reading kmsg wants
+/// CAP_SYSLOG): only the device cgroup can refuse.
+#[test]
+fn devices_outside_the_default_list_are_denied_without_device_rules() {
+    let env = Env::new("devclosed");
+    let script = "mknod /dev/hutch-kmsg c 1 11 && echo mknod=ok; \
+        mknod /dev/hutch-console c 5 1; \
+        e=$( (: >/dev/hutch-kmsg) 2>&1) && echo kmsg=open || echo \"kmsg=$e\"; \
+        e=$( (: >/dev/hutch-console) 2>&1) && echo console=open || echo \"console=$e\"; \
+        e=$( (echo x >/dev/null) 2>&1) && echo null=ok || echo \"null=$e\"; \
+        echo done";
+    let mut no_resources = sh(script);
+    with_caps(&mut no_resources, &["CAP_MKNOD"]);
+    let mut other_resources = no_resources.clone();
+    other_resources["linux"]["resources"] = json!({"pids": {"limit": 100}, "devices": []});
+    for (what, config) in [
+        ("no linux.resources", no_resources),
+        ("resources without devices", other_resources),
+    ] {
+        let (c, _b) = env.run_container(&config);
+        let out = c.wait_line("done");
+        let r = report(&out);
+        assert_eq!(
+            r.get("mknod").map(String::as_str),
+            Some("ok"),
+            "{what}: {out:?}"
+        );
+        assert_eq!(
+            r.get("null").map(String::as_str),
+            Some("ok"),
+            "{what}: {out:?}"
+        );
+        for dev in ["kmsg", "console"] {
+            let v = r.get(dev).cloned().unwrap_or_default();
+            assert!(
+                v.to_lowercase().contains("not permitted"),
+                "{what}: {dev} not refused with EPERM: {out:?}"
+            );
+        }
+        env.delete_force(&c.id).ok();
+    }
+}
+
+/// `update -r` with device rules that do not start with a rule for all
+/// devices: they replace the container's set, from a deny of everything
+/// again, rather than add to whatever the cgroup allowed (a fresh v1 cgroup
+/// allows all). kmsg gets opened for writing; the host's console stays shut.
+#[test]
+fn device_rules_from_update_start_from_deny_all_too() {
+    let env = Env::new("devupdate");
+    let mut config = sh(
+        "mknod /dev/hutch-kmsg c 1 11 && mknod /dev/hutch-console c 5 1 && \
+         echo ready; exec sleep 1000",
+    );
+    with_caps(&mut config, &["CAP_MKNOD"]);
+    let (c, _b) = env.run_container(&config);
+    c.wait_line("ready");
+    let opens = |dev: &str| {
+        env.run(&["exec", &c.id, "sh", "-c", &format!(": >/dev/{dev}")])
+            .status
+            .success()
+    };
+    assert!(!opens("hutch-kmsg"), "kmsg open before any rule");
+    let files = TempDir::new("devupdate");
+    let file = files.path().join("r.json");
+    let rules = json!({"devices": [
+        {"allow": true, "type": "c", "major": 1, "minor": 11, "access": "w"}
+    ]});
+    fs::write(&file, rules.to_string()).unwrap();
+    env.run(&["update", "-r", file.to_str().unwrap(), &c.id])
+        .ok();
+    assert!(opens("hutch-kmsg"), "update did not allow c 1:11 w");
+    assert!(!opens("hutch-console"), "update opened the host's console");
+    assert!(opens("null"), "update shut /dev/null");
+    env.delete_force(&c.id).ok();
+}

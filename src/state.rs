@@ -52,6 +52,10 @@ pub struct State {
     /// bundle must not change the container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hooks: Option<oci_spec::runtime::Hooks>,
+    /// process.capabilities as it was at create: what an `exec --process`
+    /// without capabilities gets, as in runc (none: no capability).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capabilities: Option<oci_spec::runtime::LinuxCapabilities>,
     /// linux.seccomp as it was at create, for processes `exec` adds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,

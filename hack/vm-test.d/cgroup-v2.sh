@@ -371,6 +371,24 @@ kill -CONT "$child"
 wait "$execer" || fail "fds: exec of /bin/true failed"
 hutch delete --force fds || fail "delete --force fds"
 
+# --- devices default closed (issue 15 item 1) ----------------------------------------
+# No linux.resources at all, CAP_MKNOD given: the eBPF program still denies
+# every device but runc's defaults. The container makes a node for /dev/kmsg
+# (c 1:11), which it may not open (for writing: no capability needed, only
+# the device program can refuse); /dev/null it may.
+bundle devs '{}' '["sh", "-c", "mknod /dev/hk c 1 11 && echo mknod=ok; e=$( (: >/dev/hk) 2>&1) && echo kmsg=open || echo kmsg=$e; e=$( (echo x >/dev/null) 2>&1) && echo null=ok || echo null=$e"]'
+sed -i -e '/"resources":/d' \
+    -e 's#"cwd": "/"#"cwd": "/", "capabilities": { "bounding": ["CAP_MKNOD"], "effective": ["CAP_MKNOD"], "permitted": ["CAP_MKNOD"] }#' \
+    "$BUNDLES/devs/config.json"
+out=$(hutch run -b "$BUNDLES/devs" devs 2>&1) || fail "run devs: $out"
+echo "$out" | sed 's/^/  devs| /'
+echo "$out" | grep -qx "mknod=ok" || fail "devs: mknod of c 1 11 failed with CAP_MKNOD"
+echo "$out" | grep -q "^kmsg=.*not permitted" || fail "devs: /dev/kmsg (c 1:11) not refused with EPERM"
+ok "devs: c 1:11 refused without device rules"
+echo "$out" | grep -qx "null=ok" || fail "devs: /dev/null not writable"
+ok "devs: /dev/null still open"
+[ ! -e "$CG/vmtest/devs" ] || fail "$CG/vmtest/devs left after run"
+
 # --- bad values: a clear error and nothing left behind -------------------------------
 bundle bad-cpus '{ "cpu": { "cpus": "7-99" } }' '["true"]'
 refused bad-cpus linux.resources.cpu.cpus "does not exist"

@@ -1,6 +1,8 @@
 //! `linux.resources.devices` worked through as the cgroup v1 devices
 //! controller works through devices.allow and devices.deny: a default (allow
-//! or deny everything) and a list of exceptions to it. cgroup v2 has no such
+//! or deny everything) and a list of exceptions to it. Every container starts
+//! from denying every device, as in runc: a config without rules gets the
+//! default list only. cgroup v2 has no such
 //! files, so hutch computes the end state here and hands it to an eBPF
 //! program (devices_v2.rs); `validate` uses the same walk on v1 and v2 to
 //! refuse rule lists the kernel would silently read otherwise than written.
@@ -83,7 +85,15 @@ pub struct DeviceRules {
 }
 
 impl DeviceRules {
-    /// What a new cgroup starts from, below an unrestricted parent.
+    /// What a rule list is applied to: no device at all.
+    fn deny_all() -> DeviceRules {
+        DeviceRules {
+            default_allow: false,
+            exceptions: Vec::new(),
+        }
+    }
+
+    #[cfg(test)]
     fn allow_all() -> DeviceRules {
         DeviceRules {
             default_allow: true,
@@ -192,10 +202,11 @@ fn target(r: &LinuxDeviceCgroup) -> std::result::Result<Target, String> {
     }))
 }
 
-/// The state `rules` leave a new cgroup in, hutch's default rules applied
-/// after them (as runc adds its own), each rule's error naming its index.
+/// The state `rules` leave, applied after a deny of every device and before
+/// hutch's default rules (as runc does both), each rule's error naming its
+/// index.
 pub fn compute(rules: &[LinuxDeviceCgroup]) -> Result<DeviceRules> {
-    let mut state = DeviceRules::allow_all();
+    let mut state = DeviceRules::deny_all();
     for (i, r) in rules.iter().enumerate() {
         let t = target(r).map_err(|e| format!("linux.resources.devices[{i}].{e}"));
         let t = match t {
@@ -234,6 +245,33 @@ mod tests {
 
     fn rules(json: &str) -> Vec<LinuxDeviceCgroup> {
         serde_json::from_str(json).expect("rules json")
+    }
+
+    /// No rules: the default list and nothing else, as in runc.
+    #[test]
+    fn no_rules_leave_only_the_defaults() {
+        let s = compute(&[]).unwrap();
+        assert!(!s.default_allow);
+        for (major, minor) in [
+            (1, 3),
+            (1, 5),
+            (1, 7),
+            (1, 8),
+            (1, 9),
+            (5, 0),
+            (5, 2),
+            (10, 200),
+        ] {
+            assert!(s.allows(Kind::Char, major, minor, ALL), "c {major}:{minor}");
+        }
+        assert!(s.allows(Kind::Char, 136, 7, READ | WRITE));
+        assert!(s.allows(Kind::Block, 8, 0, MKNOD));
+        assert!(s.allows(Kind::Char, 1, 11, MKNOD));
+        // kmsg, mem, the host's console, a disk.
+        assert!(!s.allows(Kind::Char, 1, 11, READ));
+        assert!(!s.allows(Kind::Char, 1, 1, READ));
+        assert!(!s.allows(Kind::Char, 5, 1, WRITE));
+        assert!(!s.allows(Kind::Block, 8, 0, READ));
     }
 
     #[test]

@@ -23,7 +23,7 @@ use std::io::ErrorKind;
 use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use oci_spec::runtime::{LinuxResources, Spec};
+use oci_spec::runtime::{LinuxDeviceCgroup, LinuxResources, Spec};
 use serde::{Deserialize, Serialize};
 
 use crate::bail;
@@ -253,11 +253,37 @@ impl Cgroup {
             .or_else(|| self.dirs.first().map(|d| d.path.as_path()))
     }
 
-    /// Apply `linux.resources` (already validated).
+    /// A new container's `linux.resources` (already validated), and its
+    /// device rules even without any: every device but the default ones
+    /// is denied, as in runc.
+    pub fn apply_new(&self, r: Option<&LinuxResources>) -> Result<()> {
+        if let Some(r) = r {
+            self.apply_limits(r)?;
+        }
+        self.apply_devices(r.and_then(|r| r.devices().as_deref()).unwrap_or(&[]))
+    }
+
+    /// `update`: the limits `r` gives; device rules, if it has any, replace
+    /// the container's (from a deny of every device again, defaults after).
     pub fn apply(&self, r: &LinuxResources) -> Result<()> {
+        self.apply_limits(r)?;
+        match r.devices().as_deref().filter(|d| !d.is_empty()) {
+            Some(d) => self.apply_devices(d),
+            None => Ok(()),
+        }
+    }
+
+    fn apply_limits(&self, r: &LinuxResources) -> Result<()> {
         match self.version {
             Version::V1 => v1::apply(self, r),
             Version::V2 => v2::apply(self, r),
+        }
+    }
+
+    fn apply_devices(&self, rules: &[LinuxDeviceCgroup]) -> Result<()> {
+        match self.version {
+            Version::V1 => v1::apply_devices(self, rules),
+            Version::V2 => devices_v2::apply(self, rules),
         }
     }
 

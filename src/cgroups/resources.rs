@@ -9,20 +9,22 @@ use super::Version;
 use crate::bail;
 use crate::error::Result;
 
-/// Device rules every container gets after the config's own, as runc adds
-/// them: mknod of anything, and the devices hutch always creates in /dev.
+/// Device rules every container gets after the config's own, on top of a
+/// deny of every device, as runc (1.1) adds them: mknod of anything, the
+/// devices hutch always creates in /dev, ptys and /dev/net/tun. Not the
+/// host's console (c 5:1): /dev/console in a container is a pty.
 pub const DEFAULT_DEVICE_RULES: [(char, &str, &str, &str); 11] = [
     ('c', "*", "*", "m"),
     ('b', "*", "*", "m"),
-    ('c', "1", "3", "rwm"),   // null
-    ('c', "1", "5", "rwm"),   // zero
-    ('c', "1", "7", "rwm"),   // full
-    ('c', "1", "8", "rwm"),   // random
-    ('c', "1", "9", "rwm"),   // urandom
-    ('c', "5", "0", "rwm"),   // tty
-    ('c', "5", "1", "rwm"),   // console
-    ('c', "5", "2", "rwm"),   // ptmx
-    ('c', "136", "*", "rwm"), // pts
+    ('c', "1", "3", "rwm"),    // null
+    ('c', "1", "5", "rwm"),    // zero
+    ('c', "1", "7", "rwm"),    // full
+    ('c', "1", "8", "rwm"),    // random
+    ('c', "1", "9", "rwm"),    // urandom
+    ('c', "5", "0", "rwm"),    // tty
+    ('c', "5", "2", "rwm"),    // ptmx
+    ('c', "136", "*", "rwm"),  // pts
+    ('c', "10", "200", "rwm"), // net/tun
 ];
 
 /// "b 8:0 rwm" as devices.allow/deny take it.

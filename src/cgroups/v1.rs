@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use oci_spec::runtime::{LinuxDeviceCgroup, LinuxResources};
+use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
 
 use super::{join, mkdir_all, read_trim, write, Cgroup, Dir};
 use crate::bail;
@@ -335,15 +335,38 @@ pub fn apply(cg: &Cgroup, r: &LinuxResources) -> Result<()> {
             write(d, "rdma.max", &super::resources::rdma_line(dev, l), &field)?;
         }
     }
-    if let Some(devs) = r.devices().as_deref().filter(|d| !d.is_empty()) {
-        let d = need(cg, "devices", "linux.resources.devices")?;
-        for (i, rule) in devs.iter().enumerate() {
-            apply_device(d, rule, &format!("{F}.devices[{i}]"))?;
-        }
-        for (t, major, minor, access) in super::resources::DEFAULT_DEVICE_RULES {
-            let line = format!("{t} {major}:{minor} {access}");
-            write(d, "devices.allow", &line, "default device rules")?;
-        }
+    Ok(())
+}
+
+/// `rules` (already validated) after a deny of every device, then the
+/// default rules: what device_rules::compute works out.
+pub fn apply_devices(cg: &Cgroup, rules: &[LinuxDeviceCgroup]) -> Result<()> {
+    const F: &str = "linux.resources.devices";
+    let Some(d) = cg.dir("devices") else {
+        bail!(
+            "{F}: the devices cgroup controller is not mounted on this host, and every \
+             container needs it (with no rules, to deny all but the default devices)"
+        );
+    };
+    // A new cgroup allows every device. A list that starts with a rule
+    // for all devices (podman's and containerd's "deny a") resets it anyway.
+    let resets = rules
+        .first()
+        .is_some_and(|r| r.typ().unwrap_or(LinuxDeviceType::A) == LinuxDeviceType::A);
+    if !resets {
+        write(
+            d,
+            "devices.deny",
+            "a",
+            "linux.resources.devices (denying every device first)",
+        )?;
+    }
+    for (i, rule) in rules.iter().enumerate() {
+        apply_device(d, rule, &format!("{F}[{i}]"))?;
+    }
+    for (t, major, minor, access) in super::resources::DEFAULT_DEVICE_RULES {
+        let line = format!("{t} {major}:{minor} {access}");
+        write(d, "devices.allow", &line, "default device rules")?;
     }
     Ok(())
 }

@@ -310,9 +310,6 @@ pub fn apply(cg: &Cgroup, r: &LinuxResources) -> Result<()> {
             )?;
         }
     }
-    if let Some(devs) = r.devices().as_deref().filter(|d| !d.is_empty()) {
-        super::devices_v2::apply(cg, devs)?;
-    }
     if let Some(u) = r.unified() {
         let mut keys: Vec<&String> = u.keys().collect();
         keys.sort();

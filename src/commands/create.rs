@@ -153,9 +153,7 @@ pub fn create_with_tty(
         let cg: &Cgroup = cgroup.insert(planned);
         let make = || -> Result<Vec<std::fs::File>> {
             cg.make()?;
-            if let Some(r) = resources {
-                cg.apply(r)?;
-            }
+            cg.apply_new(resources)?;
             cg.open_v1_tasks()
         };
         let before_clone = cg.made_before_clone();
@@ -175,7 +173,7 @@ pub fn create_with_tty(
             seccomp_agent,
             idmapped: &idmapped,
         };
-        let child = spawn::spawn(&cfg, &plan, caps.as_ref(), &dir, dir.lock_fd(), opts)?;
+        let child = spawn::spawn(&cfg, &plan, &caps, &dir, dir.lock_fd(), opts)?;
         crate::testpoint::pause_at("rootfs-ready");
         let state = State {
             id: c.id.clone(),
@@ -189,6 +187,10 @@ pub fn create_with_tty(
             cgroup: Some(cg.clone()),
             hooks: spec.hooks().clone(),
             seccomp: spec.linux().as_ref().and_then(|l| l.seccomp().clone()),
+            capabilities: spec
+                .process()
+                .as_ref()
+                .and_then(|p| p.capabilities().clone()),
             personality: spec.linux().as_ref().and_then(|l| l.personality().clone()),
             memory_policy: spec
                 .linux()
@@ -232,19 +234,17 @@ pub fn create_with_tty(
 /// The checks of a config that need nothing but the config (and which
 /// namespaces the container will have): run before anything is created, and
 /// by the config fuzzer (src/fuzz.rs).
-pub fn check(spec: &Spec, has: impl Fn(LinuxNamespaceType) -> bool) -> Result<Option<CapPlan>> {
+pub fn check(spec: &Spec, has: impl Fn(LinuxNamespaceType) -> bool) -> Result<CapPlan> {
     sysctl::validate(spec, &has)?;
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
         mount_options::validate(i, m.options().as_deref().unwrap_or(&[]))?;
     }
     let process = spec.process().as_ref();
     let caps = capabilities::plan(process.and_then(|p| p.capabilities().as_ref()))?;
-    if let Some(c) = &caps {
-        // A user namespace (new or joined) gives the init every capability
-        // in it, whatever hutch holds.
-        if !has(LinuxNamespaceType::User) {
-            c.check_held()?;
-        }
+    // A user namespace (new or joined) gives the init every capability in
+    // it, whatever hutch holds.
+    if !has(LinuxNamespaceType::User) {
+        caps.check_held()?;
     }
     rlimits::validate(process.and_then(|p| p.rlimits().as_deref()).unwrap_or(&[]))?;
     idmap::check(spec, has(LinuxNamespaceType::User))?;

@@ -3,7 +3,7 @@
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 
-use oci_spec::runtime::{Capability, Process};
+use oci_spec::runtime::{Capability, LinuxCapabilities, Process};
 
 use super::Global;
 use crate::bail;
@@ -55,7 +55,14 @@ pub fn run(g: &Global, e: &Exec) -> Result<i32> {
     let process = build_process(&state.bundle, &state.config_digest, e)?;
     super::create::reject_unsupported_process(&process)?;
     crate::linux::user::check(process.user())?;
-    let caps = capabilities::plan(process.capabilities().as_ref())?;
+    // A --process without capabilities gets the container's, as in runc;
+    // a container without any gives none.
+    let caps = capabilities::plan(
+        process
+            .capabilities()
+            .as_ref()
+            .or(state.capabilities.as_ref()),
+    )?;
     rlimits::validate(process.rlimits().as_deref().unwrap_or(&[]))?;
     let affinity = super::create::check_process(&process)?;
     // The container's filter holds for every process in it.
@@ -107,7 +114,7 @@ pub fn run(g: &Global, e: &Exec) -> Result<i32> {
         init: &init,
         init_pid: state.init.pid,
         process: &process,
-        caps: caps.as_ref(),
+        caps: &caps,
         seccomp: filter.as_ref(),
         personality: state.personality.as_ref(),
         memory_policy: state.memory_policy.as_ref(),
@@ -205,7 +212,17 @@ fn build_process(bundle: &std::path::Path, digest: &str, e: &Exec) -> Result<Pro
         p.set_user(user);
     }
     if !e.caps.is_empty() {
-        let mut caps = p.capabilities().clone().unwrap_or_default();
+        // Added to the process's own sets; without any, to empty ones
+        // (LinuxCapabilities::default() is `spec`'s three).
+        let mut caps = p.capabilities().clone().unwrap_or_else(|| {
+            let mut none = LinuxCapabilities::default();
+            none.set_bounding(None);
+            none.set_effective(None);
+            none.set_permitted(None);
+            none.set_inheritable(None);
+            none.set_ambient(None);
+            none
+        });
         for name in &e.caps {
             let cap: Capability =
                 serde_json::from_value(serde_json::Value::String(name.clone()))

@@ -333,13 +333,8 @@ pub enum LoadAt {
 
 impl Filter {
     /// Where to load it, for a process with these settings.
-    pub fn load_at(&self, no_new_privs: bool, uid: u32, caps: Option<&CapPlan>) -> LoadAt {
-        let late = no_new_privs
-            || match caps {
-                Some(c) => c.effective_has(caps::Capability::CAP_SYS_ADMIN),
-                // Unchanged sets: root keeps everything, setuid to others clears them.
-                None => uid == 0,
-            };
+    pub fn load_at(&self, no_new_privs: bool, caps: &CapPlan) -> LoadAt {
+        let late = no_new_privs || caps.effective_has(caps::Capability::CAP_SYS_ADMIN);
         match (late, self.listener.is_some()) {
             (false, _) => LoadAt::BeforeDrop,
             (true, true) => LoadAt::AfterDrop,
@@ -490,9 +485,15 @@ mod tests {
         let l = f.listener().expect("a listener");
         assert_eq!(l.path, Path::new("/run/agent.sock"));
         assert_eq!(l.metadata.as_deref(), Some("m"));
-        assert_eq!(f.load_at(false, 0, None), LoadAt::AfterDrop);
-        assert_eq!(f.load_at(false, 1000, None), LoadAt::BeforeDrop);
-        assert_eq!(f.load_at(true, 1000, None), LoadAt::AfterDrop);
+        // Late, after the drop, for a program that keeps CAP_SYS_ADMIN or
+        // has no_new_privs; before it otherwise.
+        let none = CapPlan::default();
+        let caps: oci_spec::runtime::LinuxCapabilities =
+            serde_json::from_str(r#"{"effective": ["CAP_SYS_ADMIN"]}"#).expect("caps");
+        let admin = super::super::capabilities::plan(Some(&caps)).expect("plan");
+        assert_eq!(f.load_at(false, &admin), LoadAt::AfterDrop);
+        assert_eq!(f.load_at(false, &none), LoadAt::BeforeDrop);
+        assert_eq!(f.load_at(true, &none), LoadAt::AfterDrop);
         // Ignored when nothing notifies; nothing to hand over when every
         // notified name is unknown.
         for json in [
@@ -502,7 +503,7 @@ mod tests {
         ] {
             let f = build_json(json).expect("build");
             assert!(f.listener().is_none());
-            assert_eq!(f.load_at(false, 0, None), LoadAt::BeforeExecve);
+            assert_eq!(f.load_at(false, &admin), LoadAt::BeforeExecve);
         }
     }
 }

@@ -377,6 +377,28 @@ pub fn fsmount_new(ctx: BorrowedFd<'_>, attrs: u64) -> Result<OwnedFd, Errno> {
     Ok(unsafe { OwnedFd::from_raw_fd(ret as RawFd) })
 }
 
+/// prctl(PR_CAPBSET_READ): whether capability number `cap` is in the
+/// calling thread's bounding set; EINVAL past the kernel's last capability.
+pub fn capbset_read(cap: u32) -> Result<bool, Errno> {
+    // SAFETY: integer arguments only; no memory is passed.
+    let ret = unsafe { libc::prctl(libc::PR_CAPBSET_READ, libc::c_ulong::from(cap), 0, 0, 0) };
+    if ret < 0 {
+        return Err(Errno::last());
+    }
+    Ok(ret == 1)
+}
+
+/// prctl(PR_CAPBSET_DROP): take capability number `cap` out of the calling
+/// thread's bounding set (needs CAP_SETPCAP).
+pub fn capbset_drop(cap: u32) -> Result<(), Errno> {
+    // SAFETY: integer arguments only; no memory is passed.
+    let ret = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, libc::c_ulong::from(cap), 0, 0, 0) };
+    if ret < 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
+
 /// personality(2): set the execution domain; returns the previous one.
 pub fn personality(persona: libc::c_ulong) -> Result<i32, Errno> {
     // SAFETY: an integer argument only; no memory is passed.

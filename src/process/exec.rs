@@ -26,7 +26,7 @@ pub struct ExecSpec<'a> {
     pub init: &'a OwnedFd,
     pub init_pid: i32,
     pub process: &'a Process,
-    pub caps: Option<&'a CapPlan>,
+    pub caps: &'a CapPlan,
     pub seccomp: Option<&'a Filter>,
     /// The container's linux.personality, which its processes all share.
     pub personality: Option<&'a LinuxPersonality>,
@@ -246,19 +246,13 @@ fn child(
     sys::close_from_except(3u32.saturating_add(e.preserve_fds), &mut keep)
         .context("close_range of the runtime's fds")?;
     crate::testpoint::pause_at("program-exec");
-    let at = e
-        .seccomp
-        .map(|f| (f, f.load_at(nnp, p.user().uid(), e.caps)));
+    let at = e.seccomp.map(|f| (f, f.load_at(nnp, e.caps)));
     if let Some((f, LoadAt::BeforeDrop)) = at {
         load_seccomp(f, chan)?;
     }
-    if let Some(caps) = e.caps {
-        caps.apply_bounding()?;
-    }
-    user::apply(p.user(), e.caps.is_some())?;
-    if let Some(caps) = e.caps {
-        caps.apply_rest()?;
-    }
+    e.caps.apply_bounding()?;
+    user::apply(p.user(), e.caps.keep_across_setuid(p.user().uid()))?;
+    e.caps.apply_rest()?;
     if nnp {
         nix::sys::prctl::set_no_new_privs().context("noNewPrivileges: prctl")?;
     }

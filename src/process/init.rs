@@ -29,7 +29,7 @@ use crate::spec::Config;
 pub struct Init<'a> {
     pub cfg: &'a Config,
     pub plan: &'a Plan,
-    pub caps: Option<&'a CapPlan>,
+    pub caps: &'a CapPlan,
     pub chan: Channel,
     /// The exec fifo, opened O_RDWR by the parent: reading it blocks until
     /// `start` writes a byte. A host file: closed before anything of the
@@ -344,8 +344,8 @@ fn wait_for_start(mut fifo: &File) -> Result<()> {
     }
 }
 
-fn load_at(f: &Filter, p: &oci_spec::runtime::Process, caps: Option<&CapPlan>) -> LoadAt {
-    f.load_at(p.no_new_privileges().unwrap_or(false), p.user().uid(), caps)
+fn load_at(f: &Filter, p: &oci_spec::runtime::Process, caps: &CapPlan) -> LoadAt {
+    f.load_at(p.no_new_privileges().unwrap_or(false), caps)
 }
 
 /// Become the program's user with its capabilities, and load the seccomp
@@ -369,13 +369,12 @@ fn drop_privileges(
     if let Some((f, LoadAt::BeforeDrop)) = at {
         load_seccomp(f, &init.chan)?;
     }
-    if let Some(caps) = init.caps {
-        caps.apply_bounding()?;
-    }
-    user::apply(process.user(), init.caps.is_some())?;
-    if let Some(caps) = init.caps {
-        caps.apply_rest()?;
-    }
+    init.caps.apply_bounding()?;
+    user::apply(
+        process.user(),
+        init.caps.keep_across_setuid(process.user().uid()),
+    )?;
+    init.caps.apply_rest()?;
     if process.no_new_privileges().unwrap_or(false) {
         nix::sys::prctl::set_no_new_privs().context("process.noNewPrivileges: prctl")?;
     }

@@ -109,7 +109,7 @@ impl Drop for Child {
 pub fn spawn(
     cfg: &Config,
     plan: &Plan,
-    caps: Option<&CapPlan>,
+    caps: &CapPlan,
     dir: &ContainerDir,
     lock_fd: i32,
     opts: Options<'_>,
