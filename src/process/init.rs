@@ -145,7 +145,7 @@ fn setup(init: &Init<'_>) -> Result<Program> {
         own_ns: init.plan.has(oci_spec::runtime::LinuxNamespaceType::Cgroup),
         enter: &enter,
     };
-    rootfs::prepare(
+    let mounts = rootfs::prepare(
         spec,
         &init.cfg.bundle,
         &init.cfg.rootfs,
@@ -188,7 +188,7 @@ fn setup(init: &Init<'_>) -> Result<Program> {
         let pty = terminal::setup(sock, size)?;
         terminal::bind_console(&pty)?;
     }
-    rootfs::finish(spec)?;
+    rootfs::finish(spec, mounts)?;
     // At the latest here: nothing of the container runs outside its cgroup,
     // and the settings below (a real-time policy, a memory policy) are
     // checked against it.
