@@ -859,16 +859,28 @@ struct HostMount(PathBuf);
 
 impl HostMount {
     fn tmpfs(at: &Path) -> HostMount {
+        use nix::mount::{mount, MsFlags};
         fs::create_dir_all(at).unwrap();
-        nix::mount::mount(
+        mount(
             Some("tmpfs"),
             at,
             Some("tmpfs"),
-            nix::mount::MsFlags::empty(),
+            MsFlags::empty(),
             Some("size=1m"),
         )
         .unwrap_or_else(|e| panic!("mount tmpfs on {at:?}: {e}"));
-        HostMount(at.to_path_buf())
+        let m = HostMount(at.to_path_buf());
+        // Shared: what the host mounts below it reaches the mounts that are
+        // its slaves (the container's binds of it, unless made private).
+        mount(
+            None::<&str>,
+            at,
+            None::<&str>,
+            MsFlags::MS_SHARED,
+            None::<&str>,
+        )
+        .unwrap_or_else(|e| panic!("mount --make-shared {at:?}: {e}"));
+        m
     }
 }
 
@@ -935,7 +947,16 @@ fn swap(rootfs: &RootfsCopy, name: &str, to: Option<&str>) {
     fs::rename(&p, rootfs.path().join(format!("{name}.old"))).unwrap();
     match to {
         Some(t) => std::os::unix::fs::symlink(t, &p).unwrap(),
-        None => fs::create_dir(&p).unwrap(),
+        None => {
+            fs::create_dir(&p).unwrap();
+            if name == "proc" {
+                // /proc/self/... still works for the runtime, through the
+                // real procfs: a runtime using /proc/self/fd paths in its
+                // later steps does not stumble, and masks by path find
+                // nothing to mask.
+                std::os::unix::fs::symlink("/proc.old/self", p.join("self")).unwrap();
+            }
+        }
     }
 }
 
@@ -1000,11 +1021,11 @@ fn bind_swapped_after_attach(
 }
 
 /// `ro` on a bind used to be a remount of whatever the destination path
-/// named afterwards: swapped for a symlink to another mount (/dev), that one
+/// named afterwards: swapped for a symlink to another mount (/dev/shm), that one
 /// became read-only and the host directory stayed writable.
 #[test]
 fn a_read_only_bind_swapped_after_attaching_stays_read_only() {
-    for to in [Some("/dev"), Some("/"), None] {
+    for to in [Some("/dev/shm"), Some("/"), None] {
         if let Some((top, _)) = bind_swapped_after_attach(&["rbind", "ro"], to) {
             assert!(
                 !top.contains("pwned"),
@@ -1018,7 +1039,7 @@ fn a_read_only_bind_swapped_after_attaching_stays_read_only() {
 /// submounts the rbind brought along.
 #[test]
 fn a_recursively_read_only_bind_swapped_after_attaching_stays_read_only() {
-    for to in [Some("/dev"), None] {
+    for to in [Some("/dev/shm"), None] {
         if let Some((top, sub)) = bind_swapped_after_attach(&["rbind", "rro"], to) {
             assert!(
                 !top.contains("pwned") && !sub.contains("pwned"),
@@ -1037,7 +1058,8 @@ fn propagation_of_a_bind_swapped_after_attaching_lands_on_the_bind() {
     let env = Env::new("propswap");
     let rootfs = RootfsCopy::new();
     fs::create_dir(rootfs.path().join("vol")).unwrap();
-    let host = TempDir::new("propswapvol");
+    let dir = TempDir::new("propswapvol");
+    let host = HostMount::tmpfs(&dir.path().join("vol"));
     let mut config = pausable(
         &rootfs,
         "grep ' /vol.old ' /proc/self/mountinfo | sed 's/^/vol=/'; echo done",
@@ -1046,12 +1068,12 @@ fn propagation_of_a_bind_swapped_after_attaching_lands_on_the_bind() {
     // mount unless its own propagation says otherwise.
     config["linux"]["rootfsPropagation"] = json!("slave");
     config["mounts"].as_array_mut().unwrap().push(json!(
-        {"destination": "/vol", "type": "bind", "source": host.path(), "options": ["bind", "private"]}
+        {"destination": "/vol", "type": "bind", "source": host.0, "options": ["bind", "private"]}
     ));
     let bundle = Bundle::new(&config);
     let c = Container::new(&env.id());
     let (paused, out) = create_paused(&env, &c, &bundle, "mount-attached:/vol", || {
-        swap(&rootfs, "vol", Some("/dev"))
+        swap(&rootfs, "vol", Some("/dev/shm"))
     });
     assert!(
         paused,
@@ -1074,12 +1096,14 @@ fn propagation_of_a_bind_swapped_after_attaching_lands_on_the_bind() {
         env.assert_gone(&c.id);
     }
     assert!(mounts_under(rootfs.path()).is_empty());
+    drop(host);
+    assert!(mounts_under(dir.path()).is_empty());
 }
 
 /// maskedPaths and readonlyPaths used to be applied by path once the root
-/// was switched: a /proc moved away after procfs was mounted on it (and an
-/// empty directory in its place) left that procfs unmasked, reachable at
-/// its new name, and every mask silently skipped. Now the masks go on the
+/// was switched: a /proc moved away after procfs was mounted on it (and a
+/// directory in its place) left that procfs unmasked, reachable at its new
+/// name, and every mask silently skipped. Now the masks go on the
 /// procfs hutch mounted, by fd, and create fails because /proc is no
 /// longer it.
 #[test]
