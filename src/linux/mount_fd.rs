@@ -171,9 +171,10 @@ impl MountFd {
     }
 
     /// Set and clear attributes on this mount (and the mounts below it when
-    /// `recursive`); nothing when there is nothing to change. Only clearing
-    /// can fail in a user namespace: on a flag the source mount had when the
-    /// namespace was made (locked), which the config asked to clear.
+    /// `recursive`); nothing when there is nothing to change. Only a clear
+    /// can fail in a user namespace: of a flag the source mount had when the
+    /// namespace was made (locked), or of its atime mode. As runc 1.2 does,
+    /// that fails create rather than leave the flag set silently.
     pub fn set(&self, a: Attrs, recursive: bool) -> Result<()> {
         if a.is_empty() {
             return Ok(());
@@ -188,7 +189,7 @@ impl MountFd {
                 Error::from(e).context(format!("{what} (set {:#x}, clear {:#x})", a.set, a.clear));
             if e == Errno::EPERM && a.clear != 0 {
                 err.context(
-                    "a flag the options clear is locked on the source mount (user namespace)",
+                    "the options clear or change a flag locked on the source mount (in a user namespace its ro, nosuid, nodev, noexec and atime mode stay)",
                 )
             } else {
                 err
