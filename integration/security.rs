@@ -1160,3 +1160,41 @@ fn masks_apply_to_the_procfs_hutch_made_even_when_proc_is_swapped() {
         assert!(mounts_under(rootfs.path()).is_empty());
     }
 }
+
+/// linux.sysctl used to be written by path after the switch of root: with
+/// /proc swapped for a directory of the neighbour's, the value went into a
+/// file there and the container ran without it. Now each key is written
+/// beneath the procfs hutch mounted, and create fails as /proc is no
+/// longer it.
+#[test]
+fn sysctls_go_to_the_procfs_hutch_made_even_when_proc_is_swapped() {
+    let env = Env::new("sysctlswap");
+    let rootfs = RootfsCopy::new();
+    let mut config = pausable(&rootfs, "echo name=$(uname -n); echo done");
+    config["linux"]["sysctl"] = json!({"kernel.hostname": "set-by-sysctl"});
+    let bundle = Bundle::new(&config);
+    let c = Container::new(&env.id());
+    let (paused, out) = create_paused(&env, &c, &bundle, "mount-attached:/proc", || {
+        swap(&rootfs, "proc", None);
+        fs::create_dir_all(rootfs.path().join("proc/sys/kernel")).unwrap();
+    });
+    assert!(
+        paused,
+        "the init never reached its pause point (release build?)"
+    );
+    if out.status.success() {
+        env.start(&c.id).ok();
+        c.wait_line("done");
+        assert_eq!(
+            c.value("name"),
+            "set-by-sysctl",
+            "linux.sysctl kernel.hostname was not applied"
+        );
+        env.wait_status(&c.id, "stopped");
+        env.delete(&c.id).ok();
+    } else {
+        out.fails_with(&["linux.sysctl kernel.hostname", "/proc is no longer"]);
+        env.assert_gone(&c.id);
+    }
+    assert!(mounts_under(rootfs.path()).is_empty());
+}

@@ -83,7 +83,7 @@ pub fn mount_cgroup(
                         return Err(crate::error::Error::from(e).context(format!("mkdir {name}")))
                     }
                 }
-                let sub = open_beneath(top.as_fd(), Path::new(name))
+                let sub = open_beneath(top.as_fd(), Path::new(name), nix::fcntl::OFlag::O_PATH)
                     .map_err(|e| crate::error::Error::from(e).context(format!("opening {name}")))?;
                 let mnt = if view.own_ns {
                     MountFd::new_fs(

@@ -4,7 +4,8 @@
 //! or `../..`, or be swapped while we work (runc CVE-2021-30465, CVE-2019-19921).
 //! Every destination is opened with openat2(RESOLVE_IN_ROOT) relative to an fd on
 //! the rootfs, missing components are created one at a time under an fd we
-//! already resolved, and mounts then target the fd (/proc/self/fd/N), not a path.
+//! already resolved, and mounts are then attached onto the fd (move_mount,
+//! src/linux/mount_fd.rs), never onto a path.
 
 use std::ffi::OsStr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
@@ -78,12 +79,13 @@ fn open_in(root: &OwnedFd, rel: &Path, extra: ResolveFlag) -> Result<OwnedFd, Er
     openat2_in(root, rel, how)
 }
 
-/// Open `rel` beneath `dir` (a mount's root) as an O_PATH fd: nothing on the
+/// Open `rel` beneath `dir` (a mount's root) with `flags` (never O_CREAT:
+/// nothing is made there): nothing on the
 /// way may lead out of it (no "..", absolute symlink or /proc magic link
 /// past `dir`). Mounts below it are crossed: an rbind brings its own.
-pub fn open_beneath(dir: BorrowedFd<'_>, rel: &Path) -> Result<OwnedFd, Errno> {
+pub fn open_beneath(dir: BorrowedFd<'_>, rel: &Path, flags: OFlag) -> Result<OwnedFd, Errno> {
     let how = OpenHow::new()
-        .flags(OFlag::O_PATH | OFlag::O_CLOEXEC)
+        .flags(flags | OFlag::O_CLOEXEC)
         .resolve(ResolveFlag::RESOLVE_BENEATH | ResolveFlag::RESOLVE_NO_MAGICLINKS);
     openat2_in(dir, rel, how)
 }

@@ -362,38 +362,51 @@ pub fn finish(spec: &Spec, mut made: Made) -> Result<()> {
 /// An O_PATH fd on `p` (container view), None when it does not exist.
 ///
 /// Under a mount hutch made (/proc, /sys...) it is found beneath that
-/// mount's fd, so that what is masked is what hutch mounted, wherever a
-/// rootfs shared with a running container has moved it; and that mount
-/// must still be what the container sees at its destination, or create
-/// fails: masks on a procfs the container cannot see would leave the one
-/// it can see (another, or none) unmasked, and a missing path silently
-/// skipped. Elsewhere (the rootfs itself, which is our root and cannot be
-/// swapped) it is resolved from the root, inside it.
-///
-/// A path missing beneath the mount is skipped, as runc does (the kernel
-/// lacks /proc/acpi, /proc/scsi... on many machines): that mount is
-/// checked to be the container's, so nothing is missing elsewhere.
+/// mount's fd (`Made::open_held`). Elsewhere (the rootfs itself, which is
+/// our root and cannot be swapped) it is resolved from the root, inside it.
 fn locate(root: &OwnedFd, made: &mut Made, p: &Path) -> Result<Option<OwnedFd>> {
-    let found = match made.holding(p) {
-        Some((held, rest)) => {
-            if !held.checked {
-                check_in_place(root, held)?;
-                held.checked = true;
-            }
-            let rel = if rest.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                rest.as_path()
-            };
-            open_beneath(held.mnt.as_fd(), rel)
-                .map_err(|e| Error::from(e).context(format!("resolving it beneath {}", held.what)))
-        }
-        None => open_in_root(root, p, Create::Nothing, false),
-    };
-    match found {
+    if made.holding(p).is_some() {
+        return made.open_held(root, p, OFlag::O_PATH);
+    }
+    match open_in_root(root, p, Create::Nothing, false) {
         Ok(fd) => Ok(Some(fd)),
         Err(e) if e.errno() == Some(nix::errno::Errno::ENOENT) => Ok(None),
         Err(e) => Err(e),
+    }
+}
+
+impl Made {
+    /// `p` (container view, after the switch of root) opened with `flags`
+    /// beneath the mount hutch made that holds it, so that what is masked
+    /// or written is what hutch mounted, wherever a rootfs shared with a
+    /// running container has moved it. That mount must still be what the
+    /// container sees at its destination, or this fails: masks on a procfs
+    /// the container cannot see would leave the one it can see (another, or
+    /// none) unmasked, and every path in it silently missing.
+    ///
+    /// None when `p` is missing beneath the mount, which callers may skip,
+    /// as runc does for masks (the kernel lacks /proc/acpi, /proc/scsi...
+    /// on many machines): the mount was checked to be the container's, so
+    /// nothing is missing elsewhere. An error when no mount hutch made
+    /// holds `p`.
+    pub fn open_held(&mut self, root: &OwnedFd, p: &Path, flags: OFlag) -> Result<Option<OwnedFd>> {
+        let Some((held, rest)) = self.holding(p) else {
+            bail!("no mount hutch made holds {}", p.display());
+        };
+        if !held.checked {
+            check_in_place(root, held)?;
+            held.checked = true;
+        }
+        let rel = if rest.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            rest.as_path()
+        };
+        match open_beneath(held.mnt.as_fd(), rel, flags) {
+            Ok(fd) => Ok(Some(fd)),
+            Err(nix::errno::Errno::ENOENT) => Ok(None),
+            Err(e) => Err(Error::from(e).context(format!("opening it beneath {}", held.what))),
+        }
     }
 }
 

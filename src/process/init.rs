@@ -145,7 +145,7 @@ fn setup(init: &Init<'_>) -> Result<Program> {
         own_ns: init.plan.has(oci_spec::runtime::LinuxNamespaceType::Cgroup),
         enter: &enter,
     };
-    let mounts = rootfs::prepare(
+    let mut mounts = rootfs::prepare(
         spec,
         &init.cfg.bundle,
         &init.cfg.rootfs,
@@ -177,7 +177,7 @@ fn setup(init: &Init<'_>) -> Result<Program> {
         crate::linux::sys::setdomainname(d)
             .with_context(|| format!("domainname {d:?}: setdomainname"))?;
     }
-    crate::linux::sysctl::apply(spec)?;
+    crate::linux::sysctl::apply(spec, &mut mounts)?;
     // Before finish: /dev/console is bound while / may still be written.
     if let Some(sock) = init.console {
         let size = spec
