@@ -1198,3 +1198,73 @@ fn sysctls_go_to_the_procfs_hutch_made_even_when_proc_is_swapped() {
     }
     assert!(mounts_under(rootfs.path()).is_empty());
 }
+
+/// With a terminal the pty is bound on /dev/console. That used to be a
+/// check of the path (no symlink, no directory), then a mount by path: a
+/// /dev shared with a running container (no tmpfs on it) could have
+/// /dev/console swapped for a symlink in between, and the pty went over
+/// the file it named. Now the checked file is the fd the pty is attached
+/// onto (debug builds stop at HUTCH_TEST_PAUSE_AT=console-checked).
+#[test]
+fn a_console_swapped_for_a_symlink_after_the_check_binds_nothing_else() {
+    let env = Env::new("consoleswap");
+    let rootfs = RootfsCopy::new();
+    let console = ConsoleSocket::new();
+    let mut config = pausable(&rootfs, "sleep 1000");
+    config["process"]["terminal"] = json!(true);
+    // The rootfs's own /dev, which the neighbour can reach.
+    let mounts = config["mounts"].as_array_mut().unwrap();
+    mounts.retain(|m| m["destination"] != "/dev");
+    let bundle = Bundle::new(&config);
+    let c = Container::new(&env.id());
+    let scratch = TempDir::new("consoleerr");
+    let mut cmd = env.command(&[
+        "create",
+        "--console-socket",
+        console.arg(),
+        "--bundle",
+        bundle.arg(),
+        &c.id,
+    ]);
+    cmd.env("HUTCH_TEST_PAUSE_AT", "console-checked")
+        .stdin(std::process::Stdio::null())
+        .stdout(fs::File::create(scratch.path().join("out")).unwrap())
+        .stderr(fs::File::create(scratch.path().join("err")).unwrap());
+    let mut create = cmd.spawn().unwrap();
+    let stopped = wait_stopped_child(create.id());
+    let paused = stopped.is_some();
+    if let Some(init) = stopped {
+        let node = rootfs.path().join("dev/console");
+        fs::rename(&node, rootfs.path().join("dev/console.old")).unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", &node).unwrap();
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(init),
+            nix::sys::signal::Signal::SIGCONT,
+        );
+    }
+    if !poll(WAIT, || create.try_wait().unwrap().is_some()) {
+        let _ = create.kill();
+    }
+    let created = create.wait().unwrap().success();
+    assert!(
+        paused,
+        "the init never reached its pause point (release build?)"
+    );
+    if created {
+        let _master = console.recv_master();
+        let pid = env.pid(&c.id);
+        let mounted = fs::read_to_string(format!("/proc/{pid}/mountinfo")).unwrap();
+        assert!(
+            !mounted
+                .lines()
+                .any(|l| l.split(' ').nth(4) == Some("/etc/passwd")),
+            "the pty was bound over /etc/passwd:\n{mounted}"
+        );
+        env.delete_force(&c.id).ok();
+    } else {
+        let err = fs::read_to_string(scratch.path().join("err")).unwrap_or_default();
+        assert!(err.contains("/dev/console"), "create failed: {err:?}");
+        env.assert_gone(&c.id);
+    }
+    assert!(mounts_under(rootfs.path()).is_empty());
+}
