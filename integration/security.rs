@@ -848,10 +848,11 @@ fn device_paths_through_symlinks_stay_inside_the_rootfs() {
 // A rootfs shared with a running container (a "neighbour") can have any of
 // its directories renamed, and a symlink put in their place, while hutch
 // builds it. Each test stops the init right after a mount is attached at
-// its destination (HUTCH_TEST_PAUSE_AT=mount-attached:DEST, debug build),
-// swaps the destination from the host as the neighbour would, and lets the
-// init go on: what hutch does to that mount afterwards must still land on
-// it, or create must fail with one clear line.
+// its destination (HUTCH_TEST_PAUSE_AT=mount-attached:DEST, debug build)
+// or after /dev/console is checked (console-checked), swaps that path from
+// the host as the neighbour would, and lets the init go on: what hutch does
+// there afterwards must still land on what it made and checked, or create
+// must fail with one clear line.
 
 /// Unmounted (lazily) on drop: a host mount a test made under one of its
 /// temporary directories, gone before the directory is removed.
