@@ -1718,3 +1718,430 @@ fn device_rules_from_update_start_from_deny_all_too() {
     assert!(opens("null"), "update shut /dev/null");
     env.delete_force(&c.id).ok();
 }
+
+// --- Mounts acted on by fd (issue 15 item 2) ---
+//
+// A rootfs shared with a running container (a "neighbour") can have any of
+// its directories renamed, and a symlink put in their place, while hutch
+// builds it. Each test stops the init right after a mount is attached at
+// its destination (HUTCH_TEST_PAUSE_AT=mount-attached:DEST, debug build)
+// or after /dev/console is checked (console-checked), swaps that path from
+// the host as the neighbour would, and lets the init go on: what hutch does
+// there afterwards must still land on what it made and checked, or create
+// must fail with one clear line.
+
+/// Unmounted (lazily) on drop: a host mount a test made under one of its
+/// temporary directories, gone before the directory is removed.
+struct HostMount(PathBuf);
+
+impl HostMount {
+    fn tmpfs(at: &Path) -> HostMount {
+        use nix::mount::{mount, MsFlags};
+        fs::create_dir_all(at).unwrap();
+        mount(
+            Some("tmpfs"),
+            at,
+            Some("tmpfs"),
+            MsFlags::empty(),
+            Some("size=1m"),
+        )
+        .unwrap_or_else(|e| panic!("mount tmpfs on {at:?}: {e}"));
+        let m = HostMount(at.to_path_buf());
+        // Shared: what the host mounts below it reaches the mounts that are
+        // its slaves (the container's binds of it, unless made private).
+        mount(
+            None::<&str>,
+            at,
+            None::<&str>,
+            MsFlags::MS_SHARED,
+            None::<&str>,
+        )
+        .unwrap_or_else(|e| panic!("mount --make-shared {at:?}: {e}"));
+        m
+    }
+}
+
+impl Drop for HostMount {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
+/// `create` of `bundle` with the init stopping at `step`; `at_pause` runs
+/// while it is stopped, then it goes on. Returns whether it paused and
+/// create's result (its stderr captured); the container writes to `c.out`.
+fn create_paused(
+    env: &Env,
+    c: &Container,
+    bundle: &Bundle,
+    step: &str,
+    at_pause: impl FnOnce(),
+) -> (bool, Output) {
+    let scratch = TempDir::new("pausederr");
+    let err = scratch.path().join("stderr");
+    let mut cmd = env.command(&["create", "--bundle", bundle.arg(), &c.id]);
+    cmd.env("HUTCH_TEST_PAUSE_AT", step)
+        .stdin(std::process::Stdio::null())
+        .stdout(fs::OpenOptions::new().append(true).open(&c.out).unwrap())
+        .stderr(fs::File::create(&err).unwrap());
+    let mut create = cmd.spawn().unwrap();
+    let stopped = wait_stopped_child(create.id());
+    let paused = stopped.is_some();
+    if let Some(init) = stopped {
+        at_pause();
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(init),
+            nix::sys::signal::Signal::SIGCONT,
+        );
+    }
+    if !poll(WAIT, || create.try_wait().unwrap().is_some()) {
+        let _ = create.kill();
+    }
+    let status = create.wait().unwrap();
+    let out = Output {
+        what: format!("{cmd:?}"),
+        status,
+        stdout: String::new(),
+        stderr: fs::read_to_string(&err).unwrap_or_default(),
+    };
+    (paused, out)
+}
+
+/// A config on `rootfs` without a PID namespace (its init would ignore its
+/// own SIGSTOP), running `script`.
+fn pausable(rootfs: &RootfsCopy, script: &str) -> Value {
+    let mut config = sh(script);
+    with_rootfs(&mut config, rootfs.path());
+    let namespaces = config["linux"]["namespaces"].as_array_mut().unwrap();
+    namespaces.retain(|n| n["type"] != "pid");
+    config
+}
+
+/// The neighbour's move: `name` in the rootfs renamed to `name.old`, and in
+/// its place a symlink to `to` (a directory if `to` is None).
+fn swap(rootfs: &RootfsCopy, name: &str, to: Option<&str>) {
+    let p = rootfs.path().join(name);
+    fs::rename(&p, rootfs.path().join(format!("{name}.old"))).unwrap();
+    match to {
+        Some(t) => std::os::unix::fs::symlink(t, &p).unwrap(),
+        None => {
+            fs::create_dir(&p).unwrap();
+            if name == "proc" {
+                // /proc/self/... still works for the runtime, through the
+                // real procfs: a runtime using /proc/self/fd paths in its
+                // later steps does not stumble, and masks by path find
+                // nothing to mask.
+                std::os::unix::fs::symlink("/proc.old/self", p.join("self")).unwrap();
+            }
+        }
+    }
+}
+
+/// Runs a container whose /vol is a bind of a host directory with
+/// `options`, swapping /vol as soon as the bind is attached. The container
+/// tries to write through the bind wherever it ended up; returns the names
+/// written in the host directory and in its submount `sub` (None when
+/// create failed, which must then say why in one line).
+fn bind_swapped_after_attach(
+    options: &[&str],
+    to: Option<&str>,
+) -> Option<(BTreeSet<String>, BTreeSet<String>)> {
+    let env = Env::new("bindswap");
+    let rootfs = RootfsCopy::new();
+    fs::create_dir(rootfs.path().join("vol")).unwrap();
+    let host = TempDir::new("bindswapvol");
+    fs::write(host.path().join("data"), "host data").unwrap();
+    let sub = HostMount::tmpfs(&host.path().join("sub"));
+    let mut config = pausable(
+        &rootfs,
+        "for d in /vol.old /vol.old/sub /vol /vol/sub; do touch $d/pwned 2>/dev/null; done; \
+         cat /vol.old/data; echo; echo done",
+    );
+    config["mounts"].as_array_mut().unwrap().push(json!(
+        {"destination": "/vol", "type": "bind", "source": host.path(), "options": options}
+    ));
+    let bundle = Bundle::new(&config);
+    let c = Container::new(&env.id());
+    let (paused, out) = create_paused(&env, &c, &bundle, "mount-attached:/vol", || {
+        swap(&rootfs, "vol", to)
+    });
+    assert!(
+        paused,
+        "the init never reached its pause point (release build?)"
+    );
+    let what = format!("{options:?}, /vol swapped for {to:?}");
+    let written = if out.status.success() {
+        env.start(&c.id).ok();
+        let printed = c.wait_line("done");
+        assert!(
+            printed.contains("host data"),
+            "{what}: the bind is not at /vol.old: {printed:?}"
+        );
+        env.wait_status(&c.id, "stopped");
+        env.delete(&c.id).ok();
+        Some((dir_names(host.path()), dir_names(&host.path().join("sub"))))
+    } else {
+        out.fails_with(&["mounts["]);
+        env.assert_gone(&c.id);
+        None
+    };
+    assert!(
+        mounts_under(rootfs.path()).is_empty(),
+        "{what}: mount left on the rootfs"
+    );
+    drop(sub);
+    assert!(
+        mounts_under(host.path()).is_empty(),
+        "{what}: mount left on the host dir"
+    );
+    written
+}
+
+/// `ro` on a bind used to be a remount of whatever the destination path
+/// named afterwards: swapped for a symlink to another mount (/dev/shm), that one
+/// became read-only and the host directory stayed writable.
+#[test]
+fn a_read_only_bind_swapped_after_attaching_stays_read_only() {
+    for to in [Some("/dev/shm"), Some("/"), None] {
+        if let Some((top, _)) = bind_swapped_after_attach(&["rbind", "ro"], to) {
+            assert!(
+                !top.contains("pwned"),
+                "ro bind, /vol swapped for {to:?}: the container wrote in the host dir"
+            );
+        }
+    }
+}
+
+/// The same for `rro` (mount_setattr AT_RECURSIVE), which must reach the
+/// submounts the rbind brought along.
+#[test]
+fn a_recursively_read_only_bind_swapped_after_attaching_stays_read_only() {
+    for to in [Some("/dev/shm"), None] {
+        if let Some((top, sub)) = bind_swapped_after_attach(&["rbind", "rro"], to) {
+            assert!(
+                !top.contains("pwned") && !sub.contains("pwned"),
+                "rro bind, /vol swapped for {to:?}: the container wrote in the host dir \
+                 ({top:?}) or its submount ({sub:?})"
+            );
+        }
+    }
+}
+
+/// Propagation used to be set on whatever the destination path named: a
+/// bind meant to be private stayed a slave of the host's mount, receiving
+/// what the host mounts in the volume afterwards.
+#[test]
+fn propagation_of_a_bind_swapped_after_attaching_lands_on_the_bind() {
+    let env = Env::new("propswap");
+    let rootfs = RootfsCopy::new();
+    fs::create_dir(rootfs.path().join("vol")).unwrap();
+    let dir = TempDir::new("propswapvol");
+    let host = HostMount::tmpfs(&dir.path().join("vol"));
+    let mut config = pausable(
+        &rootfs,
+        "grep ' /vol.old ' /proc/self/mountinfo | sed 's/^/vol=/'; echo done",
+    );
+    // Slave of the host from the start: a bind is a slave of the host's
+    // mount unless its own propagation says otherwise.
+    config["linux"]["rootfsPropagation"] = json!("slave");
+    config["mounts"].as_array_mut().unwrap().push(json!(
+        {"destination": "/vol", "type": "bind", "source": host.0, "options": ["bind", "private"]}
+    ));
+    let bundle = Bundle::new(&config);
+    let c = Container::new(&env.id());
+    let (paused, out) = create_paused(&env, &c, &bundle, "mount-attached:/vol", || {
+        swap(&rootfs, "vol", Some("/dev/shm"))
+    });
+    assert!(
+        paused,
+        "the init never reached its pause point (release build?)"
+    );
+    if out.status.success() {
+        env.start(&c.id).ok();
+        c.wait_line("done");
+        let line = c.value("vol");
+        // Optional fields (shared:N, master:N) come before the " - ".
+        let (head, _) = line.split_once(" - ").unwrap_or((&line, ""));
+        assert!(
+            !head.contains("master:") && !head.contains("shared:"),
+            "the bind asked to be private is not: {line:?}"
+        );
+        env.wait_status(&c.id, "stopped");
+        env.delete(&c.id).ok();
+    } else {
+        out.fails_with(&["mounts["]);
+        env.assert_gone(&c.id);
+    }
+    assert!(mounts_under(rootfs.path()).is_empty());
+    drop(host);
+    assert!(mounts_under(dir.path()).is_empty());
+}
+
+/// maskedPaths and readonlyPaths used to be applied by path once the root
+/// was switched: a /proc moved away after procfs was mounted on it (and a
+/// directory in its place) left that procfs unmasked, reachable at its new
+/// name, and every mask silently skipped. Now the masks go on the
+/// procfs hutch mounted, by fd, and create fails because /proc is no
+/// longer it.
+#[test]
+fn masks_apply_to_the_procfs_hutch_made_even_when_proc_is_swapped() {
+    for to in [None, Some("/dev")] {
+        let env = Env::new("procswap");
+        let rootfs = RootfsCopy::new();
+        let mut caps: Vec<&str> = DEFAULT_CAPS.to_vec();
+        caps.extend(["CAP_SYS_ADMIN", "CAP_SYS_RAWIO"]);
+        let mut config = pausable(
+            &rootfs,
+            "for p in /proc /proc.old; do \
+               echo kcore$p=$(head -c 64 $p/kcore 2>/dev/null | wc -c); \
+               if echo hutch-rw 2>/dev/null > $p/sys/kernel/hostname; then echo sys$p=written; \
+               else echo sys$p=refused; fi; \
+             done; echo done",
+        );
+        with_caps(&mut config, &caps);
+        config["linux"]["maskedPaths"] = json!(MASKED);
+        config["linux"]["readonlyPaths"] = json!(READONLY);
+        let bundle = Bundle::new(&config);
+        let c = Container::new(&env.id());
+        let (paused, out) = create_paused(&env, &c, &bundle, "mount-attached:/proc", || {
+            swap(&rootfs, "proc", to)
+        });
+        assert!(
+            paused,
+            "the init never reached its pause point (release build?)"
+        );
+        if out.status.success() {
+            env.start(&c.id).ok();
+            c.wait_line("done");
+            for p in ["/proc", "/proc.old"] {
+                assert_ne!(
+                    c.value(&format!("kcore{p}")),
+                    "64",
+                    "/proc swapped for {to:?}: {p}/kcore is readable"
+                );
+                assert_eq!(
+                    c.value(&format!("sys{p}")),
+                    "refused",
+                    "/proc swapped for {to:?}: {p}/sys is writable"
+                );
+            }
+            env.wait_status(&c.id, "stopped");
+            env.delete(&c.id).ok();
+        } else {
+            out.fails_with(&[
+                "linux.readonlyPaths|linux.maskedPaths",
+                "/proc is no longer",
+            ]);
+            env.assert_gone(&c.id);
+        }
+        assert!(mounts_under(rootfs.path()).is_empty());
+    }
+}
+
+/// linux.sysctl used to be written by path after the switch of root: with
+/// /proc swapped for a directory of the neighbour's, the value went into a
+/// file there and the container ran without it. Now each key is written
+/// beneath the procfs hutch mounted, and create fails as /proc is no
+/// longer it.
+#[test]
+fn sysctls_go_to_the_procfs_hutch_made_even_when_proc_is_swapped() {
+    let env = Env::new("sysctlswap");
+    let rootfs = RootfsCopy::new();
+    let mut config = pausable(&rootfs, "echo name=$(uname -n); echo done");
+    config["linux"]["sysctl"] = json!({"kernel.hostname": "set-by-sysctl"});
+    let bundle = Bundle::new(&config);
+    let c = Container::new(&env.id());
+    let (paused, out) = create_paused(&env, &c, &bundle, "mount-attached:/proc", || {
+        swap(&rootfs, "proc", None);
+        fs::create_dir_all(rootfs.path().join("proc/sys/kernel")).unwrap();
+    });
+    assert!(
+        paused,
+        "the init never reached its pause point (release build?)"
+    );
+    if out.status.success() {
+        env.start(&c.id).ok();
+        c.wait_line("done");
+        assert_eq!(
+            c.value("name"),
+            "set-by-sysctl",
+            "linux.sysctl kernel.hostname was not applied"
+        );
+        env.wait_status(&c.id, "stopped");
+        env.delete(&c.id).ok();
+    } else {
+        out.fails_with(&["linux.sysctl kernel.hostname", "/proc is no longer"]);
+        env.assert_gone(&c.id);
+    }
+    assert!(mounts_under(rootfs.path()).is_empty());
+}
+
+/// With a terminal the pty is bound on /dev/console. That used to be a
+/// check of the path (no symlink, no directory), then a mount by path: a
+/// /dev shared with a running container (no tmpfs on it) could have
+/// /dev/console swapped for a symlink in between, and the pty went over
+/// the file it named. Now the checked file is the fd the pty is attached
+/// onto (debug builds stop at HUTCH_TEST_PAUSE_AT=console-checked).
+#[test]
+fn a_console_swapped_for_a_symlink_after_the_check_binds_nothing_else() {
+    let env = Env::new("consoleswap");
+    let rootfs = RootfsCopy::new();
+    let console = ConsoleSocket::new();
+    let mut config = pausable(&rootfs, "sleep 1000");
+    config["process"]["terminal"] = json!(true);
+    // The rootfs's own /dev, which the neighbour can reach.
+    let mounts = config["mounts"].as_array_mut().unwrap();
+    mounts.retain(|m| m["destination"] != "/dev");
+    let bundle = Bundle::new(&config);
+    let c = Container::new(&env.id());
+    let scratch = TempDir::new("consoleerr");
+    let mut cmd = env.command(&[
+        "create",
+        "--console-socket",
+        console.arg(),
+        "--bundle",
+        bundle.arg(),
+        &c.id,
+    ]);
+    cmd.env("HUTCH_TEST_PAUSE_AT", "console-checked")
+        .stdin(std::process::Stdio::null())
+        .stdout(fs::File::create(scratch.path().join("out")).unwrap())
+        .stderr(fs::File::create(scratch.path().join("err")).unwrap());
+    let mut create = cmd.spawn().unwrap();
+    let stopped = wait_stopped_child(create.id());
+    let paused = stopped.is_some();
+    if let Some(init) = stopped {
+        let node = rootfs.path().join("dev/console");
+        fs::rename(&node, rootfs.path().join("dev/console.old")).unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", &node).unwrap();
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(init),
+            nix::sys::signal::Signal::SIGCONT,
+        );
+    }
+    if !poll(WAIT, || create.try_wait().unwrap().is_some()) {
+        let _ = create.kill();
+    }
+    let created = create.wait().unwrap().success();
+    assert!(
+        paused,
+        "the init never reached its pause point (release build?)"
+    );
+    if created {
+        let _master = console.recv_master();
+        let pid = env.pid(&c.id);
+        let mounted = fs::read_to_string(format!("/proc/{pid}/mountinfo")).unwrap();
+        assert!(
+            !mounted
+                .lines()
+                .any(|l| l.split(' ').nth(4) == Some("/etc/passwd")),
+            "the pty was bound over /etc/passwd:\n{mounted}"
+        );
+        env.delete_force(&c.id).ok();
+    } else {
+        let err = fs::read_to_string(scratch.path().join("err")).unwrap_or_default();
+        assert!(err.contains("/dev/console"), "create failed: {err:?}");
+        env.assert_gone(&c.id);
+    }
+    assert!(mounts_under(rootfs.path()).is_empty());
+}

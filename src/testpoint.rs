@@ -14,3 +14,26 @@ pub fn pause_at(step: &str) {
 #[cfg(not(debug_assertions))]
 #[inline(always)]
 pub fn pause_at(_step: &str) {}
+
+/// Stop here if the test asked for `step:PATH` (e.g. `mount-attached:/proc`):
+/// one step of many alike, by the path it is about.
+#[cfg(debug_assertions)]
+pub fn pause_at_path(step: &str, path: &std::path::Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let Some(v) = std::env::var_os("HUTCH_TEST_PAUSE_AT") else {
+        return;
+    };
+    let v = v.as_bytes();
+    let p = path.as_os_str().as_bytes();
+    if v.len() == step.len() + 1 + p.len()
+        && v.starts_with(step.as_bytes())
+        && v[step.len()] == b':'
+        && v.ends_with(p)
+    {
+        let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGSTOP);
+    }
+}
+
+#[cfg(not(debug_assertions))]
+#[inline(always)]
+pub fn pause_at_path(_step: &str, _path: &std::path::Path) {}

@@ -11,86 +11,98 @@
 //! Options apply to every mount made, so "ro" (the default clients send)
 //! makes it all read-only.
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
 use nix::errno::Errno;
-use nix::mount::{mount, MsFlags};
+use nix::mount::MsFlags;
+use nix::sys::stat::{mkdirat, Mode};
 use nix::unistd::symlinkat;
 
+use super::mount_fd::{Attrs, MountFd};
 use super::mount_options::MountOptions;
-use super::resolve::{fd_path, open_in_root, Create};
-use super::rootfs::{remount_bind, CgroupView};
+use super::resolve::{open_beneath, open_in_root, Create};
+use super::rootfs::CgroupView;
 use crate::bail;
 use crate::cgroups::Version;
 use crate::error::{Context, Result};
 
-const NONE: Option<&str> = None;
-
+/// Mount the container's cgroups at `dest`; the mount returned (attached)
+/// is the one at `dest`, with anything below it.
 pub fn mount_cgroup(
     root: &OwnedFd,
     dest: &Path,
     opts: &MountOptions,
     view: &CgroupView<'_>,
-) -> Result<()> {
+) -> Result<MountFd> {
     let Some(cg) = view.cgroup else {
         bail!("the container has no cgroup to show");
     };
     (view.enter)()?;
     let flags = opts.flags - MsFlags::MS_BIND - MsFlags::MS_REC - MsFlags::MS_REMOUNT;
-    let data = (!opts.data.is_empty()).then_some(opts.data.as_str());
+    let attrs = Attrs::of(flags, opts.clear);
+    let at = open_in_root(root, dest, Create::Dir, false)?;
     match cg.version {
         Version::V2 => {
-            let fd = open_in_root(root, dest, Create::Dir, false)?;
-            if view.own_ns {
-                mount(
-                    Some("cgroup2"),
-                    fd_path(&fd).as_str(),
-                    Some("cgroup2"),
+            let mnt = if view.own_ns {
+                MountFd::new_fs(
+                    "cgroup2",
+                    Some("cgroup2".as_ref()),
+                    &opts.data,
                     flags,
-                    data,
+                    attrs.set,
                 )
-                .context("mount -t cgroup2")
+                .context("mount -t cgroup2")?
             } else {
                 let dir = cg.v2_dir().unwrap_or(Path::new("/nonexistent"));
-                bind(root, dir, dest, flags)
-            }
+                bind(dir, attrs)?
+            };
+            mnt.attach(at.as_fd())?;
+            Ok(mnt)
         }
         Version::V1 => {
-            let fd = open_in_root(root, dest, Create::Dir, false)?;
-            let base = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-            mount(
-                Some("tmpfs"),
-                fd_path(&fd).as_str(),
-                Some("tmpfs"),
+            let base = libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_NODEV | libc::MOUNT_ATTR_NOEXEC;
+            let top = MountFd::new_fs(
+                "tmpfs",
+                Some("tmpfs".as_ref()),
+                "mode=755",
+                MsFlags::empty(),
                 base,
-                Some("mode=755"),
             )
-            .context("mounting the tmpfs for the cgroup hierarchies")?;
-            let top = open_in_root(root, dest, Create::Nothing, false)?;
+            .context("the tmpfs for the cgroup hierarchies")?;
+            // Attached before its hierarchies: 6.1 mounts nothing on a
+            // detached mount. Everything below is made through its fd.
+            top.attach(at.as_fd())?;
             for d in &cg.dirs {
                 let Some(name) = d.mount.file_name().and_then(|n| n.to_str()) else {
                     continue;
                 };
-                let sub = dest.join(name);
-                if view.own_ns {
-                    let fd = open_in_root(root, &sub, Create::Dir, false)?;
-                    mount(
-                        Some("cgroup"),
-                        fd_path(&fd).as_str(),
-                        Some("cgroup"),
-                        flags,
-                        Some(d.controllers.as_str()),
-                    )
-                    .with_context(|| format!("mount -t cgroup -o {}", d.controllers))?;
-                } else {
-                    bind(root, &d.path, &sub, flags)?;
+                match mkdirat(top.as_fd(), name, Mode::from_bits_truncate(0o755)) {
+                    Ok(()) | Err(Errno::EEXIST) => {}
+                    Err(e) => {
+                        return Err(crate::error::Error::from(e).context(format!("mkdir {name}")))
+                    }
                 }
+                let sub = open_beneath(top.as_fd(), Path::new(name), nix::fcntl::OFlag::O_PATH)
+                    .map_err(|e| crate::error::Error::from(e).context(format!("opening {name}")))?;
+                let mnt = if view.own_ns {
+                    MountFd::new_fs(
+                        "cgroup",
+                        Some("cgroup".as_ref()),
+                        &d.controllers,
+                        flags,
+                        attrs.set,
+                    )
+                    .with_context(|| format!("mount -t cgroup -o {}", d.controllers))?
+                } else {
+                    bind(&d.path, attrs)?
+                };
+                mnt.attach(sub.as_fd())?;
                 // Co-mounted controllers ("cpu,cpuacct") are reachable by
                 // each name, as on the host.
                 for c in d.controllers.split(',') {
                     if c != name && !c.starts_with("name=") {
-                        match symlinkat(name, &top, c) {
+                        match symlinkat(name, top.as_fd(), c) {
                             Ok(()) | Err(Errno::EEXIST) => {}
                             Err(e) => {
                                 return Err(crate::error::Error::from(e)
@@ -101,29 +113,24 @@ pub fn mount_cgroup(
                 }
             }
             if flags.contains(MsFlags::MS_RDONLY) {
-                mount(
-                    NONE,
-                    fd_path(&top).as_str(),
-                    NONE,
-                    MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | base,
-                    Some("mode=755"),
+                top.set(
+                    Attrs {
+                        set: libc::MOUNT_ATTR_RDONLY,
+                        clear: 0,
+                    },
+                    false,
                 )
-                .context("remounting the cgroup tmpfs read-only")?;
+                .context("making the cgroup tmpfs read-only")?;
             }
-            Ok(())
+            Ok(top)
         }
     }
 }
 
-fn bind(root: &OwnedFd, src: &Path, dest: &Path, flags: MsFlags) -> Result<()> {
-    let fd = open_in_root(root, dest, Create::Dir, false)?;
-    mount(
-        Some(src),
-        fd_path(&fd).as_str(),
-        NONE,
-        MsFlags::MS_BIND,
-        NONE,
-    )
-    .with_context(|| format!("bind {}", src.display()))?;
-    remount_bind(root, dest, flags)
+/// A detached bind of the container's own cgroup directory with `attrs`.
+fn bind(src: &Path, attrs: Attrs) -> Result<MountFd> {
+    let mnt = MountFd::bind(src, false).with_context(|| format!("bind {}", src.display()))?;
+    mnt.set(attrs, false)
+        .with_context(|| format!("bind {}", src.display()))?;
+    Ok(mnt)
 }

@@ -184,8 +184,3 @@ fn user_namespace(uid_map: &str, gid_map: &str) -> Result<OwnedFd> {
     let _ = waitpid(Pid::from_raw(pid), None);
     made
 }
-
-/// Attach the detached mount at `dest` (an fd on the destination).
-pub fn attach(tree: &OwnedFd, dest: &OwnedFd) -> Result<()> {
-    sys::move_mount_onto(tree.as_fd(), dest.as_fd()).context("move_mount of the idmapped mount")
-}

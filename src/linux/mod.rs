@@ -8,6 +8,7 @@ pub mod devices;
 pub mod idmap;
 pub mod ioprio;
 pub mod memory_policy;
+pub mod mount_fd;
 pub mod mount_options;
 pub mod namespaces;
 pub mod net_devices;

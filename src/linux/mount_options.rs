@@ -15,12 +15,6 @@ pub struct Recursive {
     pub clear: u64,
 }
 
-impl Recursive {
-    pub fn is_empty(&self) -> bool {
-        self.set == 0 && self.clear == 0
-    }
-}
-
 #[derive(Debug, PartialEq, Eq)]
 pub struct MountOptions {
     /// Flags for the mount(2) call itself.
@@ -361,7 +355,7 @@ mod tests {
         assert_eq!(r.clear, libc::MOUNT_ATTR_RDONLY);
         let r = parse(&["rnoatime", "ratime"]).recursive;
         assert_eq!((r.set, r.clear), (0, libc::MOUNT_ATTR__ATIME));
-        assert!(parse(&["ro"]).recursive.is_empty());
+        assert_eq!(parse(&["ro"]).recursive, Recursive::default());
     }
 
     #[test]

@@ -4,10 +4,11 @@
 //! or `../..`, or be swapped while we work (runc CVE-2021-30465, CVE-2019-19921).
 //! Every destination is opened with openat2(RESOLVE_IN_ROOT) relative to an fd on
 //! the rootfs, missing components are created one at a time under an fd we
-//! already resolved, and mounts then target the fd (/proc/self/fd/N), not a path.
+//! already resolved, and mounts are then attached onto the fd (move_mount,
+//! src/linux/mount_fd.rs), never onto a path.
 
 use std::ffi::OsStr;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 
 use nix::errno::Errno;
@@ -41,6 +42,14 @@ fn components(path: &Path) -> Vec<&OsStr> {
     out
 }
 
+/// `path` as an absolute container path: "/" and its components, "."
+/// dropped and ".." clamped at the root.
+pub fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::from("/");
+    out.extend(components(path));
+    out
+}
+
 /// openat2, again while it says EAGAIN: with RESOLVE_IN_ROOT the kernel
 /// refuses a walk through ".." during which any rename or mount happened
 /// anywhere on the host, and asks the caller to retry. A busy host (other
@@ -68,6 +77,17 @@ fn open_in(root: &OwnedFd, rel: &Path, extra: ResolveFlag) -> Result<OwnedFd, Er
         rel
     };
     openat2_in(root, rel, how)
+}
+
+/// Open `rel` beneath `dir` (a mount's root) with `flags` (never O_CREAT:
+/// nothing is made there): nothing on the
+/// way may lead out of it (no "..", absolute symlink or /proc magic link
+/// past `dir`). Mounts below it are crossed: an rbind brings its own.
+pub fn open_beneath(dir: BorrowedFd<'_>, rel: &Path, flags: OFlag) -> Result<OwnedFd, Errno> {
+    let how = OpenHow::new()
+        .flags(flags | OFlag::O_CLOEXEC)
+        .resolve(ResolveFlag::RESOLVE_BENEATH | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+    openat2_in(dir, rel, how)
 }
 
 /// Open `path` (absolute, container view) under `root` as an O_PATH fd,
@@ -239,8 +259,8 @@ pub fn open_no_magiclinks_at(dir: &OwnedFd, path: &Path) -> nix::Result<OwnedFd>
 }
 
 /// The path through which syscalls that take paths reach what `fd` refers to.
-pub fn fd_path(fd: &OwnedFd) -> String {
-    format!("/proc/self/fd/{}", fd.as_raw_fd())
+pub fn fd_path(fd: impl AsFd) -> String {
+    format!("/proc/self/fd/{}", fd.as_fd().as_raw_fd())
 }
 
 #[cfg(test)]

@@ -1,8 +1,7 @@
 //! The container's root filesystem: propagation, the config's mounts, devices,
 //! pivot_root, then masked and read-only paths.
 
-use std::fs;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use nix::fcntl::{open, OFlag};
@@ -12,8 +11,9 @@ use nix::unistd::{chdir, chroot, pivot_root};
 use oci_spec::runtime::{Mount, Spec};
 
 use super::devices;
-use super::mount_options::{self, MountOptions};
-use super::resolve::{fd_path, open_in_root, Create};
+use super::mount_fd::{Attrs, MountFd};
+use super::mount_options;
+use super::resolve::{fd_path, normalize, open_beneath, open_in_root, Create};
 use crate::bail;
 use crate::error::{Context, Error, Result};
 
@@ -37,7 +37,7 @@ pub fn prepare(
     rootfs: &Path,
     cgroups: &CgroupView<'_>,
     idmapped: &super::idmap::Mounts,
-) -> Result<()> {
+) -> Result<Made> {
     let linux = spec.linux().as_ref();
     // The configured propagation is given to the new "/" at the very end
     // (`finish`). Until then the tree is private, or a slave of the host's
@@ -67,14 +67,16 @@ pub fn prepare(
     .with_context(|| format!("opening rootfs {}", rootfs.display()))?;
 
     let mounts = spec.mounts().as_deref().unwrap_or(&[]);
+    let mut made = Made::default();
     for (i, m) in mounts.iter().enumerate() {
-        mount_one(&root, bundle, m, cgroups, idmapped.get(i)).with_context(|| {
-            format!(
-                "mounts[{i}] ({} on {})",
-                m.typ().as_deref().unwrap_or("bind"),
-                m.destination().display()
-            )
-        })?;
+        let what = format!(
+            "mounts[{i}] ({} on {})",
+            m.typ().as_deref().unwrap_or("bind"),
+            m.destination().display()
+        );
+        let mnt =
+            mount_one(&root, bundle, m, cgroups, idmapped.get(i)).with_context(|| what.clone())?;
+        made.push(m.destination(), what, mnt);
     }
     // runc creates a missing cwd; it must exist before root.readonly.
     if let Some(p) = spec.process() {
@@ -90,7 +92,56 @@ pub fn prepare(
         devices::create_defaults(&root, user_ns)?;
     }
     let extra = linux.and_then(|l| l.devices().as_deref()).unwrap_or(&[]);
-    devices::create(&root, extra, user_ns)
+    devices::create(&root, extra, user_ns)?;
+    Ok(made)
+}
+
+/// The mounts hutch made, each held by fd with its destination (container
+/// view), for `finish`: a masked or read-only path under one of them is
+/// found beneath that mount, never by its path from the root again.
+#[derive(Default)]
+pub struct Made {
+    mounts: Vec<Held>,
+}
+
+struct Held {
+    /// Normalized: "/" and the components, ".." resolved.
+    dest: PathBuf,
+    /// For messages: "mounts[0] (proc on /proc)".
+    what: String,
+    mnt: MountFd,
+    /// Whether `dest`, from the container's root, was seen to be `mnt`.
+    checked: bool,
+}
+
+impl Made {
+    fn push(&mut self, dest: &Path, what: String, mnt: MountFd) {
+        self.mounts.push(Held {
+            dest: normalize(dest),
+            what,
+            mnt,
+            checked: false,
+        });
+    }
+
+    /// The mount holding `p`: the one with the longest destination above
+    /// it (the last made of equals: it is on top), and the rest of `p`.
+    fn holding(&mut self, p: &Path) -> Option<(&mut Held, PathBuf)> {
+        let p = normalize(p);
+        let i = self
+            .mounts
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| p.starts_with(&h.dest))
+            .max_by_key(|(i, h)| (h.dest.components().count(), *i))
+            .map(|(i, _)| i)?;
+        let held = &mut self.mounts[i];
+        let rest = p
+            .strip_prefix(&held.dest)
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        Some((held, rest))
+    }
 }
 
 /// Make the prepared rootfs the process's root.
@@ -108,14 +159,19 @@ fn mount_one(
     m: &Mount,
     cgroups: &CgroupView<'_>,
     idmapped: Option<&OwnedFd>,
-) -> Result<()> {
+) -> Result<MountFd> {
     let opts = mount_options::parse(m.options().as_deref().unwrap_or(&[]));
     let typ = m.typ().as_deref().unwrap_or("");
     let bind = opts.is_bind() || typ == "bind";
+    let recursive = Attrs {
+        set: opts.recursive.set,
+        clear: opts.recursive.clear,
+    };
     if !bind && (typ == "cgroup" || typ == "cgroup2") {
-        super::cgroupfs::mount_cgroup(root, m.destination(), &opts, cgroups)?;
-        apply_recursive(root, m.destination(), &opts)?;
-        return apply_propagation(root, m, &opts);
+        let mnt = super::cgroupfs::mount_cgroup(root, m.destination(), &opts, cgroups)?;
+        mnt.set(recursive, true)?;
+        mnt.propagate(opts.propagation)?;
+        return Ok(mnt);
     }
     if opts.tmpcopyup && (bind || typ != "tmpfs") {
         bail!("option \"tmpcopyup\" is for tmpfs mounts only");
@@ -127,120 +183,90 @@ fn mount_one(
             s.clone()
         }
     });
-    let create = if bind {
-        match &source {
-            Some(s)
-                if !fs::metadata(s)
-                    .with_context(|| format!("bind source {}", s.display()))?
-                    .is_dir() =>
-            {
-                Create::File
-            }
-            _ => Create::Dir,
-        }
-    } else {
-        Create::Dir
-    };
-    // proc and sysfs must land exactly where they say: no symlink on the way.
-    let strict = matches!(typ, "proc" | "sysfs");
-    let dest = open_in_root(root, m.destination(), create, strict)?;
-    let target = fd_path(&dest);
 
     if bind {
         let src = source.ok_or_else(|| Error::new("bind mount without a source"))?;
-        if let Some(tree) = idmapped {
+        let mnt = match idmapped {
             // Cloned from `src` and mapped by the runtime before the clone.
-            super::idmap::attach(tree, &dest)
-                .with_context(|| format!("bind {} (idmapped)", src.display()))?;
-        } else {
-            let flags = MsFlags::MS_BIND | (opts.flags & MsFlags::MS_REC);
-            mount(Some(&src), target.as_str(), NONE, flags, NONE)
-                .with_context(|| format!("bind {}", src.display()))?;
-        }
-        remount_bind(root, m.destination(), opts.flags)?;
-    } else {
+            Some(tree) => MountFd::from_fd(
+                tree.try_clone()
+                    .with_context(|| format!("bind {} (idmapped): dup", src.display()))?,
+            ),
+            None => MountFd::bind(&src, opts.flags.contains(MsFlags::MS_REC))
+                .with_context(|| format!("bind source {}", src.display()))?,
+        };
+        // What is bound decides what to create: the tree itself, not a
+        // second look at the source path.
+        let is_dir = nix::sys::stat::fstat(&mnt)
+            .with_context(|| format!("bind source {}: fstat", src.display()))?
+            .st_mode
+            & libc::S_IFMT
+            == libc::S_IFDIR;
+        let create = if is_dir { Create::Dir } else { Create::File };
+        let dest = open_in_root(root, m.destination(), create, false)?;
+        // Every attribute while the mount is detached: nothing ever sees it
+        // writable, and no later step looks for it by path. `ro` and the
+        // like apply to the bind itself, the `r*` options to every mount an
+        // rbind brought along (runc's meaning); flags the options do not
+        // name stay as the source mount has them.
+        mnt.set(Attrs::of(opts.flags, opts.clear), false)
+            .with_context(|| format!("bind {}", src.display()))?;
+        mnt.set(recursive, true)?;
+        mnt.attach(dest.as_fd())
+            .with_context(|| format!("bind {}", src.display()))?;
+        crate::testpoint::pause_at_path("mount-attached", m.destination());
+        mnt.propagate(opts.propagation)?;
+        return Ok(mnt);
+    }
+
+    // proc and sysfs must land exactly where they say: no symlink on the way.
+    let strict = matches!(typ, "proc" | "sysfs");
+    let dest = open_in_root(root, m.destination(), Create::Dir, strict)?;
+    if opts.flags.contains(MsFlags::MS_REMOUNT) {
+        // A remount of the mount already at the destination: reached by the
+        // fd opened on it (its root), which stands for it from now on.
         let data = (!opts.data.is_empty()).then_some(opts.data.as_str());
-        let src = source
-            .as_deref()
-            .map(Path::as_os_str)
-            .unwrap_or_else(|| typ.as_ref());
-        mount(Some(src), target.as_str(), Some(typ), opts.flags, data)
-            .with_context(|| format!("mount -t {typ} (data {:?})", opts.data))?;
-        if opts.tmpcopyup {
-            // The copy's pages are charged to the writer's cgroup: the
-            // container's, not the runtime's.
-            (cgroups.enter)()?;
-            // `dest` still names the directory underneath the new tmpfs.
-            let top = open_in_root(root, m.destination(), Create::Nothing, false)?;
-            super::copyup::copy_tree(Path::new(&target), Path::new(&fd_path(&top)))?;
-        }
+        mount(NONE, fd_path(&dest).as_str(), Some(typ), opts.flags, data)
+            .with_context(|| format!("remount -t {typ} (data {:?})", opts.data))?;
+        let mnt = MountFd::from_fd(dest);
+        mnt.set(recursive, true)?;
+        mnt.propagate(opts.propagation)?;
+        return Ok(mnt);
     }
-    apply_recursive(root, m.destination(), &opts)?;
-    apply_propagation(root, m, &opts)
-}
-
-/// The `r*` options, on the mount now at `dest` and every mount below it (an
-/// `rbind` brings the submounts along, and those are what `rro` is for).
-fn apply_recursive(root: &OwnedFd, dest: &Path, opts: &MountOptions) -> Result<()> {
-    let r = opts.recursive;
-    if r.is_empty() {
-        return Ok(());
-    }
-    let top = open_in_root(root, dest, Create::Nothing, false)?;
-    super::sys::mount_setattr_recursive(&top, r.set, r.clear)
-        .context("applying the recursive options (mount_setattr AT_RECURSIVE)")
-}
-
-/// Bind mounts take ro/nosuid/... only on a remount of the new mount, which
-/// we reach by resolving the destination again (an fd opened before the
-/// mount still points at the directory underneath).
-pub(super) fn remount_bind(root: &OwnedFd, dest: &Path, flags: MsFlags) -> Result<()> {
-    let rest = flags - MsFlags::MS_BIND - MsFlags::MS_REC - MsFlags::MS_REMOUNT;
-    if rest.is_empty() {
-        return Ok(());
-    }
-    let top = open_in_root(root, dest, Create::Nothing, false)?;
-    let keep = locked_flags(&fd_path(&top));
-    mount(
-        NONE,
-        fd_path(&top).as_str(),
-        NONE,
-        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | rest | keep,
-        NONE,
-    )
-    .context("remounting the bind mount with its options")
-}
-
-fn apply_propagation(root: &OwnedFd, m: &Mount, opts: &MountOptions) -> Result<()> {
-    if opts.propagation.is_empty() {
-        return Ok(());
-    }
-    let top = open_in_root(root, m.destination(), Create::Nothing, false)?;
-    mount(NONE, fd_path(&top).as_str(), NONE, opts.propagation, NONE).context("setting propagation")
-}
-
-/// Flags the kernel will not let a remount drop (nosuid, nodev, noexec, atime
-/// flags), read from the mount as it is.
-fn locked_flags(path: &str) -> MsFlags {
-    use nix::sys::statvfs::{statvfs, FsFlags};
-    let Ok(st) = statvfs(path) else {
-        return MsFlags::empty();
+    let src = source
+        .as_deref()
+        .map(Path::as_os_str)
+        .unwrap_or_else(|| typ.as_ref());
+    // The copy-up writes into the new tmpfs: read-only only after it.
+    let held_back = if opts.tmpcopyup {
+        opts.flags & MsFlags::MS_RDONLY
+    } else {
+        MsFlags::empty()
     };
-    let f = st.flags();
-    let mut out = MsFlags::empty();
-    for (fs, ms) in [
-        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
-        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
-        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
-        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
-        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
-        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
-    ] {
-        if f.contains(fs) {
-            out |= ms;
-        }
+    let flags = opts.flags - held_back;
+    let mnt = MountFd::new_fs(
+        typ,
+        Some(src),
+        &opts.data,
+        flags,
+        Attrs::of(flags, MsFlags::empty()).set,
+    )
+    .with_context(|| format!("mount -t {typ} (data {:?})", opts.data))?;
+    if opts.tmpcopyup {
+        // The copy's pages are charged to the writer's cgroup: the
+        // container's, not the runtime's.
+        (cgroups.enter)()?;
+        // `dest` names the directory the tmpfs will cover; the tmpfs is
+        // still detached, so nothing sees it half copied.
+        super::copyup::copy_tree(Path::new(&fd_path(&dest)), Path::new(&fd_path(&mnt)))?;
+        mnt.set(Attrs::of(held_back, MsFlags::empty()), false)?;
     }
-    out
+    // A new mount has nothing below it yet: the r* options are its own.
+    mnt.set(recursive, false)?;
+    mnt.attach(dest.as_fd())?;
+    crate::testpoint::pause_at_path("mount-attached", m.destination());
+    mnt.propagate(opts.propagation)?;
+    Ok(mnt)
 }
 
 /// pivot_root(".", "."): the old root ends up on top of the new one and is
@@ -293,7 +319,7 @@ fn move_root(rootfs: &Path) -> Result<()> {
 }
 
 /// After the switch: masked paths, read-only paths, and a read-only root.
-pub fn finish(spec: &Spec) -> Result<()> {
+pub fn finish(spec: &Spec, mut made: Made) -> Result<()> {
     let linux = spec.linux().as_ref();
     let root = open(
         "/",
@@ -305,13 +331,16 @@ pub fn finish(spec: &Spec) -> Result<()> {
         .and_then(|l| l.readonly_paths().as_deref())
         .unwrap_or(&[])
     {
-        readonly_path(&root, Path::new(p)).with_context(|| format!("linux.readonlyPaths {p}"))?;
+        readonly_path(&root, &mut made, Path::new(p))
+            .with_context(|| format!("linux.readonlyPaths {p}"))?;
     }
+    let mut masks = Masks::default();
     for p in linux
         .and_then(|l| l.masked_paths().as_deref())
         .unwrap_or(&[])
     {
-        mask_path(&root, Path::new(p)).with_context(|| format!("linux.maskedPaths {p}"))?;
+        mask_path(&root, &mut made, &mut masks, Path::new(p))
+            .with_context(|| format!("linux.maskedPaths {p}"))?;
     }
     let readonly = spec
         .root()
@@ -319,15 +348,9 @@ pub fn finish(spec: &Spec) -> Result<()> {
         .and_then(|r| r.readonly())
         .unwrap_or(false);
     if readonly {
-        let keep = locked_flags("/");
-        mount(
-            NONE,
-            "/",
-            NONE,
-            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | keep,
-            NONE,
-        )
-        .context("root.readonly: remounting / read-only")?;
+        // Setting a flag never trips the ones locked in a user namespace.
+        super::sys::mount_setattr(root.as_fd(), false, libc::MOUNT_ATTR_RDONLY, 0, 0)
+            .context("root.readonly: making / read-only (mount_setattr)")?;
     }
     // Last: an unbindable "/" would refuse the bind mounts above.
     if let Some(p) = root_propagation(spec)? {
@@ -336,7 +359,15 @@ pub fn finish(spec: &Spec) -> Result<()> {
     Ok(())
 }
 
-fn open_existing(root: &OwnedFd, p: &Path) -> Result<Option<OwnedFd>> {
+/// An O_PATH fd on `p` (container view), None when it does not exist.
+///
+/// Under a mount hutch made (/proc, /sys...) it is found beneath that
+/// mount's fd (`Made::open_held`). Elsewhere (the rootfs itself, which is
+/// our root and cannot be swapped) it is resolved from the root, inside it.
+fn locate(root: &OwnedFd, made: &mut Made, p: &Path) -> Result<Option<OwnedFd>> {
+    if made.holding(p).is_some() {
+        return made.open_held(root, p, OFlag::O_PATH);
+    }
     match open_in_root(root, p, Create::Nothing, false) {
         Ok(fd) => Ok(Some(fd)),
         Err(e) if e.errno() == Some(nix::errno::Errno::ENOENT) => Ok(None),
@@ -344,55 +375,140 @@ fn open_existing(root: &OwnedFd, p: &Path) -> Result<Option<OwnedFd>> {
     }
 }
 
-fn readonly_path(root: &OwnedFd, p: &Path) -> Result<()> {
-    let Some(fd) = open_existing(root, p)? else {
-        return Ok(());
-    };
-    let path = fd_path(&fd);
-    mount(
-        Some(path.as_str()),
-        path.as_str(),
-        NONE,
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        NONE,
-    )
-    .context("bind onto itself")?;
-    let top = open_in_root(root, p, Create::Nothing, false)?;
-    let top_path = fd_path(&top);
-    let keep = locked_flags(&top_path);
-    mount(
-        NONE,
-        top_path.as_str(),
-        NONE,
-        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_REC | keep,
-        NONE,
-    )
-    .context("remount read-only")
+impl Made {
+    /// `p` (container view, after the switch of root) opened with `flags`
+    /// beneath the mount hutch made that holds it, so that what is masked
+    /// or written is what hutch mounted, wherever a rootfs shared with a
+    /// running container has moved it. That mount must still be what the
+    /// container sees at its destination, or this fails: masks on a procfs
+    /// the container cannot see would leave the one it can see (another, or
+    /// none) unmasked, and every path in it silently missing.
+    ///
+    /// None when `p` is missing beneath the mount, which callers may skip,
+    /// as runc does for masks (the kernel lacks /proc/acpi, /proc/scsi...
+    /// on many machines): the mount was checked to be the container's, so
+    /// nothing is missing elsewhere. An error when no mount hutch made
+    /// holds `p`.
+    pub fn open_held(&mut self, root: &OwnedFd, p: &Path, flags: OFlag) -> Result<Option<OwnedFd>> {
+        let Some((held, rest)) = self.holding(p) else {
+            bail!("no mount hutch made holds {}", p.display());
+        };
+        if !held.checked {
+            check_in_place(root, held)?;
+            held.checked = true;
+        }
+        let rel = if rest.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            rest.as_path()
+        };
+        match open_beneath(held.mnt.as_fd(), rel, flags) {
+            Ok(fd) => Ok(Some(fd)),
+            Err(nix::errno::Errno::ENOENT) => Ok(None),
+            Err(e) => Err(Error::from(e).context(format!("opening it beneath {}", held.what))),
+        }
+    }
 }
 
-fn mask_path(root: &OwnedFd, p: &Path) -> Result<()> {
-    let Some(fd) = open_existing(root, p)? else {
+/// Fails unless `held.dest`, seen from the container's root, is the root
+/// of the mount hutch made there.
+fn check_in_place(root: &OwnedFd, held: &Held) -> Result<()> {
+    let ours = super::sys::mount_id_and_inode(held.mnt.as_fd())
+        .with_context(|| format!("statx of {}", held.what))?;
+    let seen = open_in_root(root, &held.dest, Create::Nothing, false)
+        .ok()
+        .and_then(|fd| super::sys::mount_id_and_inode(fd.as_fd()).ok());
+    if seen != Some(ours) {
+        bail!(
+            "{} is no longer the mount hutch made there ({}): the rootfs changed while the container was created (is it shared with a running container?)",
+            held.dest.display(),
+            held.what
+        );
+    }
+    Ok(())
+}
+
+/// A read-only bind of `p` onto itself, with everything below it read-only
+/// too, made and attached by fd.
+fn readonly_path(root: &OwnedFd, made: &mut Made, p: &Path) -> Result<()> {
+    let Some(fd) = locate(root, made, p)? else {
         return Ok(());
     };
-    let path = fd_path(&fd);
-    let is_dir = fs::metadata(&path).map(|m| m.is_dir()).unwrap_or(false);
-    if is_dir {
-        mount(
-            Some("tmpfs"),
-            path.as_str(),
-            Some("tmpfs"),
-            MsFlags::MS_RDONLY,
-            Some("size=0"),
-        )
-        .context("mounting an empty read-only tmpfs over it")
+    let mnt = MountFd::bind_fd(fd.as_fd(), true)?;
+    mnt.set(
+        Attrs {
+            set: libc::MOUNT_ATTR_RDONLY,
+            clear: 0,
+        },
+        true,
+    )?;
+    mnt.attach(fd.as_fd())?;
+    made.push(p, format!("the read-only bind of {}", p.display()), mnt);
+    Ok(())
+}
+
+/// What masks are made of, made on first use: one empty read-only tmpfs,
+/// cloned for every directory, and the container's /dev/null (checked to
+/// be the null device) for everything else.
+#[derive(Default)]
+struct Masks {
+    /// The first tmpfs mask, by its index in `Made`.
+    tmpfs: Option<usize>,
+    null: Option<OwnedFd>,
+}
+
+fn mask_path(root: &OwnedFd, made: &mut Made, masks: &mut Masks, p: &Path) -> Result<()> {
+    let Some(fd) = locate(root, made, p)? else {
+        return Ok(());
+    };
+    let st = nix::sys::stat::fstat(&fd).context("fstat")?;
+    let is_dir = st.st_mode & libc::S_IFMT == libc::S_IFDIR;
+    let mnt = if is_dir {
+        match masks.tmpfs {
+            // Attached, so it can be cloned (open_tree refuses a detached
+            // mount on 6.1).
+            Some(i) => MountFd::bind_fd(made.mounts[i].mnt.as_fd(), false)?,
+            None => MountFd::new_fs(
+                "tmpfs",
+                Some("tmpfs".as_ref()),
+                "",
+                MsFlags::MS_RDONLY,
+                libc::MOUNT_ATTR_RDONLY
+                    | libc::MOUNT_ATTR_NOSUID
+                    | libc::MOUNT_ATTR_NODEV
+                    | libc::MOUNT_ATTR_NOEXEC,
+            )
+            .context("an empty read-only tmpfs to mask it with")?,
+        }
     } else {
-        mount(
-            Some("/dev/null"),
-            path.as_str(),
-            NONE,
-            MsFlags::MS_BIND,
-            NONE,
-        )
-        .context("bind-mounting /dev/null over it")
+        if masks.null.is_none() {
+            masks.null = Some(dev_null(root, made)?);
+        }
+        let null = masks
+            .null
+            .as_ref()
+            .ok_or_else(|| Error::new("no /dev/null"))?;
+        MountFd::bind_fd(null.as_fd(), false).context("binding /dev/null")?
+    };
+    mnt.attach(fd.as_fd())?;
+    if is_dir && masks.tmpfs.is_none() {
+        masks.tmpfs = Some(made.mounts.len());
     }
+    made.push(p, format!("the mask on {}", p.display()), mnt);
+    Ok(())
+}
+
+/// The container's /dev/null, found as any path under a mount hutch made,
+/// and refused unless it is the null device (char 1:3).
+fn dev_null(root: &OwnedFd, made: &mut Made) -> Result<OwnedFd> {
+    let null = Path::new("/dev/null");
+    let fd = locate(root, made, null)
+        .context("/dev/null, to mask files with")?
+        .ok_or_else(|| Error::new("/dev/null, to mask files with: missing"))?;
+    let st = nix::sys::stat::fstat(&fd).context("/dev/null: fstat")?;
+    let (major, minor) = (libc::major(st.st_rdev), libc::minor(st.st_rdev));
+    if st.st_mode & libc::S_IFMT != libc::S_IFCHR || (major, minor) != (1, 3) {
+        bail!("/dev/null in the container is not the null device (char 1:3): cannot mask with it");
+    }
+    Ok(fd)
 }

@@ -201,16 +201,27 @@ pub fn reset_signals() {
     let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
 }
 
-/// mount_setattr(2) with AT_RECURSIVE on the mount `mnt` is the root of (an
-/// fd opened on it after mounting): `set` and `clear` apply to it and every
-/// mount below it.
-pub fn mount_setattr_recursive(mnt: &impl AsRawFd, set: u64, clear: u64) -> Result<(), Errno> {
+/// mount_setattr(2) on the mount `mnt` is the root of (a mount fd, or an fd
+/// opened on a mount's root): `set` and `clear` are MOUNT_ATTR_* bits,
+/// `propagation` one of MS_SHARED/MS_SLAVE/MS_PRIVATE/MS_UNBINDABLE or 0;
+/// with `recursive`, for every mount below it too.
+pub fn mount_setattr(
+    mnt: BorrowedFd<'_>,
+    recursive: bool,
+    set: u64,
+    clear: u64,
+    propagation: u64,
+) -> Result<(), Errno> {
     let attr = libc::mount_attr {
         attr_set: set,
         attr_clr: clear,
-        propagation: 0,
+        propagation,
         userns_fd: 0,
     };
+    let mut flags = libc::AT_EMPTY_PATH;
+    if recursive {
+        flags |= libc::AT_RECURSIVE;
+    }
     // SAFETY: the path is a NUL-terminated empty string (AT_EMPTY_PATH: the fd
     // itself), `attr` is a valid mount_attr that outlives the call and its size
     // is passed with it; the kernel only reads both.
@@ -219,7 +230,7 @@ pub fn mount_setattr_recursive(mnt: &impl AsRawFd, set: u64, clear: u64) -> Resu
             libc::SYS_mount_setattr,
             mnt.as_raw_fd(),
             c"".as_ptr(),
-            libc::AT_EMPTY_PATH | libc::AT_RECURSIVE,
+            flags,
             &attr as *const libc::mount_attr,
             std::mem::size_of::<libc::mount_attr>(),
         )
@@ -228,6 +239,52 @@ pub fn mount_setattr_recursive(mnt: &impl AsRawFd, set: u64, clear: u64) -> Resu
         return Err(Errno::last());
     }
     Ok(())
+}
+
+/// open_tree(2) OPEN_TREE_CLONE of what `fd` refers to (AT_EMPTY_PATH): a
+/// detached bind of it (with the mounts below it when `recursive`),
+/// close-on-exec.
+pub fn open_tree_clone_fd(fd: BorrowedFd<'_>, recursive: bool) -> Result<OwnedFd, Errno> {
+    const OPEN_TREE_CLONE: libc::c_uint = 1;
+    let mut flags =
+        OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint | libc::AT_EMPTY_PATH as libc::c_uint;
+    if recursive {
+        flags |= libc::AT_RECURSIVE as libc::c_uint;
+    }
+    // SAFETY: the path is a NUL-terminated empty string (the fd itself); the
+    // kernel only reads it.
+    let ret = unsafe { libc::syscall(libc::SYS_open_tree, fd.as_raw_fd(), c"".as_ptr(), flags) };
+    if ret < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: the kernel returned a fresh fd that nobody else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(ret as RawFd) })
+}
+
+/// statx(2) of what `fd` refers to (AT_EMPTY_PATH): (mount id, inode).
+pub fn mount_id_and_inode(fd: BorrowedFd<'_>) -> Result<(u64, u64), Errno> {
+    let mut st = std::mem::MaybeUninit::<libc::statx>::zeroed();
+    // SAFETY: the path is a NUL-terminated empty string (the fd itself) and
+    // `st` is a writable statx buffer that outlives the call.
+    let ret = unsafe {
+        libc::statx(
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH,
+            libc::STATX_MNT_ID | libc::STATX_INO,
+            st.as_mut_ptr(),
+        )
+    };
+    if ret < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: statx succeeded, so the kernel filled the buffer (and it was
+    // zeroed before, so every byte is initialised either way).
+    let st = unsafe { st.assume_init() };
+    if st.stx_mask & libc::STATX_MNT_ID == 0 {
+        return Err(Errno::ENOSYS);
+    }
+    Ok((st.stx_mnt_id, st.stx_ino))
 }
 
 /// open_tree(2) with OPEN_TREE_CLONE: a detached copy of the mount at
@@ -337,6 +394,27 @@ pub fn fsconfig_set_string(
             FSCONFIG_SET_STRING,
             key.as_ptr(),
             value.as_ptr(),
+            0,
+        )
+    };
+    if ret < 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
+
+/// fsconfig(2) FSCONFIG_SET_FLAG: a bare `key` on a superblock context.
+pub fn fsconfig_set_flag(ctx: BorrowedFd<'_>, key: &std::ffi::CStr) -> Result<(), Errno> {
+    const FSCONFIG_SET_FLAG: libc::c_uint = 0;
+    // SAFETY: `key` is NUL-terminated and outlives the call; no value is
+    // passed (NULL, as the command takes none); the kernel only reads.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            ctx.as_raw_fd(),
+            FSCONFIG_SET_FLAG,
+            key.as_ptr(),
+            std::ptr::null::<libc::c_void>(),
             0,
         )
     };

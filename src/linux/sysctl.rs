@@ -1,10 +1,16 @@
 //! `linux.sysctl`: only keys that are namespaced, and only when the container
 //! has that namespace; anything else would change the host.
 
+use std::io::Write;
+use std::path::Path;
+
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
 use oci_spec::runtime::{LinuxNamespaceType as Ns, Spec};
 
+use super::rootfs::Made;
 use crate::bail;
-use crate::error::{Context, Result};
+use crate::error::{Context, Error, Result};
 
 /// Which namespace makes a sysctl key container-local, if any.
 fn namespace_of(key: &str) -> Option<Ns> {
@@ -52,15 +58,30 @@ pub fn validate(spec: &Spec, has: impl Fn(Ns) -> bool) -> Result<()> {
     Ok(())
 }
 
-/// In the init, after /proc is mounted and before /proc/sys goes read-only.
-pub fn apply(spec: &Spec) -> Result<()> {
+/// In the init, after the switch of root and before /proc/sys goes
+/// read-only. Each key is written beneath the procfs hutch mounted, by fd
+/// (`rootfs::Made::open_held`): a /proc swapped away by a container sharing
+/// the rootfs neither takes the value nor lets it go unset silently.
+pub fn apply(spec: &Spec, mounts: &mut Made) -> Result<()> {
     let Some(map) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) else {
         return Ok(());
     };
+    let root = nix::fcntl::open(
+        "/",
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .context("opening the new root")?;
     for (key, value) in map {
         let path = format!("/proc/sys/{}", key.replace('.', "/"));
-        std::fs::write(&path, value)
-            .with_context(|| format!("linux.sysctl {key}={value:?}: writing {path}"))?;
+        let what = || format!("linux.sysctl {key}={value:?}: {path}");
+        let fd = mounts
+            .open_held(&root, Path::new(&path), OFlag::O_WRONLY)
+            .with_context(what)?
+            .ok_or_else(|| Error::new(format!("{}: no such sysctl", what())))?;
+        std::fs::File::from(fd)
+            .write_all(value.as_bytes())
+            .with_context(|| format!("{}: write", what()))?;
     }
     Ok(())
 }

@@ -144,7 +144,7 @@ fn setup(init: &Init<'_>, fifo: Option<&File>) -> Result<Prepared> {
         own_ns: init.plan.has(oci_spec::runtime::LinuxNamespaceType::Cgroup),
         enter: &enter,
     };
-    rootfs::prepare(
+    let mut mounts = rootfs::prepare(
         spec,
         &init.cfg.bundle,
         &init.cfg.rootfs,
@@ -176,7 +176,7 @@ fn setup(init: &Init<'_>, fifo: Option<&File>) -> Result<Prepared> {
         crate::linux::sys::setdomainname(d)
             .with_context(|| format!("domainname {d:?}: setdomainname"))?;
     }
-    crate::linux::sysctl::apply(spec)?;
+    crate::linux::sysctl::apply(spec, &mut mounts)?;
     // Before finish: /dev/console is bound while / may still be written.
     if let Some(sock) = init.console {
         let size = spec
@@ -187,7 +187,7 @@ fn setup(init: &Init<'_>, fifo: Option<&File>) -> Result<Prepared> {
         let pty = terminal::setup(sock, size)?;
         terminal::bind_console(&pty)?;
     }
-    rootfs::finish(spec)?;
+    rootfs::finish(spec, mounts)?;
     // At the latest here: nothing of the container runs outside its cgroup,
     // and the settings below (a real-time policy, a memory policy) are
     // checked against it.

@@ -12,8 +12,6 @@ use nix::sys::socket::{
     connect, sendmsg, socket, AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType, UnixAddr,
 };
 
-use std::os::unix::fs::OpenOptionsExt;
-
 use crate::bail;
 use crate::error::{Context, Error, Result};
 use crate::linux::sys;
@@ -95,34 +93,49 @@ pub fn setup(socket: &OwnedFd, size: Option<(u16, u16)>) -> Result<String> {
 }
 
 /// config-linux.md: with a terminal, the pty is bind-mounted on /dev/console
-/// (we are in the container's root already: paths cannot leave it).
+/// (we are in the container's root already: paths cannot leave it). The
+/// file is opened once, without following a symlink, checked, and the pty
+/// attached onto that fd: a rootfs shared with a running container cannot
+/// swap it for a symlink between the check and the mount.
 pub fn bind_console(pty: &str) -> Result<()> {
-    use nix::mount::{mount, MsFlags};
+    use crate::linux::mount_fd::MountFd;
+    use crate::linux::resolve::{open_in_root, open_no_magiclinks, Create};
+    use nix::errno::Errno;
+    use nix::sys::stat::{fstat, Mode};
     const CONSOLE: &str = "/dev/console";
-    match std::fs::symlink_metadata(CONSOLE) {
-        Ok(m) if m.file_type().is_symlink() || m.is_dir() => {
-            // The image's own link or directory would redirect the mount.
-            bail!(
-                "{CONSOLE} in the rootfs is a symlink or directory: cannot bind the terminal on it"
-            )
-        }
-        Ok(_) => {}
-        Err(_) => {
-            std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o666)
-                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-                .open(CONSOLE)
-                .with_context(|| format!("creating {CONSOLE} for the terminal"))?;
+    let root = nix::fcntl::open(
+        "/",
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .context("opening the root")?;
+    let dev = open_in_root(&root, Path::new("/dev"), Create::Nothing, false)?;
+    match nix::fcntl::openat(
+        &dev,
+        "console",
+        OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::from_bits_truncate(0o666),
+    ) {
+        Ok(_) | Err(Errno::EEXIST) => {}
+        Err(e) => {
+            return Err(Error::from(e).context(format!("creating {CONSOLE} for the terminal")))
         }
     }
-    mount(
-        Some(pty),
-        CONSOLE,
-        None::<&str>,
-        MsFlags::MS_BIND,
-        None::<&str>,
+    let target = nix::fcntl::openat(
+        &dev,
+        "console",
+        OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
     )
-    .with_context(|| format!("bind mount of {pty} on {CONSOLE}"))
+    .with_context(|| format!("opening {CONSOLE}"))?;
+    let kind = fstat(&target).context("fstat /dev/console")?.st_mode & libc::S_IFMT;
+    if kind == libc::S_IFLNK || kind == libc::S_IFDIR {
+        // The image's own link or directory would redirect the mount.
+        bail!("{CONSOLE} in the rootfs is a symlink or directory: cannot bind the terminal on it")
+    }
+    crate::testpoint::pause_at("console-checked");
+    let tty = open_no_magiclinks(Path::new(pty)).with_context(|| format!("opening {pty}"))?;
+    MountFd::bind_fd(tty.as_fd(), false)
+        .and_then(|m| m.attach(target.as_fd()))
+        .with_context(|| format!("bind mount of {pty} on {CONSOLE}"))
 }
