@@ -2076,6 +2076,50 @@ fn sysctls_go_to_the_procfs_hutch_made_even_when_proc_is_swapped() {
     assert!(mounts_under(rootfs.path()).is_empty());
 }
 
+/// process.oomScoreAdj likewise: written by path, it went into the
+/// neighbour's file when /proc was swapped, and the init kept its score.
+#[test]
+fn oom_score_adj_goes_to_the_procfs_hutch_made_even_when_proc_is_swapped() {
+    let env = Env::new("oomswap");
+    let rootfs = RootfsCopy::new();
+    let mut config = pausable(
+        &rootfs,
+        "echo adj=$(cat /proc.old/self/oom_score_adj); echo done",
+    );
+    config["process"]["oomScoreAdj"] = json!(123);
+    let bundle = Bundle::new(&config);
+    let c = Container::new(&env.id());
+    let planted = rootfs.path().join("proc/self/oom_score_adj");
+    let (paused, out) = create_paused(&env, &c, &bundle, "mount-attached:/proc", || {
+        swap(&rootfs, "proc", None);
+        // A real directory, not swap's symlink to the moved procfs: a
+        // write by path lands in the neighbour's file.
+        fs::remove_file(planted.parent().unwrap()).unwrap();
+        fs::create_dir(planted.parent().unwrap()).unwrap();
+        fs::write(&planted, "neighbour's").unwrap();
+    });
+    assert!(
+        paused,
+        "the init never reached its pause point (release build?)"
+    );
+    assert_eq!(
+        fs::read_to_string(&planted).unwrap(),
+        "neighbour's",
+        "process.oomScoreAdj went into the neighbour's file"
+    );
+    if out.status.success() {
+        env.start(&c.id).ok();
+        c.wait_line("done");
+        assert_eq!(c.value("adj"), "123", "process.oomScoreAdj was not applied");
+        env.wait_status(&c.id, "stopped");
+        env.delete(&c.id).ok();
+    } else {
+        out.fails_with(&["process.oomScoreAdj", "/proc is no longer"]);
+        env.assert_gone(&c.id);
+    }
+    assert!(mounts_under(rootfs.path()).is_empty());
+}
+
 /// With a terminal the pty is bound on /dev/console. That used to be a
 /// check of the path (no symlink, no directory), then a mount by path: a
 /// /dev shared with a running container (no tmpfs on it) could have

@@ -177,6 +177,9 @@ fn setup(init: &Init<'_>, fifo: Option<&File>) -> Result<Prepared> {
             .with_context(|| format!("domainname {d:?}: setdomainname"))?;
     }
     crate::linux::sysctl::apply(spec, &mut mounts)?;
+    if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
+        write_oom_score_adj(adj, &mut mounts)?;
+    }
     // Before finish: /dev/console is bound while / may still be written.
     if let Some(sock) = init.console {
         let size = spec
@@ -211,10 +214,6 @@ fn setup(init: &Init<'_>, fifo: Option<&File>) -> Result<Prepared> {
 
     if let Some(limits) = process.rlimits() {
         rlimits::apply(limits)?;
-    }
-    if let Some(adj) = process.oom_score_adj() {
-        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
-            .with_context(|| format!("process.oomScoreAdj {adj}"))?;
     }
     // Here, while the init still has its capabilities (CAP_SYS_NICE for a
     // real-time policy or a negative nice), and before `create` returns, so
@@ -329,6 +328,30 @@ fn wait_and_exec(init: &Init<'_>, fifo: Option<File>, prog: Prepared) -> Error {
 /// The raw fd of an optional file, -1 (no fd) without one.
 fn fd_of(f: Option<&File>) -> RawFd {
     f.map_or(-1, |f| f.as_raw_fd())
+}
+
+/// process.oomScoreAdj, written as sysctls are: beneath the procfs hutch
+/// mounted, by fd, since a neighbour sharing the rootfs may have moved
+/// `/proc` away meanwhile (the value would then go to its file).
+fn write_oom_score_adj(adj: i32, mounts: &mut rootfs::Made) -> Result<()> {
+    let what = || format!("process.oomScoreAdj {adj}: /proc/self/oom_score_adj");
+    let root = nix::fcntl::open(
+        "/",
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .context("opening the new root")?;
+    let fd = mounts
+        .open_held(
+            &root,
+            std::path::Path::new("/proc/self/oom_score_adj"),
+            nix::fcntl::OFlag::O_WRONLY,
+        )
+        .with_context(what)?
+        .ok_or_else(|| Error::new(format!("{}: missing", what())))?;
+    File::from(fd)
+        .write_all(adj.to_string().as_bytes())
+        .with_context(what)
 }
 
 /// Block until `start` writes its byte to the exec fifo.
