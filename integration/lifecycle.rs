@@ -1159,3 +1159,75 @@ fn features_lists_what_is_implemented() {
     let opts = f["mountOptions"].as_array().unwrap();
     assert!(opts.iter().any(|o| o == "rbind"));
 }
+
+// --- issue 16: kill then delete ---
+
+/// Spins on every CPU until dropped: the race tests below need the killed
+/// init to take its time dying, as it does on a loaded machine.
+struct CpuHog {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl CpuHog {
+    fn new() -> CpuHog {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let n = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let threads = (0..n)
+            .map(|_| {
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        std::hint::spin_loop();
+                    }
+                })
+            })
+            .collect();
+        CpuHog { stop, threads }
+    }
+}
+
+impl Drop for CpuHog {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+/// `kill ID KILL` then `delete ID` at once: the init is dying (reaping its
+/// PID namespace first), not stopped yet, and delete must wait for it
+/// rather than fail with "not stopped".
+#[test]
+fn delete_right_after_kill_waits_for_the_dying_init() {
+    let env = Env::new("killdel");
+    let bundle = Bundle::new(&sh("sleep 1000 & sleep 1000 & sleep 1000 & wait"));
+    let _hog = CpuHog::new();
+    for _ in 0..30 {
+        let id = env.id();
+        let _c = env.create(&id, &bundle);
+        env.start(&id).ok();
+        env.kill(&id, Some("KILL")).ok();
+        env.delete(&id).ok();
+        env.assert_gone(&id);
+    }
+}
+
+/// A container that was sent a signal it survives is not stopped: the error
+/// says so without telling the user to kill it, which they just did.
+#[test]
+fn delete_of_a_container_that_survived_kill_says_how_to_force_it() {
+    let env = Env::new("killsurv");
+    let (c, _b) = env.run_container(&sh(
+        "trap 'echo got' TERM; echo ready; while :; do sleep 1; done",
+    ));
+    c.wait_line("ready");
+    env.kill(&c.id, Some("TERM")).ok();
+    c.wait_line("got");
+    let out = env
+        .delete(&c.id)
+        .fails_with(&[&c.id, "not stopped", "running", "--force"]);
+    assert!(!out.stderr.contains("kill it"), "{out:#?}");
+    assert_eq!(env.status(&c.id), "running");
+}
