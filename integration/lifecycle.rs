@@ -1231,3 +1231,57 @@ fn delete_of_a_container_that_survived_kill_says_how_to_force_it() {
     assert!(!out.stderr.contains("kill it"), "{out:#?}");
     assert_eq!(env.status(&c.id), "running");
 }
+
+// --- issue 16: start returns once the program is exec'd ---
+
+/// `start` returns once the init has exec'd the program: a signal sent
+/// right after must reach the program, never the init still running
+/// hutch's code. The init is held stopped (SIGSTOP) when `start` comes:
+/// `start` must not return while it is.
+#[test]
+fn start_returns_once_the_program_is_exec_d() {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    let env = Env::new("startexec");
+    let bundle = Bundle::new(&sh("exec sleep 1000"));
+    let hutch = fs::metadata(env.bin()).unwrap();
+    let is_hutch = |pid: i32| {
+        fs::metadata(format!("/proc/{pid}/exe"))
+            .is_ok_and(|m| (m.dev(), m.ino()) == (hutch.dev(), hutch.ino()))
+    };
+    let id = env.id();
+    let _c = env.create(&id, &bundle);
+    let pid = env.pid(&id);
+    kill(Pid::from_raw(pid), Signal::SIGSTOP).unwrap();
+    assert!(poll(WAIT, || proc_state(pid) == Some('T')));
+    let mut start = env
+        .command(&["start", &id])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Not an assertion of time: a start that returns at all while the init
+    // is stopped returned before the execve.
+    let mut early = None;
+    poll(Duration::from_secs(1), || {
+        early = start.try_wait().unwrap();
+        early.is_some()
+    });
+    let returned_early = early.is_some() && is_hutch(pid);
+    kill(Pid::from_raw(pid), Signal::SIGCONT).unwrap();
+    let mut status = early;
+    poll(WAIT, || {
+        status = start.try_wait().unwrap();
+        status.is_some()
+    });
+    if status.is_none() {
+        let _ = start.kill();
+        let _ = start.wait();
+    }
+    assert!(
+        !returned_early,
+        "start returned while the init had not exec'd"
+    );
+    assert!(status.is_some_and(|s| s.success()), "start: {status:?}");
+    assert!(!is_hutch(pid), "start returned before the execve");
+    assert_eq!(env.status(&id), "running");
+}

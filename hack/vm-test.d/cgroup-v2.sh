@@ -354,10 +354,13 @@ bundle fds '{}' '["/bin/sleep", "1000"]'
 sed -i 's/{ "type": "pid" }, //' "$BUNDLES/fds/config.json"
 HUTCH_TEST_PAUSE_AT=program-exec hutch create -b "$BUNDLES/fds" fds || fail "create fds"
 pid=$(state_field fds pid)
-hutch start fds || fail "start fds"
+# start returns once the program is exec'd, after the pause: in the background.
+/bin/hutch --root "$ROOT" start fds 2>/run/start.err &
+starter=$!
 wait_for stopped "$pid" || fail "fds: the init never stopped before its execve (a release build?)"
 no_dir_fds "$pid" "init"
 kill -CONT "$pid"
+wait "$starter" || fail "start fds: $(cat /run/start.err)"
 # The binary itself, not the hutch function: $! must be its PID.
 HUTCH_TEST_PAUSE_AT=program-exec /bin/hutch --root "$ROOT" exec fds /bin/true 2>/run/exec.err &
 execer=$!
