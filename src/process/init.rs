@@ -421,7 +421,13 @@ fn run_hooks(init: &Init<'_>, point: Point, status: &str) -> Result<()> {
         &init.cfg.bundle,
         &spec.annotations().clone().unwrap_or_default(),
     );
-    hooks::run(spec.hooks().as_ref(), point, &state)
+    let env = spec.process().as_ref().and_then(|p| p.env().as_deref());
+    hooks::run_with_env(
+        spec.hooks().as_ref(),
+        point,
+        &state,
+        Some(env.unwrap_or(&[])),
+    )
 }
 
 pub fn cstring(s: &str) -> Result<CString> {
