@@ -949,7 +949,6 @@ fn usage_errors_are_one_line_exit_2_and_point_at_the_verb_help() {
             vec!["--bogus"],
             "hutch list --help",
         ),
-        (vec!["--debug"], vec!["no command"], "'hutch --help'"),
     ] {
         let mut tokens = tokens;
         tokens.push(help);
@@ -1284,4 +1283,28 @@ fn start_returns_once_the_program_is_exec_d() {
     assert!(status.is_some_and(|s| s.success()), "start: {status:?}");
     assert!(!is_hutch(pid), "start returned before the execve");
     assert_eq!(env.status(&id), "running");
+}
+
+// --- issue 16: no command, --version ---
+
+/// As runc: `hutch` with no command (global flags or not) prints the help
+/// on stdout and succeeds; `--version` names the commit and libseccomp.
+#[test]
+fn no_command_prints_help_and_version_names_commit_and_libseccomp() {
+    for args in [vec![], vec!["--debug"]] {
+        let out = run_runtime(None, &args, None, Out::Capture).ok();
+        assert!(out.stdout.contains("Usage: hutch"), "{out:#?}");
+        assert!(out.stdout.contains("create"), "{out:#?}");
+        assert!(out.stderr.is_empty(), "{out:#?}");
+    }
+    let v = run_runtime(None, &["--version"], None, Out::Capture).ok();
+    let lines: Vec<&str> = v.stdout.lines().collect();
+    assert!(lines[0].starts_with("hutch version "), "{v:#?}");
+    let commit = lines.iter().find_map(|l| l.strip_prefix("commit: "));
+    assert!(
+        commit.is_some_and(|c| c.len() >= 40 && c[..40].bytes().all(|b| b.is_ascii_hexdigit())),
+        "{v:#?}"
+    );
+    let seccomp = lines.iter().find_map(|l| l.strip_prefix("libseccomp: "));
+    assert!(seccomp.is_some_and(|s| s.split('.').count() == 3), "{v:#?}");
 }

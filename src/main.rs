@@ -26,9 +26,14 @@ fn main() {
         Err(e) => usage_error(e),
     };
     if cli.version {
+        // runc's lines: version, commit, spec, libseccomp.
+        let seccomp = libseccomp::ScmpVersion::current()
+            .map(|v| format!("{}.{}.{}", v.major, v.minor, v.micro))
+            .unwrap_or_else(|_| "unknown".to_string());
         println!(
-            "hutch version {}\nspec: {}",
+            "hutch version {}\ncommit: {}\nspec: {}\nlibseccomp: {seccomp}",
             env!("CARGO_PKG_VERSION"),
+            env!("HUTCH_COMMIT"),
             commands::state::OCI_VERSION
         );
         return;
@@ -39,9 +44,9 @@ fn main() {
         Err(e) => fail(&e, false, 1),
     };
     let Some(command) = cli.command else {
-        // A usage error, as a bare `hutch` is: status 2.
-        eprintln!("hutch: no command given (see 'hutch --help')");
-        std::process::exit(2);
+        // As runc: the help, on stdout, and success.
+        print_help();
+        return;
     };
     let g = Global { root: cli.root };
     if cli.systemd_cgroup {
@@ -158,6 +163,11 @@ fn fail(msg: &str, logs_to_file: bool, code: i32) -> ! {
 /// clap's help and version go out as they are; usage errors become one line.
 fn usage_error(e: clap::Error) -> ! {
     use clap::error::ErrorKind;
+    // A bare `hutch`: the help on stdout and success, as runc.
+    if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand && verb_given().is_none() {
+        print_help();
+        std::process::exit(0);
+    }
     if matches!(
         e.kind(),
         ErrorKind::DisplayHelp
@@ -191,6 +201,11 @@ fn usage_error(e: clap::Error) -> ! {
     };
     eprintln!("hutch: {msg} (see '{help}')");
     std::process::exit(2);
+}
+
+fn print_help() {
+    use clap::CommandFactory;
+    let _ = Cli::command().print_help();
 }
 
 /// The verb on the command line, if it names one, for the help to point at.
