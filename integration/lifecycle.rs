@@ -1295,6 +1295,8 @@ fn no_command_prints_help_and_version_names_commit_and_libseccomp() {
         let out = run_runtime(None, &args, None, Out::Capture).ok();
         assert!(out.stdout.contains("Usage: hutch"), "{out:#?}");
         assert!(out.stdout.contains("create"), "{out:#?}");
+        // exec works in a created container too (as runc's).
+        assert!(out.stdout.contains("running or created"), "{out:#?}");
         assert!(out.stderr.is_empty(), "{out:#?}");
     }
     let v = run_runtime(None, &["--version"], None, Out::Capture).ok();
