@@ -80,7 +80,7 @@ pub fn run(mut init: Init<'_>) -> ! {
     // writing why): that is what `start` waits for.
     let e = wait_and_exec(&init, fifo.as_ref(), prog);
     let _ = (&init.errlog).write_all(e.to_string().as_bytes());
-    eprintln!("hutch init: {e}");
+    eprintln!("hutch: error: container init: {e}");
     sys::exit_now(127)
 }
 
