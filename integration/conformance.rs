@@ -2844,3 +2844,52 @@ fn rejects_bad_time_offsets() {
         rejects(&format!("timensbad{i}"), &c, &tokens);
     }
 }
+
+// --- issue 16: hooks without env ---
+
+/// A hook without `env` is not run with an empty environment: one run by
+/// the runtime (prestart, poststart) gets the runtime's, one run by the
+/// init (startContainer) the container process's, as runc's init has it.
+#[test]
+fn hooks_without_env_get_the_runtime_or_the_process_environment() {
+    let env = Env::new("hookenv");
+    let out = TempDir::new("hookenv");
+    let d = out.path().to_str().unwrap();
+    let mut c = spec(&["sh", "-c", "cat /dev/shm/start.env; echo done"]);
+    c["process"]["env"] = json!(["PATH=/bin:/usr/bin", "FROM_PROCESS=yes"]);
+    let record = |name: &str, dir: &str| {
+        json!({
+            "path": "/bin/sh",
+            "args": ["sh", "-c", format!("env > {dir}/{name}.env")],
+        })
+    };
+    c["hooks"] = json!({
+        "prestart": [record("prestart", d)],
+        "startContainer": [record("start", "/dev/shm")],
+        "poststart": [record("poststart", d)],
+    });
+    let bundle = Bundle::new(&c);
+    let id = env.id();
+    let ct = Container::new(&id);
+    let mut cmd = env.command(&["create", "--bundle", bundle.arg(), &id]);
+    cmd.env("FROM_RUNTIME", "yes");
+    let created = capture(cmd, Out::File(&ct.out));
+    env.track(&id);
+    created.ok();
+    let mut cmd = env.command(&["start", &id]);
+    cmd.env("FROM_RUNTIME", "yes");
+    capture(cmd, Out::Capture).ok();
+    let seen = ct.wait_line("done");
+    assert!(
+        seen.lines().any(|l| l == "FROM_PROCESS=yes"),
+        "startContainer: {seen:?}"
+    );
+    assert!(!seen.contains("FROM_RUNTIME"), "startContainer: {seen:?}");
+    for name in ["prestart", "poststart"] {
+        let text = fs::read_to_string(out.path().join(format!("{name}.env"))).unwrap();
+        assert!(
+            text.lines().any(|l| l == "FROM_RUNTIME=yes"),
+            "{name}: {text:?}"
+        );
+    }
+}

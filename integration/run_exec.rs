@@ -957,3 +957,58 @@ fn exec_refuses_uid_and_gid_minus_one() {
     }
     assert_eq!(pids(), before, "a refused exec left a process");
 }
+
+// --- issue 16: exec --ignore-paused and the container's lock ---
+
+/// An exec into a paused container waits for its frozen process without
+/// holding the container's lock: `resume` (which takes it) goes through,
+/// and the exec finishes.
+#[test]
+fn resume_is_not_blocked_by_an_exec_waiting_in_the_paused_container() {
+    let env = Env::new("execfrozen");
+    let (c, _b) = env.run_container(&sh(IDLE));
+    c.wait_line("ready");
+    env.run(&["pause", &c.id]).ok();
+    let scratch = TempDir::new("execfrozen");
+    let out = scratch.path().join("out");
+    let mut cmd = env.command(&["exec", "--ignore-paused", &c.id, "sh", "-c", "echo ran"]);
+    cmd.stdout(File::create(&out).unwrap())
+        .stderr(File::create(scratch.path().join("err")).unwrap());
+    let mut exec = cmd.spawn().unwrap();
+    // Its process is in the frozen cgroup (the freezer's on v1): exec waits
+    // for it to run.
+    let children = format!("/proc/{0}/task/{0}/children", exec.id());
+    let frozen_in = |pid: &str| {
+        fs::read_to_string(format!("/proc/{pid}/cgroup")).is_ok_and(|t| {
+            t.lines().any(|l| {
+                (l.starts_with("0::") || l.contains("freezer")) && l.contains(c.id.as_str())
+            })
+        })
+    };
+    let placed = poll(WAIT, || {
+        fs::read_to_string(&children)
+            .is_ok_and(|t| t.split_whitespace().next().is_some_and(frozen_in))
+    });
+    // With the lock held by exec, resume never returns: both are killed
+    // then, so that the Env can clean up.
+    let mut resume = env.command(&["resume", &c.id]).spawn().unwrap();
+    let done = |p: &mut std::process::Child| {
+        let mut status = None;
+        poll(WAIT, || {
+            status = p.try_wait().unwrap();
+            status.is_some()
+        });
+        if status.is_none() {
+            let _ = p.kill();
+            let _ = p.wait();
+        }
+        status
+    };
+    let resumed = done(&mut resume);
+    let execed = done(&mut exec);
+    assert!(placed, "the exec'd process never got into the cgroup");
+    assert!(resumed.is_some_and(|s| s.success()), "resume: {resumed:?}");
+    assert!(execed.is_some_and(|s| s.success()), "exec: {execed:?}");
+    assert_eq!(fs::read_to_string(&out).unwrap(), "ran\n");
+    assert_eq!(env.status(&c.id), "running");
+}

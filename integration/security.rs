@@ -7,7 +7,7 @@ use common::*;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::fs;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -1378,9 +1378,9 @@ fn run_bounded_child(child: &mut std::process::Child) -> std::process::ExitStatu
 /// What the fds ≥ 3 of a process stopped right before its execve are: each
 /// must be the program's own file or its directory in the rootfs (`program`,
 /// by device and inode), a socket (hutch's channel) or, for the init, its
-/// error file in the state directory (regular, not executable). Anything
-/// else is a runtime fd that the kernel would still walk through when it
-/// resolves the program's interpreter by path (`#!/proc/self/fd/N/..`,
+/// error file in the state directory (regular, not executable) and its exec
+/// fifo. Anything else is a runtime fd that the kernel would still walk
+/// through when it resolves the program's interpreter by path (`#!/proc/self/fd/N/..`,
 /// PT_INTERP), close-on-exec or not.
 fn assert_only_expected_fds(pid: i32, program: &Path, state_dir: Option<&Path>) {
     let ours = [dev_ino(program), dev_ino(program.parent().unwrap())];
@@ -1393,6 +1393,11 @@ fn assert_only_expected_fds(pid: i32, program: &Path, state_dir: Option<&Path>) 
         }
         let st = fs::metadata(&link).unwrap_or_else(|e| panic!("stat {link}: {e}"));
         let id = (st.dev(), st.ino());
+        // The exec fifo, which the execve closes to tell `start`: a FIFO
+        // cannot be walked through or exec'd.
+        if st.file_type().is_fifo() {
+            continue;
+        }
         assert!(
             ours.contains(&id) || Some(id) == errlog && st.is_file() && st.mode() & 0o111 == 0,
             "fd {fd} of pid {pid} is open at its execve: {target:?} (a directory: {})",
@@ -1423,17 +1428,23 @@ fn no_runtime_fd_is_open_when_the_program_is_exec_d() {
     assert!(run_bounded_child(&mut create).success(), "create failed");
     env.track(&id);
     let init = env.pid(&id);
-    env.start(&id).ok();
+    // start returns once the program is exec'd: after the pause.
+    let mut start = env
+        .command(&["start", &id])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
     let paused = poll(WAIT, || proc_state(init) == Some('T'));
     if paused {
         assert_only_expected_fds(init, &program, Some(&env.state_dir(&id)));
         resume(init);
     }
+    assert!(run_bounded_child(&mut start).success(), "start failed");
     assert!(
         paused,
         "the init never reached its pause point (release build?)"
     );
-    env.wait_status(&id, "running");
+    assert_eq!(env.status(&id), "running");
 
     // And a process exec'd into it.
     let mut cmd = env.command(&["exec", &id, "/x/sh", "-c", "true"]);

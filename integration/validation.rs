@@ -1947,3 +1947,32 @@ fn start_container_hook_under_the_generators_seccomp_profile() {
     let (ct, _) = run_to_stop(&env, &b, &c);
     assert_eq!(ct.output().trim(), "from-startContainer");
 }
+
+// --- issue 16: error lines ---
+
+/// Errors are one line that says "error" (clients and harnesses look for
+/// the word, as in runc's), and name each container once.
+#[test]
+fn errors_say_error_and_name_the_container_once() {
+    let env = Env::new("errline");
+    let (c, _b) = env.run_container(&sh("true"));
+    env.wait_status(&c.id, "stopped");
+    let bundle = Bundle::new(&sh("true"));
+    let outs = [
+        env.run(&["exec", &c.id, "true"])
+            .fails_with(&[&c.id, "stopped"]),
+        env.run(&["create", "--bundle", bundle.arg(), &c.id])
+            .fails_with(&[&c.id, "already exists"]),
+        env.run(&["start", "nosuchid"]).fails_with(&["nosuchid"]),
+        env.run(&["kill"]).fails_with(&["<ID>"]),
+    ];
+    for out in outs {
+        assert!(out.stderr.starts_with("hutch: error: "), "{out:#?}");
+        for id in [c.id.as_str(), "nosuchid"] {
+            assert!(
+                out.stderr.matches(id).count() <= 1,
+                "{id} named twice: {out:#?}"
+            );
+        }
+    }
+}

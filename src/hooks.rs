@@ -124,11 +124,24 @@ pub fn state_value(
     })
 }
 
-/// Run the hooks of `point` in order; the first failure stops them.
+/// Run the hooks of `point` in order; the first failure stops them. A hook
+/// without `env` gets the runtime's environment, as runc's do.
 pub fn run(hooks: Option<&Hooks>, point: Point, state: &[u8]) -> Result<()> {
+    run_with_env(hooks, point, state, None)
+}
+
+/// `run`, where a hook without `env` gets `env` instead: the container
+/// process's environment for the hooks the init runs, as runc's init has
+/// it by then.
+pub fn run_with_env(
+    hooks: Option<&Hooks>,
+    point: Point,
+    state: &[u8],
+    env: Option<&[String]>,
+) -> Result<()> {
     let Some(hooks) = hooks else { return Ok(()) };
     for (i, h) in point.of(hooks).iter().enumerate() {
-        run_one(h, state).map_err(|e| {
+        run_one(h, state, env).map_err(|e| {
             e.context(format!(
                 "hooks.{}[{i}] {}",
                 point.name(),
@@ -139,29 +152,33 @@ pub fn run(hooks: Option<&Hooks>, point: Point, state: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// Run every hook of `point`; failures are warnings on stderr (poststop).
+/// Run every hook of `point`; failures are warnings (poststop).
 pub fn run_warn(hooks: Option<&Hooks>, point: Point, state: &[u8]) {
     let Some(hooks) = hooks else { return };
     for (i, h) in point.of(hooks).iter().enumerate() {
-        if let Err(e) = run_one(h, state) {
-            eprintln!(
-                "hutch: warning: hooks.{}[{i}] {}: {e}",
-                point.name(),
-                h.path().display()
-            );
+        if let Err(e) = run_one(h, state, None) {
+            let msg = format!("hooks.{}[{i}] {}: {e}", point.name(), h.path().display());
+            log::warn!("{msg}");
+            eprintln!("hutch: warning: {msg}");
         }
     }
 }
 
-fn run_one(h: &Hook, state: &[u8]) -> Result<()> {
+fn run_one(h: &Hook, state: &[u8], default_env: Option<&[String]>) -> Result<()> {
     let mut cmd = Command::new(h.path());
     if let Some(args) = h.args() {
         if let Some((first, rest)) = args.split_first() {
             cmd.arg0(first).args(rest);
         }
     }
-    cmd.env_clear();
-    for e in h.env().iter().flatten() {
+    let env = match (h.env().as_deref(), default_env) {
+        (Some(e), _) | (None, Some(e)) => Some(e),
+        (None, None) => None,
+    };
+    if env.is_some() {
+        cmd.env_clear();
+    }
+    for e in env.iter().copied().flatten() {
         match e.split_once('=') {
             Some((k, v)) => cmd.env(k, v),
             None => cmd.env(e, ""),

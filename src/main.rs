@@ -26,9 +26,14 @@ fn main() {
         Err(e) => usage_error(e),
     };
     if cli.version {
+        // runc's lines: version, commit, spec, libseccomp.
+        let seccomp = libseccomp::ScmpVersion::current()
+            .map(|v| format!("{}.{}.{}", v.major, v.minor, v.micro))
+            .unwrap_or_else(|_| "unknown".to_string());
         println!(
-            "hutch version {}\nspec: {}",
+            "hutch version {}\ncommit: {}\nspec: {}\nlibseccomp: {seccomp}",
             env!("CARGO_PKG_VERSION"),
+            env!("HUTCH_COMMIT"),
             commands::state::OCI_VERSION
         );
         return;
@@ -39,9 +44,9 @@ fn main() {
         Err(e) => fail(&e, false, 1),
     };
     let Some(command) = cli.command else {
-        // A usage error, as a bare `hutch` is: status 2.
-        eprintln!("hutch: no command given (see 'hutch --help')");
-        std::process::exit(2);
+        // As runc: the help, on stdout, and success.
+        print_help();
+        return;
     };
     let g = Global { root: cli.root };
     if cli.systemd_cgroup {
@@ -52,8 +57,9 @@ fn main() {
         );
     }
     let result = match &command {
-        Command::Create(args) => commands::create::run(&g, &args.to_create())
-            .map_err(|e| e.context(format!("create {}", args.id))),
+        Command::Create(args) => {
+            commands::create::run(&g, &args.to_create()).map_err(|e| naming(e, "create", &args.id))
+        }
         Command::Run {
             create,
             detach,
@@ -67,7 +73,7 @@ fn main() {
             };
             match commands::run::run(&g, &r) {
                 Ok(code) => std::process::exit(code),
-                Err(e) => Err(e.context(format!("run {}", create.id))),
+                Err(e) => Err(naming(e, "run", &create.id)),
             }
         }
         Command::Exec {
@@ -111,11 +117,7 @@ fn main() {
             match commands::exec::run(&g, &e) {
                 Ok(code) => std::process::exit(code),
                 // 255, as runc's: a process may well exit 1 itself.
-                Err(err) => fail(
-                    &err.context(format!("exec {id}")).to_string(),
-                    logs_to_file,
-                    255,
-                ),
+                Err(err) => fail(&naming(err, "exec", id).to_string(), logs_to_file, 255),
             }
         }
         Command::Start { id } => commands::start::run(&g, id),
@@ -144,20 +146,41 @@ fn main() {
     }
 }
 
+/// `e` with "VERB ID: " in front, unless it names the container already:
+/// each container is named once ("cannot exec in container d1", not
+/// "exec d1: cannot exec in container d1").
+fn naming(e: error::Error, verb: &str, id: &str) -> error::Error {
+    let text = e.to_string();
+    let named = text
+        .split(|c: char| c.is_whitespace() || c == ':' || c == '"')
+        .any(|w| w == id);
+    if named {
+        e
+    } else {
+        e.context(format!("{verb} {id}"))
+    }
+}
+
 /// One line on stderr (and the log file, where clients look for it), and
-/// exit with `code`.
+/// exit with `code`. "error" in it, as runc's: clients and test harnesses
+/// look for that word.
 fn fail(msg: &str, logs_to_file: bool, code: i32) -> ! {
     let msg = &error::one_line(msg);
     if logs_to_file {
         log::error!("{msg}");
     }
-    eprintln!("hutch: {msg}");
+    eprintln!("hutch: error: {msg}");
     std::process::exit(code);
 }
 
 /// clap's help and version go out as they are; usage errors become one line.
 fn usage_error(e: clap::Error) -> ! {
     use clap::error::ErrorKind;
+    // A bare `hutch`: the help on stdout and success, as runc.
+    if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand && verb_given().is_none() {
+        print_help();
+        std::process::exit(0);
+    }
     if matches!(
         e.kind(),
         ErrorKind::DisplayHelp
@@ -189,8 +212,13 @@ fn usage_error(e: clap::Error) -> ! {
         Some(verb) => format!("hutch {verb} --help"),
         None => "hutch --help".to_string(),
     };
-    eprintln!("hutch: {msg} (see '{help}')");
+    eprintln!("hutch: error: {msg} (see '{help}')");
     std::process::exit(2);
+}
+
+fn print_help() {
+    use clap::CommandFactory;
+    let _ = Cli::command().print_help();
 }
 
 /// The verb on the command line, if it names one, for the help to point at.

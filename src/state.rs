@@ -21,6 +21,9 @@ use crate::linux::pidfd::ProcessIdentity;
 
 pub const STATE_FILE: &str = "state.json";
 pub const EXEC_FIFO: &str = "exec.fifo";
+/// The exec fifo once `start` (or `run`) has let the init go on, until the
+/// program is exec'd: the container is still "created" meanwhile.
+pub const EXEC_STARTING: &str = "exec.starting";
 /// Where the init writes why it failed after `create` returned (a
 /// startContainer hook, exec), for `start` to report.
 pub const INIT_ERROR: &str = "init.err";
@@ -348,11 +351,23 @@ impl ContainerDir {
         if state.cgroup.as_ref().is_some_and(|c| c.is_frozen()) {
             return Status::Paused;
         }
-        if self.file(EXEC_FIFO).exists() {
+        if self.file(EXEC_FIFO).exists() || self.starting() {
             Status::Created
         } else {
             Status::Running
         }
+    }
+
+    /// Started, and the program not exec'd yet: the init still holds the
+    /// fifo (a reader: opening it to write succeeds). Asked of the fifo, not
+    /// of the name alone, which a `start` killed while waiting leaves behind.
+    fn starting(&self) -> bool {
+        use std::os::unix::fs::OpenOptionsExt;
+        fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+            .open(self.file(EXEC_STARTING))
+            .is_ok()
     }
 
     /// Remove the directory (we still hold the lock; waiters see nlink == 0).

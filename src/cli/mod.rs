@@ -89,7 +89,7 @@ pub enum Command {
         #[arg(long = "no-subreaper")]
         no_subreaper: bool,
     },
-    /// Run another process in a running container
+    /// Run another process in a running or created container
     Exec {
         /// JSON file with the process to run (an OCI `process` object)
         #[arg(short = 'p', long = "process", value_name = "FILE")]

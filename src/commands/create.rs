@@ -2,6 +2,7 @@
 
 use std::os::fd::AsRawFd;
 use std::os::fd::OwnedFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
@@ -41,8 +42,10 @@ pub struct Created {
     pub pidfd: OwnedFd,
     /// Whether process.terminal made a pty (its master went to the console).
     pub terminal: bool,
-    /// Whether the container was started too (see `create_with_tty`).
-    pub started: bool,
+    /// Whether the container was started too (see `create_with_tty`), and
+    /// then a read end of the exec fifo, opened before the init was told
+    /// to go on: it hangs up at the program's execve (start::Starting).
+    pub exec_watch: Option<std::fs::File>,
 }
 
 pub fn create(g: &Global, c: &Create) -> Result<Created> {
@@ -52,7 +55,7 @@ pub fn create(g: &Global, c: &Create) -> Result<Created> {
 /// `own_tty`: where the init sends the terminal master when there is no
 /// --console-socket (foreground `run`, see process::tty_proxy).
 /// `start`: `run`'s start too, in the same message that lets the init go on,
-/// when no hook runs at start (start::start does those); Created::started
+/// when no hook runs at start (start::begin does those); Created::exec_watch
 /// says whether it was.
 pub fn create_with_tty(
     g: &Global,
@@ -201,18 +204,29 @@ pub fn create_with_tty(
         if let Some(p) = &c.pid_file {
             write_pid_file(p, state.init.pid)?;
         }
+        let exec_watch = if started {
+            let fifo = dir.file(crate::state::EXEC_FIFO);
+            let f = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+                .open(&fifo)
+                .with_context(|| format!("opening {}", fifo.display()))?;
+            Some(f)
+        } else {
+            None
+        };
         // Only now may the init go on: if we die before this, it exits on EOF.
         let pidfd = child.release(started)?;
         crate::testpoint::pause_at("waiting-for-start");
-        Ok((state, pidfd))
+        Ok((state, pidfd, exec_watch))
     })();
     match result {
-        Ok((state, pidfd)) => Ok(Created {
+        Ok((state, pidfd, exec_watch)) => Ok(Created {
             dir,
             state,
             pidfd,
             terminal,
-            started,
+            exec_watch,
         }),
         Err(e) => {
             // The Child guard has killed and reaped the init; take its cgroup

@@ -4,7 +4,7 @@ use super::Global;
 use crate::bail;
 use crate::error::Result;
 use crate::hooks::{self, Point};
-use crate::linux::pidfd;
+use crate::linux::{pidfd, procfs};
 use crate::state::{ContainerDir, State, Status};
 
 pub fn run(g: &Global, id: &str, force: bool) -> Result<()> {
@@ -37,14 +37,7 @@ pub fn run(g: &Global, id: &str, force: bool) -> Result<()> {
     match dir.status(&state) {
         Status::Stopped => {}
         _ if force => kill_and_wait(&state)?,
-        // runtime.md: deleting a container that is not stopped "MUST have no
-        // effect on the container and MUST generate an error" -- a created
-        // one too (runc deletes those; the OCI validation suite, like the
-        // spec, expects the error). `kill` first, or --force.
-        s => bail!(
-            "cannot delete container {id} that is not stopped: {} (kill it first, or use --force)",
-            s.as_str()
-        ),
+        s => wait_if_dying(&state, s)?,
     }
     if let Some(cg) = &state.cgroup {
         // Without a PID namespace of its own, the init's death leaves the
@@ -60,6 +53,34 @@ pub fn run(g: &Global, id: &str, force: bool) -> Result<()> {
     if hooks::any(state.hooks.as_ref(), &[Point::Poststop]) {
         let st = hooks::state_json(id, "stopped", 0, &state.bundle, &state.annotations);
         hooks::run_warn(state.hooks.as_ref(), Point::Poststop, &st);
+    }
+    Ok(())
+}
+
+/// runtime.md: deleting a container that is not stopped "MUST have no effect
+/// on the container and MUST generate an error" -- a created one too (runc
+/// deletes those; the OCI validation suite, like the spec, expects the
+/// error). But an init that has been killed (a fatal signal pending) or is
+/// exiting is as good as stopped: `kill ID KILL; delete ID` must not fail
+/// for the moments its death takes (a PID namespace's init reaps the rest
+/// of its namespace first, slowly under load), so it is waited for.
+fn wait_if_dying(state: &State, status: Status) -> Result<()> {
+    let id = &state.id;
+    // Exited since the status was read.
+    let Some(fd) = state.init.open_alive() else {
+        return Ok(());
+    };
+    if !procfs::exiting(state.init.pid) {
+        bail!(
+            "cannot delete container {id} that is not stopped: {} (delete --force kills it)",
+            status.as_str()
+        );
+    }
+    if !pidfd::wait_exit(&fd, 10_000) {
+        bail!(
+            "cannot delete container {id}: its init {} was killed but has not exited after 10 s",
+            state.init.pid
+        );
     }
     Ok(())
 }

@@ -122,13 +122,12 @@ pub fn run(g: &Global, e: &Exec) -> Result<i32> {
         console,
         preserve_fds: e.preserve_fds,
         cgroup: state.cgroup.as_ref(),
-        close: &[dir.lock_fd()],
+        lock: Some(dir),
         seccomp_agent: listener.map(|_| &send_to_agent as &seccomp_listener::SendFd),
     })?;
     if let Some(p) = &e.pid_file {
         super::create::write_pid_file(p, pid)?;
     }
-    drop(dir);
     let mut tty = own_tty.map(Proxy::start).transpose()?;
     let code = match signals {
         None => 0,

@@ -29,7 +29,7 @@ pub fn run(g: &Global, r: &Run) -> Result<i32> {
     } else {
         (None, None)
     };
-    let created = create::create_with_tty(g, &r.create, theirs, true)?;
+    let mut created = create::create_with_tty(g, &r.create, theirs, true)?;
     // The master is sent only if process.terminal asked for one.
     let tty = match ours {
         Some(s) if created.terminal => Some(Proxy::start(s)),
@@ -39,17 +39,23 @@ pub fn run(g: &Global, r: &Run) -> Result<i32> {
         Ok(t) => t,
         Err(e) => return Err(abandon(g, created, e)),
     };
-    let started = if created.started {
-        super::start::started(&created.dir)
-    } else {
-        super::start::start(&created.dir, &created.state)
+    let begun = match created.exec_watch.take() {
+        Some(watch) => super::start::begin_started(&created.dir, watch),
+        None => super::start::begin(&created.dir, &created.state),
     };
-    if let Err(e) = started {
-        return Err(abandon(g, created, e));
-    }
+    let starting = match begun {
+        Ok(s) => s,
+        Err(e) => return Err(abandon(g, created, e)),
+    };
     let pid = created.state.init.pid;
     let id = created.state.id.clone();
     drop(created.dir);
+    // Returns once the program is exec'd; signals meanwhile wait for it
+    // (blocked, forwarded below).
+    if let Err(e) = starting.wait(&created.state) {
+        let _ = super::delete::run(g, &id, true);
+        return Err(e);
+    }
     let Some(signals) = signals else { return Ok(0) };
     let code = wait::wait_forwarding(pid, &created.pidfd, &signals, tty.as_mut())?;
     if let Some(t) = tty {

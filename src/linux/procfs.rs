@@ -11,12 +11,36 @@ pub struct ProcStat {
     pub start_time: u64,
     /// Field 39: the CPU it last ran on (or, not yet run, will run on).
     pub cpu: Option<usize>,
+    /// Field 9: the kernel's PF_* flags of the process.
+    pub flags: u64,
 }
+
+/// PF_EXITING: the process is in do_exit (for a PID namespace's init, it
+/// may stay there a while, reaping the rest of its namespace).
+const PF_EXITING: u64 = 0x4;
 
 impl ProcStat {
     pub fn is_dead(&self) -> bool {
         matches!(self.state, 'Z' | 'X' | 'x')
     }
+}
+
+/// Whether `pid` is on its way out: in do_exit already, or with a SIGKILL
+/// pending, which the kernel also queues to every thread of a process a
+/// fatal signal was sent to. Pending is read first: a SIGKILL leaves the
+/// thread's set as the thread starts to exit, so a process is caught in one
+/// read or the other.
+pub fn exiting(pid: i32) -> bool {
+    const SIGKILL_BIT: u64 = 1 << (libc::SIGKILL - 1);
+    let pending = read(format!("/proc/{pid}/status")).is_ok_and(|text| {
+        text.lines()
+            .filter_map(|l| {
+                l.strip_prefix("SigPnd:")
+                    .or_else(|| l.strip_prefix("ShdPnd:"))
+            })
+            .any(|v| u64::from_str_radix(v.trim(), 16).is_ok_and(|m| m & SIGKILL_BIT != 0))
+    });
+    pending || stat(pid).is_some_and(|s| s.flags & PF_EXITING != 0)
 }
 
 /// Read a file of /proc or /sys, whose size stat(2) reports as 0 or 4096:
@@ -41,13 +65,16 @@ fn parse_stat(text: &str) -> Option<ProcStat> {
     let rest = &text[text.rfind(')')? + 1..];
     let mut fields = rest.split_ascii_whitespace();
     let state = fields.next()?.chars().next()?;
-    // after field 3 (state) come fields 4..; field 22 is the 19th of those.
-    let start_time = fields.nth(18)?.parse().ok()?;
+    // after field 3 (state) come fields 4..; field 9 is the 6th of those,
+    // field 22 the 19th.
+    let flags = fields.nth(5)?.parse().ok()?;
+    let start_time = fields.nth(12)?.parse().ok()?;
     let cpu = fields.nth(16).and_then(|f| f.parse().ok());
     Some(ProcStat {
         state,
         start_time,
         cpu,
+        flags,
     })
 }
 
@@ -71,6 +98,7 @@ mod tests {
         let s = parse_stat(line).expect("parse");
         assert_eq!(s.state, 'S');
         assert_eq!(s.start_time, 987654);
+        assert_eq!(s.flags, 4194560);
         assert_eq!(s.cpu, None, "a line cut short has no field 39");
     }
 
@@ -81,6 +109,7 @@ mod tests {
         assert!(s.start_time > 0);
         let cpu = s.cpu.expect("field 39");
         assert!(cpu < 8192, "cpu {cpu}");
+        assert!(!exiting(std::process::id() as i32));
     }
 
     #[test]

@@ -38,10 +38,13 @@ pub struct ExecSpec<'a> {
     pub preserve_fds: u32,
     /// The container's cgroup: the process starts in it, as the init did.
     pub cgroup: Option<&'a crate::cgroups::Cgroup>,
-    /// fds of the runtime the child must close at once: the state directory's
-    /// lock is a directory fd on the host, which `/proc/self/fd/N` would
-    /// otherwise reach from inside (runc CVE-2024-21626).
-    pub close: &'a [i32],
+    /// The container's state directory, locked: its fd is a directory on
+    /// the host, which the child closes at once (`/proc/self/fd/N` would
+    /// otherwise reach it from inside, runc CVE-2024-21626). Unlocked once
+    /// the child is in the container's cgroup, before waiting for its
+    /// execve: in a paused container that wait lasts until `resume`, which
+    /// needs the lock.
+    pub lock: Option<crate::state::ContainerDir>,
     /// Called with the process's PID and the listener fd of its seccomp
     /// filter, when that has one: sends it to the agent.
     pub seccomp_agent: Option<&'a SendFd<'a>>,
@@ -71,7 +74,7 @@ fn differing(pid: i32) -> CloneFlags {
 }
 
 /// Start the process; returns its host PID and a pidfd once it has exec'd.
-pub fn spawn(e: ExecSpec<'_>) -> Result<(i32, OwnedFd)> {
+pub fn spawn(mut e: ExecSpec<'_>) -> Result<(i32, OwnedFd)> {
     let flags = differing(e.init_pid);
     if flags.contains(CloneFlags::CLONE_NEWPID) {
         // Only our children enter it: the process we clone next is in the container's PID namespace.
@@ -124,17 +127,17 @@ pub fn spawn(e: ExecSpec<'_>) -> Result<(i32, OwnedFd)> {
     match forked {
         Forked::Child => {
             let _ = nix::unistd::close(parent_end.raw_fd());
-            for fd in e.close {
-                let _ = nix::unistd::close(*fd);
+            if let Some(dir) = &e.lock {
+                let _ = nix::unistd::close(dir.lock_fd());
             }
             // The cgroup v2 directory we were cloned into: a host directory,
             // which `/proc/self/fd/N/..` would walk out of (runc CVE-2024-21626).
             if let Some(fd) = cgroup_fd {
                 let _ = nix::unistd::close(fd);
             }
-            let joined = crate::cgroups::join_self(&v1_tasks);
+            // v1: the parent has moved us in (see below).
             drop(v1_tasks);
-            if let Err(err) = joined.and_then(|()| {
+            if let Err(err) = {
                 child(
                     &e,
                     flags - CloneFlags::CLONE_NEWPID,
@@ -142,16 +145,21 @@ pub fn spawn(e: ExecSpec<'_>) -> Result<(i32, OwnedFd)> {
                     &argv,
                     &env,
                 )
-            }) {
+            } {
                 let _ = child_end.send(&Message::Failed(err.to_string()));
             }
             sys::exit_now(127)
         }
         Forked::Parent { pid, pidfd } => {
             drop(child_end);
+            // v1: we move the child in, rather than it itself, so that it is
+            // in (and, in a paused container, frozen) when we return, and
+            // the lock can go: a `delete` from then on finds it there.
+            let placed = place_v1(&v1_tasks, pid);
             drop(v1_tasks);
-            parent_end.send(&Message::Continue)?;
-            match follow(&e, pid, &parent_end) {
+            drop(e.lock.take());
+            let placed = placed.and_then(|()| parent_end.send(&Message::Continue));
+            match placed.and_then(|()| follow(&e, pid, &parent_end)) {
                 Ok(()) => Ok((pid, pidfd)),
                 Err(err) => {
                     // Nothing of a failed exec may stay, nor run a program.
@@ -162,6 +170,16 @@ pub fn spawn(e: ExecSpec<'_>) -> Result<(i32, OwnedFd)> {
             }
         }
     }
+}
+
+/// Write `pid` to each v1 `tasks` file (Cgroup::open_v1_tasks): the
+/// child is single-threaded, so its PID is its one thread.
+fn place_v1(tasks: &[std::fs::File], pid: i32) -> Result<()> {
+    for f in tasks {
+        nix::unistd::write(f, pid.to_string().as_bytes())
+            .context("moving the exec'd process into the container's cgroup (a v1 tasks file)")?;
+    }
+    Ok(())
 }
 
 /// The parent's side until the child's execve.

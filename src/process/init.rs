@@ -76,9 +76,11 @@ pub fn run(mut init: Init<'_>) -> ! {
         }
     };
     // From here on the parent has returned: errors can only go to stderr.
-    let e = wait_and_exec(&init, fifo, prog);
+    // The fifo stays open until the execve closes it (or we exit, after
+    // writing why): that is what `start` waits for.
+    let e = wait_and_exec(&init, fifo.as_ref(), prog);
     let _ = (&init.errlog).write_all(e.to_string().as_bytes());
-    eprintln!("hutch init: {e}");
+    eprintln!("hutch: error: container init: {e}");
     sys::exit_now(127)
 }
 
@@ -283,7 +285,7 @@ fn enter_cgroup(init: &Init<'_>) -> Result<()> {
 }
 
 /// Returns only on failure.
-fn wait_and_exec(init: &Init<'_>, fifo: Option<File>, prog: Prepared) -> Error {
+fn wait_and_exec(init: &Init<'_>, fifo: Option<&File>, prog: Prepared) -> Error {
     let spec = &init.cfg.spec;
     let Some(process) = spec.process().as_ref() else {
         return Error::new("process: missing");
@@ -293,11 +295,11 @@ fn wait_and_exec(init: &Init<'_>, fifo: Option<File>, prog: Prepared) -> Error {
             drop_privileges(
                 init,
                 process,
-                &[prog.program.fds(), [fd_of(fifo.as_ref()), -1]].concat(),
+                &[prog.program.fds(), [fd_of(fifo), -1]].concat(),
             )?;
         }
         if !prog.started {
-            if let Some(f) = &fifo {
+            if let Some(f) = fifo {
                 wait_for_start(f)?;
             }
         }
@@ -306,9 +308,10 @@ fn wait_and_exec(init: &Init<'_>, fifo: Option<File>, prog: Prepared) -> Error {
     if let Err(e) = go() {
         return e;
     }
-    // The last host file but init.errlog (kept to report a failed execve to
-    // `start`: a regular file, not executable, nothing to walk through).
-    drop(fifo);
+    // The host files left are init.errlog (to report a failed execve to
+    // `start`: a regular file, not executable) and the exec fifo, which
+    // close-on-exec closes at the execve, telling `start` (or `run`) that
+    // the program runs: neither can be walked through.
     crate::testpoint::pause_at("program-exec");
     // As the program's user, in its root, just before its execve.
     if let Err(e) = run_hooks(init, Point::StartContainer, "created") {
@@ -440,7 +443,13 @@ fn run_hooks(init: &Init<'_>, point: Point, status: &str) -> Result<()> {
         &init.cfg.bundle,
         &spec.annotations().clone().unwrap_or_default(),
     );
-    hooks::run(spec.hooks().as_ref(), point, &state)
+    let env = spec.process().as_ref().and_then(|p| p.env().as_deref());
+    hooks::run_with_env(
+        spec.hooks().as_ref(),
+        point,
+        &state,
+        Some(env.unwrap_or(&[])),
+    )
 }
 
 pub fn cstring(s: &str) -> Result<CString> {
