@@ -1129,13 +1129,40 @@ fn spec_writes_a_config_that_runs_with_its_capabilities_and_limits() {
     )
     .fails_with(&["already exists"]);
     assert_eq!(config["process"]["terminal"], true, "as runc spec");
+    // runc's defaults, in runc's order: diffs against `runc spec` show
+    // only what differs.
+    let order: Vec<usize> = [
+        "\"ociVersion\"",
+        "\"process\"",
+        "\"root\"",
+        "\"hostname\"",
+        "\"mounts\"",
+        "\"linux\"",
+    ]
+    .iter()
+    .map(|k| text.find(k).unwrap_or_else(|| panic!("{k} missing")))
+    .collect();
+    assert!(order.is_sorted(), "keys not in runc's order: {text}");
+    assert_eq!(
+        config["linux"]["resources"]["devices"],
+        json!([{"allow": false, "access": "rwm"}])
+    );
+    assert!(
+        config["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["type"] == "cgroup" && m["destination"] == "/sys/fs/cgroup"),
+        "no cgroup mount: {text}"
+    );
     config["process"]["terminal"] = json!(false);
     config["root"]["path"] = json!(rootfs());
     config["process"]["args"] = json!([
         "sh",
         "-c",
         "echo eff=$(grep CapEff /proc/self/status | cut -f2); echo nofile=$(ulimit -n); \
-         echo nnp=$(grep NoNewPrivs /proc/self/status | cut -f2); touch /x 2>/dev/null; echo rofs=$?; echo ready"
+         echo nnp=$(grep NoNewPrivs /proc/self/status | cut -f2); touch /x 2>/dev/null; echo rofs=$?; \
+         echo cg=$(grep -c ' /sys/fs/cgroup' /proc/self/mounts); echo ready"
     ]);
     let (c, _b) = env.run_container(&config);
     c.wait_line("ready");
@@ -1144,6 +1171,7 @@ fn spec_writes_a_config_that_runs_with_its_capabilities_and_limits() {
     assert_eq!(c.value("nofile"), "1024");
     assert_eq!(c.value("nnp"), "1");
     assert_ne!(c.value("rofs"), "0", "root.readonly: / was writable");
+    assert_ne!(c.value("cg"), "0", "the cgroup mount is missing");
 }
 
 #[test]
