@@ -707,15 +707,45 @@ fn create_rejects_a_config_json_that_is_not_an_object() {
     rejects_bundle("cfgempty", Bundle::raw(" \n"), &["config.json", "empty"]);
 }
 
+/// runc runs a config without ociVersion (config.md requires it), and
+/// takes relative maskedPaths, readonlyPaths and mount destinations as
+/// relative to `/`, with a warning: configs in the wild rely on both.
 #[test]
-fn create_rejects_a_missing_oci_version() {
-    let mut config = spec(&["sh"]);
-    config.as_object_mut().unwrap().remove("ociVersion");
-    rejects_bundle(
-        "noversion",
-        Bundle::new(&config),
-        &["ociVersion", "missing"],
+fn runs_configs_runc_accepts_without_oci_version_or_with_relative_paths() {
+    let env = Env::new("relpaths");
+    let mut config = sh(
+        "echo scratch=$(grep -c ' /scratch tmpfs' /proc/self/mounts); \
+         echo masked=$(cat /etc/hostname | wc -c); \
+         touch /bin/x 2>/dev/null; echo ro=$?; echo ready",
     );
+    config.as_object_mut().unwrap().remove("ociVersion");
+    config["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "scratch", "type": "tmpfs", "source": "tmpfs"
+    }));
+    config["linux"]["maskedPaths"] = json!(["etc/hostname"]);
+    config["linux"]["readonlyPaths"] = json!(["bin"]);
+    let bundle = Bundle::new(&config);
+    let c = Container::new(&env.id());
+    let out = env
+        .create_args(&["--bundle", bundle.arg(), &c.id], None, &c.out)
+        .ok();
+    for warned in [
+        "mounts[",
+        "linux.maskedPaths[0] \"etc/hostname\"",
+        "linux.readonlyPaths[0] \"bin\"",
+    ] {
+        assert!(
+            out.stderr.contains(warned) && out.stderr.contains("not an absolute path"),
+            "no warning for {warned}: {:?}",
+            out.stderr
+        );
+    }
+    env.start(&c.id).ok();
+    c.wait_line("ready");
+    assert_eq!(c.value("scratch"), "1", "mounts[].destination \"scratch\"");
+    assert_eq!(c.value("masked"), "0", "maskedPaths \"etc/hostname\"");
+    assert_ne!(c.value("ro"), "0", "readonlyPaths \"bin\" was writable");
+    env.wait_status(&c.id, "stopped");
 }
 
 #[test]

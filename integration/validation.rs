@@ -874,17 +874,10 @@ fn linux_masked_paths() {
     bad_paths_fail_create(&env, &b, "maskedPaths");
 }
 
-/// A relative path, and a symlink pointing at itself, fail create.
+/// A symlink pointing at itself fails create. (A relative path is taken
+/// as relative to `/`, as runc does: see lifecycle.rs.)
 fn bad_paths_fail_create(env: &Env, b: &SuiteBundle, field: &str) {
     let mut c = generator_default(&["true"]);
-    c["linux"][field] = json!(["relpath"]);
-    b.set_config(&c);
-    let id = env.id();
-    create(env, b, &id)
-        .1
-        .fails_with(&[&format!("linux.{field}[0]"), "absolute"]);
-    env.assert_gone(&id);
-
     let link = b.file("/loop-symlink");
     let _ = fs::remove_file(&link);
     std::os::unix::fs::symlink("../loop-symlink", &link).unwrap();

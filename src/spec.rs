@@ -32,7 +32,8 @@ pub fn load(bundle: &Path) -> Result<Config> {
     }
     let path = bundle.join("config.json");
     let bytes = read_json_file(&path)?;
-    let spec = parse(&bytes).with_context(|| path.display())?;
+    let mut spec = parse(&bytes).with_context(|| path.display())?;
+    absolutize(&mut spec);
     validate(&spec)
         .and_then(|()| validate_runnable(&spec))
         .with_context(|| path.display())?;
@@ -195,15 +196,48 @@ where
     })
 }
 
+/// config-linux.md and config.md want absolute paths in maskedPaths,
+/// readonlyPaths and mount destinations; runc takes relative ones as
+/// relative to the container's `/`, with a warning, and configs in the wild
+/// rely on it. hutch does the same, before anything else reads them. (They
+/// are resolved beneath the rootfs like any other: `../x` is `/x`.)
+fn absolutize(spec: &mut Spec) {
+    fn fix(field: &str, p: &mut String) {
+        if !p.starts_with('/') {
+            let abs = format!("/{p}");
+            log::warn!("{field} {p:?} is not an absolute path: taken as {abs:?}");
+            *p = abs;
+        }
+    }
+    if let Some(linux) = spec.linux_mut() {
+        for (i, p) in linux.masked_paths_mut().iter_mut().flatten().enumerate() {
+            fix(&format!("linux.maskedPaths[{i}]"), p);
+        }
+        for (i, p) in linux.readonly_paths_mut().iter_mut().flatten().enumerate() {
+            fix(&format!("linux.readonlyPaths[{i}]"), p);
+        }
+    }
+    for (i, m) in spec.mounts_mut().iter_mut().flatten().enumerate() {
+        if !m.destination().is_absolute() {
+            let abs = Path::new("/").join(m.destination());
+            log::warn!(
+                "mounts[{i}].destination {:?} is not an absolute path: taken as {:?}",
+                m.destination(),
+                abs
+            );
+            m.set_destination(abs);
+        }
+    }
+}
+
 /// What the schema (schema/config-schema.json) demands of any config, Linux
 /// or not, beyond the types serde already checks.
 pub fn validate(spec: &Spec) -> Result<()> {
     let version = spec.version();
-    if version.is_empty() {
-        bail!("ociVersion: missing, expected the spec version, like \"1.2.0\"");
-    }
+    // Required by config.md, but runc runs configs without it (hand-written
+    // ones, older generators): so does hutch. One that is there must be 1.x.
     let major = version.split('.').next().unwrap_or("");
-    if major != "1" {
+    if !version.is_empty() && major != "1" {
         bail!("ociVersion {version:?} is not supported: expected 1.x.y");
     }
     for (name, present) in [
