@@ -834,6 +834,67 @@ fn exec_joins_the_containers_cgroup() {
     env.run(&["resume", &c.id]).ok();
 }
 
+/// `exec --cgroup` (runc's): the process starts in a sub-cgroup the
+/// container's cgroup already has (made by systemd in it, say); a path
+/// leading out of the container's cgroup, or missing, is refused and
+/// nothing runs.
+#[test]
+fn exec_cgroup_starts_the_process_in_a_sub_cgroup() {
+    let env = Env::new("cg-execsub");
+    let (c, _b, path) = counter(&env, json!({"pids": {"limit": 20}}));
+    for d in cgroup_dirs(&path) {
+        fs::create_dir(d.join("sub")).unwrap();
+        // A v1 cpuset child starts with no CPUs: nothing could join it.
+        for f in ["cpuset.cpus", "cpuset.mems"] {
+            if let Ok(v) = fs::read_to_string(d.join(f)) {
+                fs::write(d.join("sub").join(f), v).unwrap();
+            }
+        }
+    }
+    let sub = format!("{path}/sub");
+    let out = env
+        .run(&["exec", "--cgroup", "sub", &c.id, "cat", "/proc/self/cgroup"])
+        .ok();
+    assert_all_in(&out.stdout, &sub, "exec --cgroup sub");
+    if !cgroup_v2() {
+        // One controller's sub-cgroup; the others stay the container's.
+        let out = env
+            .run(&[
+                "exec",
+                "--cgroup",
+                "pids:/sub",
+                &c.id,
+                "cat",
+                "/proc/self/cgroup",
+            ])
+            .ok();
+        for l in out.stdout.lines().filter(|l| !l.starts_with("0::")) {
+            let want = if l.split(':').nth(1) == Some("pids") {
+                &sub
+            } else {
+                &path
+            };
+            assert!(l.ends_with(want.as_str()), "expected {want}: {l}");
+        }
+    }
+    let escape = format!("../{}", c.id);
+    for (arg, tokens) in [
+        (escape.as_str(), &["--cgroup", "\"..\""][..]),
+        ("missing", &["--cgroup", "missing"][..]),
+        ("bogus:sub", &["--cgroup", "bogus"][..]),
+    ] {
+        if cgroup_v2() && arg.starts_with("bogus") {
+            continue;
+        }
+        let out = env
+            .run(&["exec", "--cgroup", arg, &c.id, "sh", "-c", "echo RAN"])
+            .fails_with(tokens);
+        assert!(!out.stdout.contains("RAN"), "{arg}: the process ran");
+    }
+    env.run(&["delete", "--force", &c.id]).ok();
+    assert_no_cgroup(&path);
+}
+
 /// docker sends `"blockIO": {"weight": 0}` for "no weight": runc skips zero
 /// weights and so must we (the kernel refuses 0).
 #[test]

@@ -92,6 +92,7 @@ fn main() {
             detach,
             pid_file,
             preserve_fds,
+            cgroup,
             id,
             command,
         } => {
@@ -113,6 +114,7 @@ fn main() {
                 detach: *detach,
                 pid_file: pid_file.clone(),
                 preserve_fds: *preserve_fds,
+                cgroups: cgroup.clone(),
             };
             match commands::exec::run(&g, &e) {
                 Ok(code) => std::process::exit(code),

@@ -180,6 +180,12 @@ expect "$d/memory.high" max
 got=$(hutch exec lim cat /proc/self/cgroup) || fail "exec lim"
 [ "$got" = "0::/vmtest/lim" ] || fail "exec'd process in $got"
 ok "exec'd process in 0::/vmtest/lim"
+# exec --cgroup: an existing sub-cgroup of the container's, found beneath it.
+mkdir "$CG/vmtest/lim/sub"
+got=$(hutch exec --cgroup sub lim cat /proc/self/cgroup) || fail "exec --cgroup sub lim"
+[ "$got" = "0::/vmtest/lim/sub" ] || fail "exec --cgroup sub: process in $got"
+hutch exec --cgroup ../.. lim true 2>/dev/null && fail "exec --cgroup ../.. was not refused"
+ok "exec --cgroup sub: process in $got; ../.. refused"
 
 # --- events --stats reads the v2 files ----------------------------------------------
 stats=$(hutch events --stats lim) || fail "events --stats lim"

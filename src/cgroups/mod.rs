@@ -15,6 +15,7 @@ mod device_rules;
 mod devices_v2;
 mod resources;
 pub mod stats;
+mod sub;
 mod v1;
 mod v2;
 
@@ -30,6 +31,7 @@ use crate::bail;
 use crate::error::{Context, Error, Result};
 
 pub use resources::validate;
+pub use sub::Sub;
 
 const ROOT: &str = "/sys/fs/cgroup";
 const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
@@ -309,23 +311,27 @@ impl Cgroup {
         format!("{what} into cgroup {dir}{why}")
     }
 
-    /// The v2 directory opened for CLONE_INTO_CGROUP; None on v1.
-    pub fn open_v2_dir(&self) -> Result<Option<fs::File>> {
-        use std::os::unix::fs::OpenOptionsExt;
-        let Some(p) = self.v2_dir() else {
+    /// The v2 directory opened for CLONE_INTO_CGROUP (the sub-cgroup `sub`
+    /// names, for `exec --cgroup`); None on v1.
+    pub fn open_v2_dir(&self, sub: &Sub) -> Result<Option<fs::File>> {
+        if self.version != Version::V2 {
+            return Ok(None);
+        }
+        let Some(d) = self.dirs.first() else {
             return Ok(None);
         };
-        fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
-            .open(p)
-            .map(Some)
-            .with_context(|| format!("opening cgroup {}", p.display()))
+        sub.open(
+            d,
+            "",
+            nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_DIRECTORY,
+        )
+        .map(Some)
     }
 
     /// The `tasks` file of every v1 hierarchy (none on v2, which uses
     /// CLONE_INTO_CGROUP), opened by the runtime for the process it clones
     /// (or is about to): that process moves itself in with `join_self`.
+    /// `sub`: the sub-cgroups `exec --cgroup` names.
     ///
     /// Why not write its pid to cgroup.procs from here: moving another
     /// process takes the kernel's global cgroup_threadgroup_rwsem for
@@ -334,21 +340,13 @@ impl Cgroup {
     /// `tasks` with "0" takes no such lock. The kernel checks the
     /// credentials the file was opened with, the runtime's, so this works
     /// from inside a new user namespace too.
-    pub fn open_v1_tasks(&self) -> Result<Vec<fs::File>> {
-        use std::os::unix::fs::OpenOptionsExt;
+    pub fn open_v1_tasks(&self, sub: &Sub) -> Result<Vec<fs::File>> {
         if self.version != Version::V1 {
             return Ok(Vec::new());
         }
         self.dirs
             .iter()
-            .map(|d| {
-                let f = d.path.join("tasks");
-                fs::OpenOptions::new()
-                    .write(true)
-                    .custom_flags(libc::O_CLOEXEC)
-                    .open(&f)
-                    .with_context(|| format!("opening {}", f.display()))
-            })
+            .map(|d| sub.open(d, "tasks", nix::fcntl::OFlag::O_WRONLY))
             .collect()
     }
 }

@@ -249,6 +249,7 @@ impl<'a> VerbOptions<'a> {
                 detach: self.detach,
                 pid_file: self.pid_file.map(PathBuf::from),
                 preserve_fds: preserve_fds()?,
+                cgroup: Vec::new(),
                 id: id()?,
                 command: Vec::new(),
             },

@@ -136,6 +136,10 @@ pub enum Command {
         /// Pass N extra fds (3 .. 3+N-1) to the process
         #[arg(long = "preserve-fds", default_value_t = 0, value_name = "N")]
         preserve_fds: u32,
+        /// Run the process in an existing sub-cgroup of the container's:
+        /// [CONTROLLER[,CONTROLLER]:]PATH, repeatable (one per controller)
+        #[arg(long = "cgroup", value_name = "[CONTROLLER:]PATH")]
+        cgroup: Vec<String>,
         /// Container ID
         id: String,
         /// Command and its arguments

@@ -157,13 +157,13 @@ pub fn create_with_tty(
         let make = || -> Result<Vec<std::fs::File>> {
             cg.make()?;
             cg.apply_new(resources)?;
-            cg.open_v1_tasks()
+            cg.open_v1_tasks(&crate::cgroups::Sub::default())
         };
         let before_clone = cg.made_before_clone();
         if before_clone {
             make()?;
         }
-        let v2_dir = cg.open_v2_dir()?;
+        let v2_dir = cg.open_v2_dir(&crate::cgroups::Sub::default())?;
         let opts = Options {
             console,
             no_pivot: c.no_pivot,

@@ -33,6 +33,8 @@ pub struct Exec {
     pub detach: bool,
     pub pid_file: Option<PathBuf>,
     pub preserve_fds: u32,
+    /// `--cgroup [CONTROLLER[,CONTROLLER]:]PATH`, repeatable.
+    pub cgroups: Vec<String>,
 }
 
 /// Returns the exit code to leave with.
@@ -51,6 +53,11 @@ pub fn run(g: &Global, e: &Exec) -> Result<i32> {
     }
     let Some(init) = state.init.open_alive() else {
         bail!("cannot exec in container {}: it is not running", e.id);
+    };
+    let sub_cgroup = match &state.cgroup {
+        _ if e.cgroups.is_empty() => crate::cgroups::Sub::default(),
+        Some(cg) => crate::cgroups::Sub::parse(&e.cgroups, cg.version, &cg.dirs)?,
+        None => bail!("--cgroup: container {} has no cgroup", e.id),
     };
     let process = build_process(&state.bundle, &state.config_digest, e)?;
     super::create::reject_unsupported_process(&process)?;
@@ -122,6 +129,7 @@ pub fn run(g: &Global, e: &Exec) -> Result<i32> {
         console,
         preserve_fds: e.preserve_fds,
         cgroup: state.cgroup.as_ref(),
+        sub_cgroup: &sub_cgroup,
         lock: Some(dir),
         seccomp_agent: listener.map(|_| &send_to_agent as &seccomp_listener::SendFd),
     })?;

@@ -38,6 +38,8 @@ pub struct ExecSpec<'a> {
     pub preserve_fds: u32,
     /// The container's cgroup: the process starts in it, as the init did.
     pub cgroup: Option<&'a crate::cgroups::Cgroup>,
+    /// `--cgroup`: sub-cgroups of it to start in instead.
+    pub sub_cgroup: &'a crate::cgroups::Sub,
     /// The container's state directory, locked: its fd is a directory on
     /// the host, which the child closes at once (`/proc/self/fd/N` would
     /// otherwise reach it from inside, runc CVE-2024-21626). Unlocked once
@@ -105,11 +107,15 @@ pub fn spawn(mut e: ExecSpec<'_>) -> Result<(i32, OwnedFd)> {
     if let Some(cpus) = &e.affinity.initial {
         cpu_affinity::apply(cpus, "initial")?;
     }
-    let v2_dir = e.cgroup.map(|c| c.open_v2_dir()).transpose()?.flatten();
+    let v2_dir = e
+        .cgroup
+        .map(|c| c.open_v2_dir(e.sub_cgroup))
+        .transpose()?
+        .flatten();
     let cgroup_fd = v2_dir.as_ref().map(|f| f.as_raw_fd());
     // v1: the child moves itself in, first thing (Cgroup::open_v1_tasks).
     let v1_tasks = match e.cgroup {
-        Some(cg) => cg.open_v1_tasks()?,
+        Some(cg) => cg.open_v1_tasks(e.sub_cgroup)?,
         None => Vec::new(),
     };
     // The child is visible in the container's /proc from its first instruction,
