@@ -183,7 +183,7 @@ where
         let path = e.path().to_string();
         let inner = e.into_inner();
         // serde quotes the offending value as it is, newlines included.
-        let what = crate::error::one_line(&inner.to_string());
+        let what = plain_words(crate::error::one_line(&inner.to_string()));
         let path = crate::error::one_line(&path);
         if inner.is_syntax() || inner.is_eof() {
             Error::new(format!("malformed JSON: {what}"))
@@ -194,6 +194,18 @@ where
             Error::new(format!("field {path}: {what}"))
         }
     })
+}
+
+/// oci-spec's own wording for an unknown capability ("no variant for
+/// CAP_BOGUS (converted to BOGUS)") in the user's terms. The rest of serde's
+/// messages already say what was found and what was expected.
+fn plain_words(what: String) -> String {
+    let Some(rest) = what.strip_prefix("no variant for ") else {
+        return what;
+    };
+    let name = rest.split(" (converted to ").next().unwrap_or(rest);
+    let at = rest.find(" at line ").map_or("", |i| &rest[i..]);
+    format!("unknown capability {name:?}, expected a name like \"CAP_CHOWN\" (capabilities(7)){at}")
 }
 
 /// config-linux.md and config.md want absolute paths in maskedPaths,
@@ -396,6 +408,16 @@ mod tests {
         assert!(e.contains("more than once"), "{e}");
         let e = err(&format!(r#"{base}[{{"type":"bogus"}}]}}}}"#));
         assert!(e.contains("linux.namespaces"), "{e}");
+    }
+
+    #[test]
+    fn unknown_capabilities_are_named_in_plain_words() {
+        let e = err(
+            r#"{"ociVersion":"1.0.2","process":{"cwd":"/","args":["sh"],"capabilities":{"bounding":["CAP_BOGUS"]}}}"#,
+        );
+        assert!(e.contains("process.capabilities.bounding[0]"), "{e}");
+        assert!(e.contains("unknown capability \"CAP_BOGUS\""), "{e}");
+        assert!(!e.contains("variant") && !e.contains("converted"), "{e}");
     }
 
     #[test]
