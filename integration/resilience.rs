@@ -432,3 +432,147 @@ fn a_read_only_or_full_root_is_a_clear_error() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------
+// A container that nests its own cgroups deeper than PATH_MAX
+
+/// Levels of the chain a deep container makes below its cgroup, each named
+/// "level": 12 KB of path, three times PATH_MAX, so that no absolute path
+/// reaches the deepest (and a walk holding one fd per level would need 2000).
+const DEPTH: usize = 2000;
+
+/// A container allowed to manage its cgroups (a cgroup namespace and a
+/// read-write `cgroup` mount, as podman gives systemd containers) that
+/// nests DEPTH levels below its cgroup, in its tree on v2 and in the pids,
+/// memory, name=systemd and freezer hierarchies on v1, moves `sleep {tag}`
+/// into the deepest level of each, prints "ready" and idles as
+/// `sleep 1000`. ash's `cd -P` reads the new cwd back with getcwd,
+/// which beyond PATH_MAX climbs the whole chain: 20 `cd`s of 100 levels
+/// each rather than 2000 of one.
+fn deep_config(tag: u32) -> serde_json::Value {
+    let script = format!(
+        r#"c=level; i=1; while [ $i -lt 100 ]; do c=$c/level; i=$((i+1)); done
+deep() {{ cd -P "/sys/fs/cgroup/$1" && n=0 && while [ $n -lt {chunks} ]; do mkdir -p $c && cd -P $c || return 1; n=$((n+1)); done; }}
+sleep {tag} & s=$!
+if [ -e /sys/fs/cgroup/cgroup.controllers ]; then
+    (deep . && echo $s >cgroup.procs) || {{ echo "nesting failed"; exit 1; }}
+else
+    for h in pids memory systemd freezer; do
+        [ -d /sys/fs/cgroup/$h ] || continue
+        (deep $h && echo $s >cgroup.procs) ||
+            {{ echo "nesting in $h failed"; exit 1; }}
+    done
+fi
+echo ready
+exec sleep 1000"#,
+        chunks = DEPTH / 100
+    );
+    let mut c = sh(&script);
+    c["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"type": "cgroup"}));
+    c["mounts"].as_array_mut().unwrap().push(serde_json::json!({
+        "destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+        "options": ["nosuid", "noexec", "nodev", "relatime", "rw"],
+    }));
+    c
+}
+
+/// Starts a deep container (`deep_config`) and waits until it is ready:
+/// its ID, its init and its deep process (host PIDs).
+fn start_deep(env: &Env, tag: u32) -> (Container, Bundle, i32, i32) {
+    let bundle = Bundle::new(&deep_config(tag));
+    let c = env.create(&env.id(), &bundle);
+    env.start(&c.id).ok();
+    let ready = poll(Duration::from_secs(120), || {
+        c.output().lines().any(|l| l == "ready") || env.status(&c.id) != "running"
+    });
+    assert!(
+        ready && c.output().lines().any(|l| l == "ready"),
+        "{} never got ready: {:?}",
+        c.id,
+        c.output()
+    );
+    let init = env.pid(&c.id);
+    let wanted = format!("sleep {tag}");
+    let deep: Vec<i32> = runtime_processes(&[&wanted])
+        .into_iter()
+        .filter(|(_, cmd)| cmd.trim() == wanted)
+        .map(|(p, _)| p)
+        .collect();
+    assert_eq!(deep.len(), 1, "processes `{wanted}`: {deep:?}");
+    let deep = deep[0];
+    // Deeper than any absolute path can reach.
+    let cgroups = fs::read_to_string(format!("/proc/{deep}/cgroup")).unwrap_or_default();
+    let longest = cgroups.lines().map(str::len).max().unwrap_or(0);
+    assert!(
+        longest > 4096,
+        "{wanted} is not deeper than PATH_MAX: {longest} bytes"
+    );
+    (c, bundle, init, deep)
+}
+
+/// The runtime with `args` under an RLIMIT_NOFILE of 64: a walk holding
+/// one fd per level would fail.
+fn with_few_fds(env: &Env, args: &[&str]) -> Output {
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", "ulimit -n 64 && exec \"$@\"", "sh"])
+        .arg(env.bin())
+        .arg("--root")
+        .arg(env.root())
+        .args(args)
+        .stdin(Stdio::null());
+    capture(cmd, Out::Capture)
+}
+
+/// Nothing of container `id` is left: no state, no cgroup directory in any
+/// hierarchy.
+#[track_caller]
+fn assert_deep_gone(env: &Env, id: &str) {
+    env.assert_gone(id);
+    assert_no_cgroup(&format!("/{id}"));
+}
+
+#[test]
+fn ps_kill_all_and_delete_force_win_over_cgroups_nested_2000_deep() {
+    let env = Env::new("deep");
+
+    // ps lists every process, the deep one too; kill --all kills them all.
+    let (c, _bundle, init, deep) = start_deep(&env, 314_159);
+    let out = with_few_fds(&env, &["ps", "--format", "json", &c.id]).ok();
+    let pids: Vec<i32> = serde_json::from_str(out.stdout.trim())
+        .unwrap_or_else(|e| panic!("ps --format json: {e}: {out:#?}"));
+    assert!(
+        pids.contains(&init) && pids.contains(&deep),
+        "ps lists {pids:?}, without the init {init} or the deep {deep}"
+    );
+    let out = with_few_fds(&env, &["ps", &c.id]).ok();
+    assert!(out.stdout.contains("sleep 314159"), "ps: {}", out.stdout);
+    with_few_fds(&env, &["kill", "--all", &c.id, "KILL"]).ok();
+    assert!(
+        poll(WAIT, || !alive(init) && !alive(deep)),
+        "kill --all KILL left the init {init} alive ({}) or the deep {deep} ({})",
+        alive(init),
+        alive(deep)
+    );
+    env.wait_status(&c.id, "stopped");
+    with_few_fds(&env, &["delete", &c.id]).ok();
+    assert_deep_gone(&env, &c.id);
+
+    // delete --force of one running.
+    let (c, _bundle, init, deep) = start_deep(&env, 271_828);
+    let t = std::time::Instant::now();
+    with_few_fds(&env, &["delete", "--force", &c.id]).ok();
+    eprintln!(
+        "delete --force of a container with {DEPTH} nested cgroups: {:?}",
+        t.elapsed()
+    );
+    assert!(
+        !alive(init) && !alive(deep),
+        "delete --force left the init {init} alive ({}) or the deep {deep} ({})",
+        alive(init),
+        alive(deep)
+    );
+    assert_deep_gone(&env, &c.id);
+}

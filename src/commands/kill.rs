@@ -24,7 +24,9 @@ pub fn run(g: &Global, id: &str, sig: Option<&str>, all: bool) -> Result<()> {
             // would fail once it has died of the first signal and been
             // reaped (the reaper can be quick), and deliver a handled signal
             // twice.
-            Some(cg) => return signal_cgroup(cg, sig),
+            Some(cg) => {
+                return signal_cgroup(cg, sig).map_err(|e| e.context(format!("container {id}")))
+            }
             None => signal_others(&state, sig),
         }
     }
@@ -42,8 +44,8 @@ pub fn run(g: &Global, id: &str, sig: Option<&str>, all: bool) -> Result<()> {
     sent
 }
 
-/// Signal every process in the container's cgroup. For SIGKILL the cgroup is
-/// frozen meanwhile, so nothing can fork out of reach, and left thawed.
+/// Signal every process in the container's cgroup and its sub-cgroups (a
+/// sorted list). For SIGKILL the cgroup is frozen meanwhile, so nothing can fork out of reach, and left thawed.
 pub fn signal_cgroup(cg: &Cgroup, sig: i32) -> Result<()> {
     let kill = sig == libc::SIGKILL;
     if kill {
@@ -59,7 +61,7 @@ pub fn signal_cgroup(cg: &Cgroup, sig: i32) -> Result<()> {
     // process we hold, not one that got its number after the first read.
     let still = cg.pids()?;
     for (pid, fd) in &fds {
-        if still.contains(pid) {
+        if still.binary_search(pid).is_ok() {
             let _ = pidfd::signal(fd, sig);
         }
     }
