@@ -445,8 +445,9 @@ const DEPTH: usize = 2000;
 /// read-write `cgroup` mount, as podman gives systemd containers) that
 /// nests DEPTH levels below its cgroup, in its tree on v2 and in the pids,
 /// memory, name=systemd and freezer hierarchies on v1, moves `sleep {tag}`
-/// into the deepest level of each, prints "ready" and idles as
-/// `sleep 1000`. ash's `cd -P` reads the new cwd back with getcwd,
+/// into the deepest level of each, freezes that deepest level itself
+/// (on v1 SIGKILL waits until a frozen task is thawed), prints "ready" and
+/// idles as `sleep 1000`. ash's `cd -P` reads the new cwd back with getcwd,
 /// which beyond PATH_MAX climbs the whole chain: 20 `cd`s of 100 levels
 /// each rather than 2000 of one.
 fn deep_config(tag: u32) -> serde_json::Value {
@@ -455,11 +456,11 @@ fn deep_config(tag: u32) -> serde_json::Value {
 deep() {{ cd -P "/sys/fs/cgroup/$1" && n=0 && while [ $n -lt {chunks} ]; do mkdir -p $c && cd -P $c || return 1; n=$((n+1)); done; }}
 sleep {tag} & s=$!
 if [ -e /sys/fs/cgroup/cgroup.controllers ]; then
-    (deep . && echo $s >cgroup.procs) || {{ echo "nesting failed"; exit 1; }}
+    (deep . && echo $s >cgroup.procs && echo 1 >cgroup.freeze) || {{ echo "nesting failed"; exit 1; }}
 else
     for h in pids memory systemd freezer; do
         [ -d /sys/fs/cgroup/$h ] || continue
-        (deep $h && echo $s >cgroup.procs) ||
+        (deep $h && echo $s >cgroup.procs && {{ [ $h != freezer ] || echo FROZEN >freezer.state; }}) ||
             {{ echo "nesting in $h failed"; exit 1; }}
     done
 fi
@@ -560,7 +561,7 @@ fn ps_kill_all_and_delete_force_win_over_cgroups_nested_2000_deep() {
     with_few_fds(&env, &["delete", &c.id]).ok();
     assert_deep_gone(&env, &c.id);
 
-    // delete --force of one running.
+    // delete --force of one running, its deep process frozen by itself.
     let (c, _bundle, init, deep) = start_deep(&env, 271_828);
     let t = std::time::Instant::now();
     with_few_fds(&env, &["delete", "--force", &c.id]).ok();

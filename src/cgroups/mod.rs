@@ -395,6 +395,33 @@ impl Cgroup {
         }
     }
 
+    /// Freeze the container (best effort: without a freezer it runs on)
+    /// until the guard returned is thawed or dropped: whatever fails while
+    /// it is held, the container is not left paused.
+    pub fn hold_frozen(&self) -> Frozen<'_> {
+        if let Err(e) = self.freeze(true) {
+            log::debug!("freezing before SIGKILL: {e}");
+        }
+        Frozen {
+            cg: self,
+            held: true,
+        }
+    }
+
+    /// Thaw whatever would keep a SIGKILLed task alive: the container's
+    /// cgroup if frozen and, on v1, every sub-cgroup the container froze
+    /// itself (cgroup v2 delivers fatal signals to frozen tasks; v1 only
+    /// once they are thawed).
+    pub fn thaw_for_kill(&self) -> Result<()> {
+        if self.is_frozen() {
+            self.freeze(false)?;
+        }
+        match (self.version, self.dir("freezer")) {
+            (Version::V1, Some(d)) => tree::thaw_v1(d),
+            _ => Ok(()),
+        }
+    }
+
     /// Remove the container's directories (and any it made inside them,
     /// however deep), waiting briefly for exiting processes to leave.
     /// Directories that are already gone are fine; the error names what is
@@ -421,6 +448,32 @@ impl Cgroup {
         match first_err {
             Some(e) => Err(e),
             None => Ok(()),
+        }
+    }
+}
+
+/// A container frozen by `Cgroup::hold_frozen`, thawed (as `thaw_for_kill`
+/// thaws) when this is thawed or dropped.
+pub struct Frozen<'a> {
+    cg: &'a Cgroup,
+    held: bool,
+}
+
+impl Frozen<'_> {
+    /// Thaw now, saying so if it fails.
+    pub fn thaw(mut self) -> Result<()> {
+        self.held = false;
+        self.cg.thaw_for_kill()
+    }
+}
+
+impl Drop for Frozen<'_> {
+    /// On an error path: thaw, and if even that fails, say so.
+    fn drop(&mut self) {
+        if self.held {
+            if let Err(e) = self.cg.thaw_for_kill() {
+                log::warn!("the container stays frozen: {e}");
+            }
         }
     }
 }

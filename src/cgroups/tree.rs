@@ -6,8 +6,8 @@
 //! times PATH_MAX. No absolute path reaches the bottom of such a tree (the
 //! kernel answers ENAMETOOLONG), and a recursive walk holding one open
 //! directory per level needs 2000 fds. So every walk of a container's tree
-//! (the PIDs for `ps`, `kill --all` and `delete`, the rmdirs of `delete`)
-//! goes by single names relative to the fd of
+//! (the PIDs for `ps`, `kill --all` and `delete`, the rmdirs of `delete`,
+//! the thaw of v1 sub-cgroups) goes by single names relative to the fd of
 //! the directory it is in. It holds that one fd, and for a moment one more
 //! (to list the directory, read a file in it, or climb to its parent), and
 //! climbs back with "..", checking that it lands where it came from. What it
@@ -16,7 +16,7 @@
 
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -259,6 +259,12 @@ fn read_at(dir: BorrowedFd<'_>, name: &str) -> nix::Result<String> {
     Ok(s)
 }
 
+/// Write `value` to file `name` in `dir`, in one write(2).
+fn write_at(dir: BorrowedFd<'_>, name: &str, value: &str) -> nix::Result<()> {
+    let fd = openat(dir, name, OFlag::O_WRONLY | OFlag::O_CLOEXEC, Mode::empty())?;
+    File::from(fd).write_all(value.as_bytes()).map_err(errno_of)
+}
+
 /// `visit` every directory of the tree at `root`: the root first, each
 /// directory before its subdirectories. A tree that does not exist has no
 /// directory to visit. An error of `visit` ends the walk, naming the
@@ -285,6 +291,22 @@ pub fn pids(root: &Path, out: &mut Vec<i32>) -> Result<()> {
             Err(e) => return Err(Error::from(e).context("reading cgroup.procs")),
         }
         Ok(())
+    })
+}
+
+/// cgroup v1: thaw every cgroup of the freezer tree at `root` that froze
+/// itself (freezer.self_freezing 1), parents first. There a frozen task
+/// dies of SIGKILL only once thawed, and thawing a cgroup leaves those of
+/// its sub-cgroups that were frozen on their own frozen: a container
+/// freezing one of its own sub-cgroups would otherwise keep its tasks, and
+/// with them the cgroup, alive after `delete --force`.
+pub fn thaw_v1(root: &Path) -> Result<()> {
+    for_each(root, |dir| match read_at(dir, "freezer.self_freezing") {
+        Ok(s) if s.trim() == "0" => Ok(()),
+        Ok(_) => write_at(dir, "freezer.state", "THAWED")
+            .map_err(|e| Error::from(e).context("writing THAWED to freezer.state")),
+        Err(Errno::ENOENT | Errno::ENODEV) => Ok(()),
+        Err(e) => Err(Error::from(e).context("reading freezer.self_freezing")),
     })
 }
 
