@@ -577,3 +577,80 @@ fn ps_kill_all_and_delete_force_win_over_cgroups_nested_2000_deep() {
     );
     assert_deep_gone(&env, &c.id);
 }
+
+/// A cgroup hutch cannot walk or remove (here a tmpfs mounted on one of
+/// the container's sub-cgroups, in a private mount namespace that `delete`
+/// runs in): `delete --force` fails naming it and what is left, with the
+/// container killed, thawed and its state kept; once the mount is gone a
+/// `delete` removes the rest.
+#[test]
+fn delete_force_that_cannot_finish_leaves_the_container_thawed_and_names_what_is_left() {
+    let env = Env::new("stuck");
+    let script = "for h in pids memory; do [ ! -d /sys/fs/cgroup/$h ] || mkdir -p /sys/fs/cgroup/$h/a/b; done; \
+                  [ ! -e /sys/fs/cgroup/cgroup.controllers ] || mkdir -p /sys/fs/cgroup/a/b; \
+                  echo ready; exec sleep 1000";
+    let mut config = sh(script);
+    config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"type": "cgroup"}));
+    config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({
+            "destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+            "options": ["nosuid", "noexec", "nodev", "relatime", "rw"],
+        }));
+    // The pids tree is walked while the container is frozen (to kill), the
+    // memory tree (v1) only to be removed.
+    let mut cases = vec![(
+        "pids",
+        vec![
+            "another file system is mounted there",
+            "its init was sent SIGKILL",
+            "kept",
+        ],
+    )];
+    if !cgroup_v2() {
+        cases.push((
+            "memory",
+            vec![
+                "another file system is mounted there",
+                "3 cgroup directories left",
+                "state is kept",
+            ],
+        ));
+    }
+    for (hierarchy, words) in cases {
+        let (c, _bundle) = env.run_container(&config);
+        c.wait_line("ready");
+        let init = env.pid(&c.id);
+        let path = format!("/{}", c.id);
+        let stuck = cgroup_dir(hierarchy, &format!("{path}/a/b"));
+        let script = format!(
+            "mount -t tmpfs tmpfs \"$DIR\" && exec \"$HUTCH\" --root {} delete --force {}",
+            env.root().display(),
+            c.id
+        );
+        let out = in_private_mounts(&env, &stuck, &script);
+        let mut tokens = vec![c.id.as_str(), "a/b"];
+        tokens.extend(words.iter().copied());
+        out.fails_with(&tokens);
+        assert!(
+            poll(WAIT, || !alive(init)),
+            "{hierarchy}: the init {init} lives on"
+        );
+        // (Removed already, where only another tree is stuck.)
+        let (file, thawed) = if cgroup_v2() {
+            (cgroup_dir("", &path).join("cgroup.freeze"), "0")
+        } else {
+            (cgroup_dir("freezer", &path).join("freezer.state"), "THAWED")
+        };
+        let thawed = fs::read_to_string(&file).map_or(true, |s| s.trim() == thawed);
+        assert!(thawed, "{hierarchy}: the container was left frozen");
+        assert!(env.state_dir(&c.id).exists(), "{hierarchy}: state removed");
+        assert_eq!(env.status(&c.id), "stopped");
+        env.delete(&c.id).ok();
+        assert_deep_gone(&env, &c.id);
+    }
+}
