@@ -432,3 +432,225 @@ fn a_read_only_or_full_root_is_a_clear_error() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------
+// A container that nests its own cgroups deeper than PATH_MAX
+
+/// Levels of the chain a deep container makes below its cgroup, each named
+/// "level": 12 KB of path, three times PATH_MAX, so that no absolute path
+/// reaches the deepest (and a walk holding one fd per level would need 2000).
+const DEPTH: usize = 2000;
+
+/// A container allowed to manage its cgroups (a cgroup namespace and a
+/// read-write `cgroup` mount, as podman gives systemd containers) that
+/// nests DEPTH levels below its cgroup, in its tree on v2 and in the pids,
+/// memory, name=systemd and freezer hierarchies on v1, moves `sleep {tag}`
+/// into the deepest level of each, freezes that deepest level itself
+/// (on v1 SIGKILL waits until a frozen task is thawed), prints "ready" and
+/// idles as `sleep 1000`. ash's `cd -P` reads the new cwd back with getcwd,
+/// which beyond PATH_MAX climbs the whole chain: 20 `cd`s of 100 levels
+/// each rather than 2000 of one.
+fn deep_config(tag: u32) -> serde_json::Value {
+    let script = format!(
+        r#"c=level; i=1; while [ $i -lt 100 ]; do c=$c/level; i=$((i+1)); done
+deep() {{ cd -P "/sys/fs/cgroup/$1" && n=0 && while [ $n -lt {chunks} ]; do mkdir -p $c && cd -P $c || return 1; n=$((n+1)); done; }}
+sleep {tag} & s=$!
+if [ -e /sys/fs/cgroup/cgroup.controllers ]; then
+    (deep . && echo $s >cgroup.procs && echo 1 >cgroup.freeze) || {{ echo "nesting failed"; exit 1; }}
+else
+    for h in pids memory systemd freezer; do
+        [ -d /sys/fs/cgroup/$h ] || continue
+        (deep $h && echo $s >cgroup.procs && {{ [ $h != freezer ] || echo FROZEN >freezer.state; }}) ||
+            {{ echo "nesting in $h failed"; exit 1; }}
+    done
+fi
+echo ready
+exec sleep 1000"#,
+        chunks = DEPTH / 100
+    );
+    let mut c = sh(&script);
+    c["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"type": "cgroup"}));
+    c["mounts"].as_array_mut().unwrap().push(serde_json::json!({
+        "destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+        "options": ["nosuid", "noexec", "nodev", "relatime", "rw"],
+    }));
+    c
+}
+
+/// Starts a deep container (`deep_config`) and waits until it is ready:
+/// its ID, its init and its deep process (host PIDs).
+fn start_deep(env: &Env, tag: u32) -> (Container, Bundle, i32, i32) {
+    let bundle = Bundle::new(&deep_config(tag));
+    let c = env.create(&env.id(), &bundle);
+    env.start(&c.id).ok();
+    let ready = poll(Duration::from_secs(120), || {
+        c.output().lines().any(|l| l == "ready") || env.status(&c.id) != "running"
+    });
+    assert!(
+        ready && c.output().lines().any(|l| l == "ready"),
+        "{} never got ready: {:?}",
+        c.id,
+        c.output()
+    );
+    let init = env.pid(&c.id);
+    let wanted = format!("sleep {tag}");
+    let deep: Vec<i32> = runtime_processes(&[&wanted])
+        .into_iter()
+        .filter(|(_, cmd)| cmd.trim() == wanted)
+        .map(|(p, _)| p)
+        .collect();
+    assert_eq!(deep.len(), 1, "processes `{wanted}`: {deep:?}");
+    let deep = deep[0];
+    // Deeper than any absolute path can reach.
+    let cgroups = fs::read_to_string(format!("/proc/{deep}/cgroup")).unwrap_or_default();
+    let longest = cgroups.lines().map(str::len).max().unwrap_or(0);
+    assert!(
+        longest > 4096,
+        "{wanted} is not deeper than PATH_MAX: {longest} bytes"
+    );
+    (c, bundle, init, deep)
+}
+
+/// The runtime with `args` under an RLIMIT_NOFILE of 64: a walk holding
+/// one fd per level would fail.
+fn with_few_fds(env: &Env, args: &[&str]) -> Output {
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", "ulimit -n 64 && exec \"$@\"", "sh"])
+        .arg(env.bin())
+        .arg("--root")
+        .arg(env.root())
+        .args(args)
+        .stdin(Stdio::null());
+    capture(cmd, Out::Capture)
+}
+
+/// Nothing of container `id` is left: no state, no cgroup directory in any
+/// hierarchy.
+#[track_caller]
+fn assert_deep_gone(env: &Env, id: &str) {
+    env.assert_gone(id);
+    assert_no_cgroup(&format!("/{id}"));
+}
+
+#[test]
+fn ps_kill_all_and_delete_force_win_over_cgroups_nested_2000_deep() {
+    let env = Env::new("deep");
+
+    // ps lists every process, the deep one too; kill --all kills them all.
+    let (c, _bundle, init, deep) = start_deep(&env, 314_159);
+    let out = with_few_fds(&env, &["ps", "--format", "json", &c.id]).ok();
+    let pids: Vec<i32> = serde_json::from_str(out.stdout.trim())
+        .unwrap_or_else(|e| panic!("ps --format json: {e}: {out:#?}"));
+    assert!(
+        pids.contains(&init) && pids.contains(&deep),
+        "ps lists {pids:?}, without the init {init} or the deep {deep}"
+    );
+    let out = with_few_fds(&env, &["ps", &c.id]).ok();
+    assert!(out.stdout.contains("sleep 314159"), "ps: {}", out.stdout);
+    with_few_fds(&env, &["kill", "--all", &c.id, "KILL"]).ok();
+    assert!(
+        poll(WAIT, || !alive(init) && !alive(deep)),
+        "kill --all KILL left the init {init} alive ({}) or the deep {deep} ({})",
+        alive(init),
+        alive(deep)
+    );
+    env.wait_status(&c.id, "stopped");
+    with_few_fds(&env, &["delete", &c.id]).ok();
+    assert_deep_gone(&env, &c.id);
+
+    // delete --force of one running, its deep process frozen by itself.
+    let (c, _bundle, init, deep) = start_deep(&env, 271_828);
+    let t = std::time::Instant::now();
+    with_few_fds(&env, &["delete", "--force", &c.id]).ok();
+    eprintln!(
+        "delete --force of a container with {DEPTH} nested cgroups: {:?}",
+        t.elapsed()
+    );
+    assert!(
+        !alive(init) && !alive(deep),
+        "delete --force left the init {init} alive ({}) or the deep {deep} ({})",
+        alive(init),
+        alive(deep)
+    );
+    assert_deep_gone(&env, &c.id);
+}
+
+/// A cgroup hutch cannot walk or remove (here a tmpfs mounted on one of
+/// the container's sub-cgroups, in a private mount namespace that `delete`
+/// runs in): `delete --force` fails naming it and what is left, with the
+/// container killed, thawed and its state kept; once the mount is gone a
+/// `delete` removes the rest.
+#[test]
+fn delete_force_that_cannot_finish_leaves_the_container_thawed_and_names_what_is_left() {
+    let env = Env::new("stuck");
+    let script = "for h in pids memory; do [ ! -d /sys/fs/cgroup/$h ] || mkdir -p /sys/fs/cgroup/$h/a/b; done; \
+                  [ ! -e /sys/fs/cgroup/cgroup.controllers ] || mkdir -p /sys/fs/cgroup/a/b; \
+                  echo ready; exec sleep 1000";
+    let mut config = sh(script);
+    config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"type": "cgroup"}));
+    config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({
+            "destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+            "options": ["nosuid", "noexec", "nodev", "relatime", "rw"],
+        }));
+    // The pids tree is walked while the container is frozen (to kill), the
+    // memory tree (v1) only to be removed.
+    let mut cases = vec![(
+        "pids",
+        vec![
+            "another file system is mounted there",
+            "its init was sent SIGKILL",
+            "kept",
+        ],
+    )];
+    if !cgroup_v2() {
+        cases.push((
+            "memory",
+            vec![
+                "another file system is mounted there",
+                "3 cgroup directories left",
+                "state is kept",
+            ],
+        ));
+    }
+    for (hierarchy, words) in cases {
+        let (c, _bundle) = env.run_container(&config);
+        c.wait_line("ready");
+        let init = env.pid(&c.id);
+        let path = format!("/{}", c.id);
+        let stuck = cgroup_dir(hierarchy, &format!("{path}/a/b"));
+        let script = format!(
+            "mount -t tmpfs tmpfs \"$DIR\" && exec \"$HUTCH\" --root {} delete --force {}",
+            env.root().display(),
+            c.id
+        );
+        let out = in_private_mounts(&env, &stuck, &script);
+        let mut tokens = vec![c.id.as_str(), "a/b"];
+        tokens.extend(words.iter().copied());
+        out.fails_with(&tokens);
+        assert!(
+            poll(WAIT, || !alive(init)),
+            "{hierarchy}: the init {init} lives on"
+        );
+        // (Removed already, where only another tree is stuck.)
+        let (file, thawed) = if cgroup_v2() {
+            (cgroup_dir("", &path).join("cgroup.freeze"), "0")
+        } else {
+            (cgroup_dir("freezer", &path).join("freezer.state"), "THAWED")
+        };
+        let thawed = fs::read_to_string(&file).map_or(true, |s| s.trim() == thawed);
+        assert!(thawed, "{hierarchy}: the container was left frozen");
+        assert!(env.state_dir(&c.id).exists(), "{hierarchy}: state removed");
+        assert_eq!(env.status(&c.id), "stopped");
+        env.delete(&c.id).ok();
+        assert_deep_gone(&env, &c.id);
+    }
+}

@@ -404,6 +404,71 @@ echo "$out" | grep -qx "null=ok" || fail "devs: /dev/null not writable"
 ok "devs: /dev/null still open"
 [ ! -e "$CG/vmtest/devs" ] || fail "$CG/vmtest/devs left after run"
 
+# --- a container nesting its own cgroups 2000 deep (issue 18) -----------------------
+# With a cgroup namespace and a read-write cgroup mount (as podman gives systemd
+# containers) a container nests sub-cgroups below its own: 2000 levels named
+# "level", 12 KB of path, beyond PATH_MAX. It moves `sleep 314159` into the
+# deepest one and freezes that one itself. ps, kill --all and delete --force
+# walk the tree by directory fds, here with at most 64 fds open (ulimit -n).
+# ash's `cd -P` reads the cwd back with getcwd, which beyond PATH_MAX climbs
+# the chain: 20 cd's of 100 levels each.
+deep_script='c=level; i=1; while [ $i -lt 100 ]; do c=$c/level; i=$((i+1)); done; cd -P /sys/fs/cgroup || exit 1; n=0; while [ $n -lt 20 ]; do mkdir -p $c && cd -P $c || exit 1; n=$((n+1)); done; sleep 314159 & echo $! >cgroup.procs && echo 1 >cgroup.freeze && cd / && echo ready >/tmp/deep-ready && exec sleep 1000'
+bundle deep '{}' "[\"sh\", \"-c\", \"$deep_script\"]"
+with_cgroupns deep
+sed -i '/"destination": "\/sys\/fs\/cgroup"/s/"ro"\]/"rw"]/' "$BUNDLES/deep/config.json"
+grep -q '"/sys/fs/cgroup", "type": "cgroup".*"rw"' "$BUNDLES/deep/config.json" || fail "deep: no rw cgroup mount in its config"
+few_fds() { (ulimit -n 64 && exec /bin/hutch --root "$ROOT" "$@"); }
+uptime_s() { cut -d' ' -f1 /proc/uptime; }
+# dead PID: no such process, or a zombie.
+dead() { ! grep -q '^State:[[:space:]]*[^Z]' "/proc/$1/status" 2>/dev/null; }
+# start_deep ID: start a deep container, set $init and $deep (host PIDs).
+start_deep() {
+    rm -f "$ROOTFS/tmp/deep-ready"
+    t0=$(uptime_s)
+    hutch create -b "$BUNDLES/deep" "$1" || fail "create $1"
+    hutch start "$1" || fail "start $1"
+    i=0
+    while [ ! -e "$ROOTFS/tmp/deep-ready" ]; do
+        i=$((i + 1))
+        [ "$i" -lt 1200 ] && [ "$(state_field "$1" status)" = running ] || fail "$1 never nested its cgroups"
+        sleep 0.1
+    done
+    echo "  $1: 2000 levels nested in $(awk -v a="$t0" -v b="$(uptime_s)" 'BEGIN { printf "%.1f", b - a }')s"
+    init=$(state_field "$1" pid)
+    deep=
+    for p in /proc/[0-9]*; do
+        [ "$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null)" = "sleep 314159 " ] && deep=${p#/proc/}
+    done
+    [ -n "$deep" ] || fail "$1: no process sleep 314159"
+    awk 'length($0) > 4096 { n++ } END { exit !n }' "/proc/$deep/cgroup" ||
+        fail "$1: the deep process's cgroup is not beyond PATH_MAX: $(wc -c <"/proc/$deep/cgroup") bytes"
+    ok "$1: $deep is 2000 cgroups down, beyond PATH_MAX"
+}
+start_deep deep1
+json=$(few_fds ps --format json deep1) || fail "ps deep1"
+for p in "$init" "$deep"; do
+    echo "$json" | tr -d '[] ' | tr ',' '\n' | grep -qx "$p" || fail "ps deep1 lacks $p: $json"
+done
+ok "ps deep1 lists the init $init and the deep $deep"
+few_fds kill --all deep1 KILL || fail "kill --all deep1 KILL"
+wait_for dead "$deep" || fail "kill --all left the deep $deep alive"
+wait_for dead "$init" || fail "kill --all left the init $init alive"
+ok "kill --all deep1 KILL killed them all"
+few_fds delete deep1 || fail "delete deep1"
+[ ! -e "$CG/vmtest/deep1" ] || fail "$CG/vmtest/deep1 left after delete"
+[ ! -e "$ROOT/deep1" ] || fail "$ROOT/deep1 left after delete"
+ok "delete deep1 removed its 2000 levels"
+start_deep deep2
+t0=$(uptime_s)
+few_fds delete --force deep2 || fail "delete --force deep2"
+echo "  delete --force of 2000 levels: $(awk -v a="$t0" -v b="$(uptime_s)" 'BEGIN { printf "%.2f", b - a }')s"
+dead "$deep" || fail "delete --force left the deep $deep alive"
+dead "$init" || fail "delete --force left the init $init alive"
+[ ! -e "$CG/vmtest/deep2" ] || fail "$CG/vmtest/deep2 left after delete --force"
+[ ! -e "$ROOT/deep2" ] || fail "$ROOT/deep2 left after delete --force"
+ok "delete --force deep2: no process, no cgroup, no state"
+rm -f "$ROOTFS/tmp/deep-ready"
+
 # --- bad values: a clear error and nothing left behind -------------------------------
 bundle bad-cpus '{ "cpu": { "cpus": "7-99" } }' '["true"]'
 refused bad-cpus linux.resources.cpu.cpus "does not exist"

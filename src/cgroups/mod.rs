@@ -16,13 +16,14 @@ mod devices_v2;
 mod resources;
 pub mod stats;
 mod sub;
+mod tree;
 mod v1;
 mod v2;
 
 use std::fs;
 use std::io::ErrorKind;
 use std::path::{Component, Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxResources, Spec};
 use serde::{Deserialize, Serialize};
@@ -199,7 +200,7 @@ impl Cgroup {
         // die with our `delete`.
         for d in dirs.iter().filter(|d| d.existed) {
             let mut busy = Vec::new();
-            collect_pids(&d.path, &mut busy)?;
+            tree::pids(&d.path, &mut busy)?;
             if !busy.is_empty() {
                 bail!(
                     "linux.cgroupsPath: cgroup {} is already in use by {} process(es)",
@@ -365,12 +366,16 @@ pub fn join_self<F: std::os::fd::AsFd>(tasks: &[F]) -> Result<()> {
 }
 
 impl Cgroup {
-    /// PIDs of every process in the cgroup and its descendants.
+    /// PIDs of every process in the cgroup and its sub-cgroups, each once,
+    /// however deep the container nested them (see tree.rs).
     pub fn pids(&self) -> Result<Vec<i32>> {
         let mut out = Vec::new();
         if let Some(d) = self.any_dir() {
-            collect_pids(d, &mut out)?;
+            tree::pids(d, &mut out)?;
         }
+        // A process moving between sub-cgroups during the walk may be read twice.
+        out.sort_unstable();
+        out.dedup();
         Ok(out)
     }
 
@@ -388,16 +393,44 @@ impl Cgroup {
         }
     }
 
-    /// Remove the container's directories (and any it made inside them),
-    /// waiting briefly for exiting processes to leave. Directories that are
-    /// already gone are fine.
+    /// Freeze the container (best effort: without a freezer it runs on)
+    /// until the guard returned is thawed or dropped: whatever fails while
+    /// it is held, the container is not left paused.
+    pub fn hold_frozen(&self) -> Frozen<'_> {
+        if let Err(e) = self.freeze(true) {
+            log::debug!("freezing before SIGKILL: {e}");
+        }
+        Frozen {
+            cg: self,
+            held: true,
+        }
+    }
+
+    /// Thaw whatever would keep a SIGKILLed task alive: the container's
+    /// cgroup if frozen and, on v1, every sub-cgroup the container froze
+    /// itself (cgroup v2 delivers fatal signals to frozen tasks; v1 only
+    /// once they are thawed).
+    pub fn thaw_for_kill(&self) -> Result<()> {
+        if self.is_frozen() {
+            self.freeze(false)?;
+        }
+        match (self.version, self.dir("freezer")) {
+            (Version::V1, Some(d)) => tree::thaw_v1(d),
+            _ => Ok(()),
+        }
+    }
+
+    /// Remove the container's directories (and any it made inside them,
+    /// however deep), waiting briefly for exiting processes to leave.
+    /// Directories that are already gone are fine; the error names what is
+    /// left.
     pub fn remove(&self) -> Result<()> {
         let mut first_err = None;
         for d in &self.dirs {
             if d.existed {
                 continue;
             }
-            if let Err(e) = remove_tree(&d.path) {
+            if let Err(e) = tree::remove(&d.path, Duration::from_secs(5)) {
                 first_err.get_or_insert(e);
             }
             if let Some(top) = &d.made_parent {
@@ -417,53 +450,27 @@ impl Cgroup {
     }
 }
 
-fn collect_pids(dir: &Path, out: &mut Vec<i32>) -> Result<()> {
-    let procs = dir.join("cgroup.procs");
-    match crate::linux::procfs::read(&procs) {
-        Ok(text) => out.extend(text.lines().filter_map(|l| l.trim().parse::<i32>().ok())),
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(Error::from(e).context(format!("reading {}", procs.display()))),
-    }
-    let Ok(entries) = fs::read_dir(dir) else {
-        return Ok(());
-    };
-    for e in entries.flatten() {
-        if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-            collect_pids(&e.path(), out)?;
-        }
-    }
-    Ok(())
+/// A container frozen by `Cgroup::hold_frozen`, thawed (as `thaw_for_kill`
+/// thaws) when this is thawed or dropped.
+pub struct Frozen<'a> {
+    cg: &'a Cgroup,
+    held: bool,
 }
 
-/// rmdir a cgroup and its sub-cgroups, deepest first. A cgroup whose last
-/// process is still exiting refuses with EBUSY for a moment: retry briefly.
-fn remove_tree(dir: &Path) -> Result<()> {
-    // Most often empty: one rmdir, and a walk only when it is refused.
-    match fs::remove_dir(dir) {
-        Ok(()) => return Ok(()),
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
-        Err(_) => {}
+impl Frozen<'_> {
+    /// Thaw now, saying so if it fails.
+    pub fn thaw(mut self) -> Result<()> {
+        self.held = false;
+        self.cg.thaw_for_kill()
     }
-    let entries = match fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(Error::from(e).context(format!("reading {}", dir.display()))),
-    };
-    for e in entries.flatten() {
-        if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-            remove_tree(&e.path())?;
-        }
-    }
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        match fs::remove_dir(dir) {
-            Ok(()) => return Ok(()),
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
-            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            Err(e) => {
-                return Err(Error::from(e).context(format!("removing cgroup {}", dir.display())))
+}
+
+impl Drop for Frozen<'_> {
+    /// On an error path: thaw, and if even that fails, say so.
+    fn drop(&mut self) {
+        if self.held {
+            if let Err(e) = self.cg.thaw_for_kill() {
+                log::warn!("the container stays frozen: {e}");
             }
         }
     }

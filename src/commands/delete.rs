@@ -2,7 +2,7 @@
 
 use super::Global;
 use crate::bail;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::hooks::{self, Point};
 use crate::linux::{pidfd, procfs};
 use crate::state::{ContainerDir, State, Status};
@@ -36,17 +36,31 @@ pub fn run(g: &Global, id: &str, force: bool) -> Result<()> {
     };
     match dir.status(&state) {
         Status::Stopped => {}
-        _ if force => kill_and_wait(&state)?,
+        _ if force => kill_and_wait(&state).map_err(|e| {
+            Error::new(format!(
+                "container {id}: {e}; its init was sent SIGKILL, its state and cgroups are kept \
+                 (delete again to retry)"
+            ))
+        })?,
         s => wait_if_dying(&state, s)?,
     }
     if let Some(cg) = &state.cgroup {
+        // Whatever fails, the state stays for another delete to retry, and
+        // the error says what is left.
+        let kept = |e: Error, what: &str| {
+            Error::new(format!(
+                "container {id}: {e}; {what} kept (delete again to retry)"
+            ))
+        };
         // Without a PID namespace of its own, the init's death leaves the
         // rest running: they go too, as with runc.
-        if !cg.pids()?.is_empty() {
-            super::kill::signal_cgroup(cg, libc::SIGKILL)?;
-        }
-        cg.remove()
-            .map_err(|e| e.context(format!("container {id}")))?;
+        let killed = match cg.pids() {
+            Ok(pids) if pids.is_empty() => Ok(()),
+            Ok(_) => super::kill::signal_cgroup(cg, libc::SIGKILL),
+            Err(e) => Err(e),
+        };
+        killed.map_err(|e| kept(e, "its state and cgroups are"))?;
+        cg.remove().map_err(|e| kept(e, "its state is"))?;
     }
     dir.remove()?;
     // After the container is gone (runtime.md step 13); failures only warn.
@@ -95,11 +109,7 @@ fn kill_and_wait(state: &State) -> Result<()> {
         super::kill::signal_cgroup(cg, libc::SIGKILL)?;
     }
     if !pidfd::wait_exit(&fd, 10_000) {
-        bail!(
-            "container {}: init {} did not exit after SIGKILL",
-            state.id,
-            state.init.pid
-        );
+        bail!("init {} did not exit after SIGKILL", state.init.pid);
     }
     Ok(())
 }

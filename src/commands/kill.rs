@@ -24,7 +24,9 @@ pub fn run(g: &Global, id: &str, sig: Option<&str>, all: bool) -> Result<()> {
             // would fail once it has died of the first signal and been
             // reaped (the reaper can be quick), and deliver a handled signal
             // twice.
-            Some(cg) => return signal_cgroup(cg, sig),
+            Some(cg) => {
+                return signal_cgroup(cg, sig).map_err(|e| e.context(format!("container {id}")))
+            }
             None => signal_others(&state, sig),
         }
     }
@@ -33,40 +35,41 @@ pub fn run(g: &Global, id: &str, sig: Option<&str>, all: bool) -> Result<()> {
         Err(Errno::ESRCH) => bail!("container {id} is not running"),
         Err(e) => Err(Error::from(e).context(format!("signalling the init of container {id}"))),
     };
-    // A frozen process dies of SIGKILL only once thawed.
+    // A frozen process dies of SIGKILL only once thawed (on v1, that is
+    // also one in a sub-cgroup the container froze itself).
     if sig == libc::SIGKILL {
-        if let Some(cg) = state.cgroup.as_ref().filter(|c| c.is_frozen()) {
-            cg.freeze(false)?;
+        if let Some(cg) = &state.cgroup {
+            cg.thaw_for_kill()
+                .map_err(|e| e.context(format!("container {id}: thawing it after SIGKILL")))?;
         }
     }
     sent
 }
 
-/// Signal every process in the container's cgroup. For SIGKILL the cgroup is
-/// frozen meanwhile, so nothing can fork out of reach, and left thawed.
+/// Signal every process in the container's cgroup and its sub-cgroups.
+/// For SIGKILL the cgroup is frozen meanwhile, so nothing can fork out of
+/// reach, and left thawed whatever fails (with, on v1, the sub-cgroups the
+/// container froze itself, whose tasks would not die otherwise).
 pub fn signal_cgroup(cg: &Cgroup, sig: i32) -> Result<()> {
-    let kill = sig == libc::SIGKILL;
-    if kill {
-        // Best effort: without a freezer we still signal.
-        let _ = cg.freeze(true);
-    }
+    let frozen = (sig == libc::SIGKILL).then(|| cg.hold_frozen());
     let pids = cg.pids()?;
     let fds: Vec<(i32, OwnedFd)> = pids
         .iter()
         .filter_map(|&p| sys::pidfd_open(p).ok().map(|f| (p, f)))
         .collect();
     // Read again now that the pidfds are open: a PID still listed is the
-    // process we hold, not one that got its number after the first read.
+    // process we hold, not one that got its number after the first read
+    // (the list is sorted).
     let still = cg.pids()?;
     for (pid, fd) in &fds {
-        if still.contains(pid) {
+        if still.binary_search(pid).is_ok() {
             let _ = pidfd::signal(fd, sig);
         }
     }
-    if kill {
-        cg.freeze(false)?;
+    match frozen {
+        Some(f) => f.thaw(),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// `--all`: every other process in the container's PID namespace, each

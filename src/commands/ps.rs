@@ -14,7 +14,9 @@ pub fn run(g: &Global, id: &str, format: &str, ps_args: &[String]) -> Result<()>
         dir.load_existing()?
     };
     let cg = cgroup_of(&state, "list the processes of")?;
-    let pids = cg.pids()?;
+    let pids = cg
+        .pids()
+        .map_err(|e| e.context(format!("container {id}")))?;
     if format == "json" {
         if !ps_args.is_empty() {
             bail!("ps --format json takes no ps arguments");
